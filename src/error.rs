@@ -1,0 +1,165 @@
+//! Errors that keep their evidence: the step, the HTTP status, the body and the server's OAuth
+//! error. Each has a stable [`Error::code`] that JavaScript receives as `error.code`.
+
+use crate::config::ConfigProblem;
+use crate::flow::Step;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// An OAuth error response body (RFC 6749 §5.2, RFC 7591 §3.2.2, RFC 9449 §5).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthError {
+    /// The error code, e.g. `invalid_client`.
+    pub error: String,
+    /// Human-readable detail from the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+    /// A page about the error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_uri: Option<String>,
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.error)?;
+        if let Some(d) = &self.error_description {
+            write!(f, ": {d}")?;
+        }
+        if let Some(u) = &self.error_uri {
+            write!(f, " (see {u})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can stop a run.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration cannot work; nothing was sent.
+    #[error("the configuration cannot work: {}", list(.0))]
+    Config(Vec<ConfigProblem>),
+    /// The server answered with an OAuth error.
+    #[error("{step}: the server refused the request (HTTP {status}): {error}")]
+    Server {
+        /// The step that failed.
+        step: Step,
+        /// HTTP status.
+        status: u16,
+        /// The server's error body.
+        error: OAuthError,
+        /// The raw body.
+        body: String,
+    },
+    /// The server answered with a status this step does not expect, and no OAuth error.
+    #[error("{step}: unexpected HTTP status {status}")]
+    UnexpectedStatus {
+        /// The step that failed.
+        step: Step,
+        /// HTTP status.
+        status: u16,
+        /// The raw body.
+        body: String,
+    },
+    /// The response does not conform to the protocol (missing field, wrong type, wrong media type).
+    #[error("{step}: the response does not conform: {message}")]
+    InvalidResponse {
+        /// The step that failed.
+        step: Step,
+        /// HTTP status.
+        status: u16,
+        /// What is wrong.
+        message: String,
+        /// The raw body.
+        body: String,
+    },
+    /// The request could not be sent (network, CORS, TLS); from the transport.
+    #[error("{step}: the request could not be sent: {message}")]
+    Transport {
+        /// The step that failed.
+        step: Step,
+        /// What the transport reported.
+        message: String,
+    },
+    /// A key, certificate or JWT could not be made or used.
+    #[error("{0}")]
+    Crypto(String),
+    /// The flow was driven out of order (a bug in the caller).
+    #[error("flow misuse: {0}")]
+    State(String),
+}
+
+fn list(problems: &[ConfigProblem]) -> String {
+    problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")
+}
+
+impl Error {
+    /// The stable code JavaScript sees as `error.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Config(_) => "CONFIG_INVALID",
+            Error::Server { .. } => "OAUTH_SERVER_ERROR",
+            Error::UnexpectedStatus { .. } => "UNEXPECTED_STATUS",
+            Error::InvalidResponse { .. } => "INVALID_RESPONSE",
+            Error::Transport { .. } => "TRANSPORT_ERROR",
+            Error::Crypto(_) => "CRYPTO_ERROR",
+            Error::State(_) => "FLOW_STATE",
+        }
+    }
+
+    /// The step the error belongs to, when it belongs to one.
+    pub fn step(&self) -> Option<Step> {
+        match self {
+            Error::Server { step, .. } | Error::UnexpectedStatus { step, .. } | Error::InvalidResponse { step, .. } | Error::Transport { step, .. } => Some(*step),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, when a response caused the error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Server { status, .. } | Error::UnexpectedStatus { status, .. } | Error::InvalidResponse { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The server's OAuth `error` code, when there is one.
+    pub fn oauth_error(&self) -> Option<&OAuthError> {
+        match self {
+            Error::Server { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The evidence as JSON (what the trace and JavaScript get).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({ "code": self.code(), "message": self.to_string() });
+        if let Some(step) = self.step() {
+            v["step"] = serde_json::to_value(step).unwrap_or_default();
+        }
+        if let Some(status) = self.status() {
+            v["status"] = status.into();
+        }
+        if let Some(e) = self.oauth_error() {
+            v["error"] = e.error.clone().into();
+            if let Some(d) = &e.error_description {
+                v["errorDescription"] = d.clone().into();
+            }
+        }
+        if let Error::Config(problems) = self {
+            v["problems"] = serde_json::to_value(problems).unwrap_or_default();
+        }
+        v
+    }
+}
+
+impl From<crate::jose::JoseError> for Error {
+    fn from(e: crate::jose::JoseError) -> Self {
+        Error::Crypto(e.to_string())
+    }
+}
+impl From<crate::jose::KeyError> for Error {
+    fn from(e: crate::jose::KeyError) -> Self {
+        Error::Crypto(e.to_string())
+    }
+}

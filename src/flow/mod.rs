@@ -1,0 +1,683 @@
+//! The attestation-fallback flow as a sans-IO state machine.
+//!
+//! ```text
+//!  discovery ─▶ attestation ─▶ dcr-token ─▶ registration ─▶ store ─▶ haapi-token ─▶ authorize
+//!  (GET meta)   (skipped or     (F1: client_  (F2: POST DCR   (F3: the   (F4: client_   (HAAPI: GET
+//!               refused)         credentials   Bearer <dcr>,   caller     credentials    authorize,
+//!                                scope=dcr,    software_id)    persists   scope=haapi,   DPoP + Accept
+//!                                main client)                  it)        DPoP proof)    vnd.auth+json)
+//!        a stored dynamic client skips F1–F3; if the server no longer knows it
+//!        (invalid_client at F4), the flow drops it and registers again.
+//! ```
+//!
+//! The flow never sends, signs with a DPoP key, stores or reads a clock. Its caller loops:
+//!
+//! ```text
+//! loop {
+//!     match flow.poll(now)? {
+//!         Next::Send(request)  => flow.on_response(transport(request), now)?,
+//!         Next::Sign(proof)    => flow.on_signature(&dpop_key.sign(proof.signing_input))?,
+//!         Next::Store(client)  => { device.save(client); flow.on_stored(now) }
+//!         Next::Done(outcome)  => break outcome,
+//!     }
+//! }
+//! ```
+//! [`crate::driver::run`] is that loop for synchronous transports (tests, the simulator).
+
+mod steps;
+
+pub use steps::{response_error, HAAPI_MEDIA_TYPE, HAAPI_SCOPE, DCR_SCOPE};
+
+use crate::clock::Timestamp;
+use crate::client_auth::{basic_authorization, ClientAuth};
+use crate::config::{Attestation, Config, Method, ServerMode};
+use crate::dpop::{self, NonceMemory, ProofInput, UnsignedProof};
+use crate::entropy::Entropy;
+use crate::error::Error;
+use crate::http::{HttpRequest, HttpResponse};
+use crate::material::Material;
+use crate::secret::Secret;
+use crate::trace::{Retry, Status, Trace, TraceStep};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// The steps of a run (DESIGN.md): names used by `stopAfter`, the trace and the page.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    /// Read the server's metadata.
+    Discovery,
+    /// Try hardware attestation (skipped or refused in the fallback).
+    Attestation,
+    /// F1: the one-time `dcr` token for the main client.
+    DcrToken,
+    /// F2: register a dynamic client from the template.
+    Registration,
+    /// F3: keep the dynamic client on the device.
+    Store,
+    /// F4: the DPoP-bound HAAPI token for the dynamic client.
+    HaapiToken,
+    /// The first HAAPI request.
+    Authorize,
+    /// Each HAAPI form or redirect (a later issue).
+    Authenticate,
+    /// The authorization-code exchange (a later issue).
+    CodeExchange,
+}
+
+impl Step {
+    /// The DESIGN.md name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Discovery => "discovery",
+            Step::Attestation => "attestation",
+            Step::DcrToken => "dcr-token",
+            Step::Registration => "registration",
+            Step::Store => "store",
+            Step::HaapiToken => "haapi-token",
+            Step::Authorize => "authorize",
+            Step::Authenticate => "authenticate",
+            Step::CodeExchange => "code-exchange",
+        }
+    }
+
+    /// Why the step exists, in one sentence.
+    pub fn purpose(self) -> &'static str {
+        match self {
+            Step::Discovery => "Reads the server's metadata so the app learns its token, registration and authorization endpoints instead of hard-coding paths.",
+            Step::Attestation => "A compliant device would prove it runs the genuine app with hardware attestation; this device cannot, so the app falls back to a secondary credential.",
+            Step::DcrToken => "The main HAAPI client proves its identity with its secondary credential and gets a one-time token whose only power is to register one dynamic client (scope dcr).",
+            Step::Registration => "The app registers a client of its own for this device from the template client (software_id), using the one-time token; the server answers with a new client id and secret.",
+            Step::Store => "The dynamic client's id and secret are kept on the device, so later runs skip registration and authenticate as this client directly.",
+            Step::HaapiToken => "The dynamic client asks for the HAAPI access token with a DPoP proof, so the token is bound to a key only this device holds.",
+            Step::Authorize => "The first HAAPI request: the authorization request sent as an API call, carrying the DPoP-bound token and a fresh proof, answered with a JSON representation of the next login step.",
+            Step::Authenticate => "Each HAAPI step (form or redirect) is followed as an API call with a fresh DPoP proof.",
+            Step::CodeExchange => "The authorization code is exchanged for tokens at the token endpoint.",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The endpoints the flow uses (the server's own, external URLs).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Endpoints {
+    /// Token endpoint.
+    pub token: String,
+    /// Registration endpoint.
+    pub registration: String,
+    /// Authorization endpoint.
+    pub authorization: String,
+    /// CAT endpoint.
+    pub cat: String,
+}
+
+/// A dynamically registered client, as kept on the device (F3). `Debug` redacts the secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DynamicClient {
+    /// The client id the server issued.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: Secret,
+    /// How it authenticates (`client_secret_basic` or `client_secret_post`).
+    pub token_endpoint_auth_method: String,
+    /// `client_id_issued_at` from the server.
+    pub client_id_issued_at: Option<u64>,
+    /// `client_secret_expires_at` (0 = never).
+    pub client_secret_expires_at: u64,
+    /// The template it was registered from.
+    pub software_id: String,
+    /// The issuer that registered it.
+    pub issuer: String,
+    /// When the device registered it (ms since the epoch).
+    pub registered_at: u64,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    /// The step the run stopped after (`stopAfter`), or the last step.
+    pub last_step: Step,
+    /// The dynamic client used, if the run got that far.
+    pub dynamic_client_id: Option<String>,
+    /// True when a stored client was reused (F1–F3 skipped).
+    pub reused_stored_client: bool,
+    /// True when a stored client was rejected and a new one registered.
+    pub reregistered: bool,
+    /// The HAAPI access token (redacted when serialised; read it with [`Flow::haapi_token`]).
+    #[serde(serialize_with = "redacted_token")]
+    pub haapi_token: Option<Secret>,
+    /// The first HAAPI representation.
+    pub representation: Option<Value>,
+    /// The HAAPI session id (`Set-Session-Id`).
+    pub session_id: Option<String>,
+}
+
+fn redacted_token<S: serde::Serializer>(t: &Option<Secret>, s: S) -> Result<S::Ok, S::Error> {
+    t.as_ref().map(|t| crate::jose::redact_signature(t.expose())).serialize(s)
+}
+
+/// What the caller must do next.
+#[derive(Clone, Debug)]
+pub enum Next {
+    /// Send this request, then call [`Flow::on_response`] (or [`Flow::on_transport_error`]).
+    Send(HttpRequest),
+    /// Sign these bytes with the DPoP key, then call [`Flow::on_signature`].
+    Sign(UnsignedProof),
+    /// Persist this client on the device, then call [`Flow::on_stored`].
+    Store(DynamicClient),
+    /// The run is over.
+    Done(Outcome),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Discovery,
+    Attestation,
+    DcrToken,
+    Registration,
+    Store,
+    HaapiToken,
+    Authorize,
+    Done,
+}
+
+enum Pending {
+    Nothing,
+    Sign { request: HttpRequest, proof: UnsignedProof },
+    Ready(HttpRequest),
+    Awaiting(HttpRequest),
+    Storing(DynamicClient),
+}
+
+/// One run of the fallback. Build it with [`Flow::new`], drive it with [`Flow::poll`].
+pub struct Flow {
+    config: Config,
+    auth: ClientAuth,
+    dpop_alg: String,
+    dpop_jwk: Value,
+    rng: Box<dyn Entropy>,
+    endpoints: Option<Endpoints>,
+    stage: Stage,
+    pending: Pending,
+    record: Option<TraceStep>,
+    trace: Trace,
+    client: Option<DynamicClient>,
+    reused: bool,
+    reregistered: bool,
+    retried: bool,
+    dcr_token: Option<Secret>,
+    haapi_token: Option<Secret>,
+    nonces: NonceMemory,
+    state: String,
+    code_verifier: Secret,
+    representation: Option<Value>,
+    session_id: Option<String>,
+    failed: Option<Error>,
+}
+
+impl fmt::Debug for Flow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Flow").field("stage", &self.stage).field("client", &self.client).finish_non_exhaustive()
+    }
+}
+
+impl Flow {
+    /// A new run. `stored` is the dynamic client kept on the device from an earlier run, if any;
+    /// `dpop_public_jwk` is the public key of the DPoP signer (`alg` ES256).
+    pub fn new(config: Config, material: &Material, stored: Option<DynamicClient>, dpop_public_jwk: Value, mut rng: Box<dyn Entropy>) -> Result<Flow, Error> {
+        config.validate().map_err(Error::Config)?;
+        let auth = ClientAuth::for_main_client(&config, material)?;
+        let stored = stored.filter(|c| c.issuer == config.server.issuer);
+        let s = &config.server.endpoints;
+        let endpoints = match (&s.token, &s.registration, &s.authorization) {
+            (Some(t), Some(r), Some(a)) => Some(Endpoints { token: t.clone(), registration: r.clone(), authorization: a.clone(), cat: s.cat.clone().unwrap_or_else(|| format!("{t}/cat")) }),
+            _ => None,
+        };
+        let state = rng.token(16);
+        let code_verifier = Secret::new(rng.token(32));
+        Ok(Flow {
+            dpop_alg: config.dpop.alg.clone(),
+            config,
+            auth,
+            dpop_jwk: dpop_public_jwk,
+            rng,
+            endpoints,
+            stage: Stage::Discovery,
+            pending: Pending::Nothing,
+            record: None,
+            trace: Trace::default(),
+            reused: stored.is_some(),
+            client: stored,
+            reregistered: false,
+            retried: false,
+            dcr_token: None,
+            haapi_token: None,
+            nonces: NonceMemory::default(),
+            state,
+            code_verifier,
+            representation: None,
+            session_id: None,
+            failed: None,
+        })
+    }
+
+    /// The trace so far.
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// The endpoints in use, once known.
+    pub fn endpoints(&self) -> Option<&Endpoints> {
+        self.endpoints.as_ref()
+    }
+
+    /// The dynamic client, once registered or loaded.
+    pub fn dynamic_client(&self) -> Option<&DynamicClient> {
+        self.client.as_ref()
+    }
+
+    /// The HAAPI access token, once issued.
+    pub fn haapi_token(&self) -> Option<&Secret> {
+        self.haapi_token.as_ref()
+    }
+
+    /// The PKCE `code_verifier` of the authorization request (RFC 7636), for the code exchange.
+    pub fn code_verifier(&self) -> &Secret {
+        &self.code_verifier
+    }
+
+    /// The error that ended the run, if it failed.
+    pub fn error(&self) -> Option<&Error> {
+        self.failed.as_ref()
+    }
+
+    /// What to do next.
+    pub fn poll(&mut self, now: Timestamp) -> Result<Next, Error> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        loop {
+            match std::mem::replace(&mut self.pending, Pending::Nothing) {
+                Pending::Sign { request, proof } => {
+                    self.pending = Pending::Sign { request, proof: proof.clone() };
+                    return Ok(Next::Sign(proof));
+                }
+                Pending::Ready(request) => {
+                    self.pending = Pending::Awaiting(request.clone());
+                    return Ok(Next::Send(request));
+                }
+                Pending::Awaiting(request) => {
+                    self.pending = Pending::Awaiting(request);
+                    return Err(Error::State("a response is awaited: call on_response or on_transport_error".into()));
+                }
+                Pending::Storing(client) => {
+                    self.pending = Pending::Storing(client.clone());
+                    return Ok(Next::Store(client));
+                }
+                Pending::Nothing => {}
+            }
+            if self.stage == Stage::Done {
+                return Ok(Next::Done(self.outcome()));
+            }
+            self.begin(now)?;
+        }
+    }
+
+    /// Hands the flow the DPoP signature it asked for with [`Next::Sign`].
+    pub fn on_signature(&mut self, signature: &[u8]) -> Result<(), Error> {
+        match std::mem::replace(&mut self.pending, Pending::Nothing) {
+            Pending::Sign { mut request, proof } => {
+                request.headers.set("dpop", dpop::finish(&proof, signature));
+                self.set_request(&request);
+                self.pending = Pending::Ready(request);
+                Ok(())
+            }
+            other => {
+                self.pending = other;
+                Err(Error::State("no signature was asked for".into()))
+            }
+        }
+    }
+
+    /// Confirms that the client of [`Next::Store`] is persisted.
+    pub fn on_stored(&mut self, now: Timestamp) -> Result<(), Error> {
+        match std::mem::replace(&mut self.pending, Pending::Nothing) {
+            Pending::Storing(client) => {
+                self.note(format!("Kept client {} on the device; later runs reuse it and skip registration.", client.client_id));
+                self.complete(now);
+                Ok(())
+            }
+            other => {
+                self.pending = other;
+                Err(Error::State("nothing was being stored".into()))
+            }
+        }
+    }
+
+    /// The request could not be sent; ends the run with [`Error::Transport`].
+    pub fn on_transport_error(&mut self, message: &str, now: Timestamp) -> Error {
+        self.pending = Pending::Nothing;
+        let step = self.record.as_ref().map(|r| r.name).unwrap_or(Step::Discovery);
+        self.fail(Error::Transport { step, message: message.to_owned() }, now)
+    }
+
+    /// Hands the flow the response to the request of [`Next::Send`].
+    pub fn on_response(&mut self, response: HttpResponse, now: Timestamp) -> Result<(), Error> {
+        let request = match std::mem::replace(&mut self.pending, Pending::Nothing) {
+            Pending::Awaiting(r) => r,
+            other => {
+                self.pending = other;
+                return Err(Error::State("no request is in flight".into()));
+            }
+        };
+        if let Some(nonce) = response.header("dpop-nonce") {
+            self.nonces.remember(&request.url, nonce);
+        }
+        if let Some(r) = self.record.as_mut() {
+            r.response = Some(response.clone());
+            r.duration_ms = r.started_at.map(|s| now.millis().saturating_sub(s));
+        }
+        match self.process(&request, &response, now) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.fail(e, now)),
+        }
+    }
+
+    fn process(&mut self, request: &HttpRequest, resp: &HttpResponse, now: Timestamp) -> Result<(), Error> {
+        let issuer = self.config.server.issuer.clone();
+        match self.stage {
+            Stage::Discovery => {
+                let endpoints = steps::process_discovery(resp, &issuer, &self.config.server.endpoints)?;
+                self.note(format!("Token endpoint {}, registration endpoint {}, authorization endpoint {}.", endpoints.token, endpoints.registration, endpoints.authorization));
+                self.endpoints = Some(endpoints);
+                self.complete(now);
+            }
+            Stage::Attestation => {
+                let error = if resp.status == 200 {
+                    Error::InvalidResponse { step: Step::Attestation, status: 200, message: "the server offered an attestation challenge, but this device cannot answer it".into(), body: resp.body.clone() }
+                } else {
+                    steps::response_error(Step::Attestation, resp)
+                };
+                // Attestation failing is what the fallback is for: record it, then carry on.
+                if let Some(mut r) = self.record.take() {
+                    r.status = Status::Failed;
+                    r.error = Some(error.to_json());
+                    r.notes.push("Attestation is not available, so the app uses the fallback: dynamic client registration with its secondary credential.".into());
+                    self.trace.steps.push(r);
+                }
+                self.advance(now);
+            }
+            Stage::DcrToken => {
+                let token = steps::process_token(Step::DcrToken, resp, "Bearer", DCR_SCOPE)?;
+                self.note(format!("Got a one-time registration token{}.", token.expires_in.map(|s| format!(", valid {s} s")).unwrap_or_default()));
+                self.dcr_token = Some(token.access_token);
+                self.complete(now);
+            }
+            Stage::Registration => {
+                let client = steps::process_registration(resp, &self.config.client.template_client_id, &issuer, now)?;
+                self.note(format!("Registered dynamic client {} from template {}.", client.client_id, client.software_id));
+                self.dcr_token = None;
+                self.client = Some(client);
+                self.complete(now);
+            }
+            Stage::HaapiToken => {
+                if steps::is_nonce_challenge(resp) && !self.retried {
+                    return self.retry_for_nonce(request, resp, now);
+                }
+                if self.reused && !self.reregistered && resp.status == 401 && steps::response_error(Step::HaapiToken, resp).oauth_error().is_some_and(|e| e.error == "invalid_client") {
+                    return self.forget_stale_client(resp, now);
+                }
+                let token = steps::process_token(Step::HaapiToken, resp, "DPoP", HAAPI_SCOPE)?;
+                self.note(format!("Got a DPoP-bound HAAPI token{}.", token.expires_in.map(|s| format!(", valid {s} s")).unwrap_or_default()));
+                self.haapi_token = Some(token.access_token);
+                self.complete(now);
+            }
+            Stage::Authorize => {
+                if steps::is_nonce_challenge(resp) && !self.retried {
+                    return self.retry_for_nonce(request, resp, now);
+                }
+                let representation = steps::process_representation(Step::Authorize, resp)?;
+                self.session_id = resp.header("set-session-id").map(str::to_owned);
+                let kind = representation["type"].as_str().unwrap_or_default().to_owned();
+                self.note(format!("The server answered with a HAAPI {kind} representation{}.", if self.session_id.is_some() { " and a session id" } else { "" }));
+                self.representation = Some(representation);
+                self.complete(now);
+            }
+            Stage::Store | Stage::Done => return Err(Error::State("no response expected in this stage".into())),
+        }
+        Ok(())
+    }
+
+    fn retry_for_nonce(&mut self, request: &HttpRequest, resp: &HttpResponse, now: Timestamp) -> Result<(), Error> {
+        self.retried = true;
+        if let Some(r) = self.record.as_mut() {
+            r.retries.push(Retry { reason: "the server requires a DPoP nonce (use_dpop_nonce); sending the request again with a proof that carries it (RFC 9449 §8)".into(), request: request.clone(), response: resp.clone() });
+            r.request = None;
+            r.response = None;
+        }
+        self.build_request(now)
+    }
+
+    fn forget_stale_client(&mut self, resp: &HttpResponse, now: Timestamp) -> Result<(), Error> {
+        let old = self.client.take().map(|c| c.client_id).unwrap_or_default();
+        let error = steps::response_error(Step::HaapiToken, resp);
+        if let Some(mut r) = self.record.take() {
+            r.status = Status::Failed;
+            r.error = Some(error.to_json());
+            r.notes.push(format!("The server no longer knows the stored client {old} (its database was probably reset). The app forgets it and registers a new dynamic client."));
+            self.trace.steps.push(r);
+        }
+        self.reregistered = true;
+        self.retried = false;
+        self.stage = Stage::DcrToken;
+        let _ = now;
+        Ok(())
+    }
+
+    fn begin(&mut self, now: Timestamp) -> Result<(), Error> {
+        let step = match self.stage {
+            Stage::Discovery => Step::Discovery,
+            Stage::Attestation => Step::Attestation,
+            Stage::DcrToken => Step::DcrToken,
+            Stage::Registration => Step::Registration,
+            Stage::Store => Step::Store,
+            Stage::HaapiToken => Step::HaapiToken,
+            Stage::Authorize => Step::Authorize,
+            Stage::Done => return Ok(()),
+        };
+        let mut record = TraceStep::new(step, Status::Ok);
+        record.started_at = Some(now.millis());
+        self.record = Some(record);
+        self.retried = false;
+        let skip = match self.stage {
+            Stage::Discovery if self.endpoints.is_some() => Some("Every endpoint is configured, so there is nothing to discover.".to_owned()),
+            Stage::Attestation if self.config.device.attestation == Attestation::Unsupported => {
+                Some("This device cannot attest (device.attestation is \"unsupported\"), so the app goes straight to the fallback.".to_owned())
+            }
+            Stage::DcrToken | Stage::Registration | Stage::Store if self.reused && !self.reregistered => {
+                let c = self.client.as_ref().expect("a reused client is present");
+                Some(format!("Reusing client {} kept on the device since an earlier run (registered from {}).", c.client_id, c.software_id))
+            }
+            _ => None,
+        };
+        if let Some(why) = skip {
+            if let Some(mut r) = self.record.take() {
+                r.status = Status::Skipped;
+                r.notes.push(why);
+                self.trace.steps.push(r);
+            }
+            self.advance(now);
+            return Ok(());
+        }
+        if self.stage == Stage::Store {
+            let client = self.client.clone().ok_or_else(|| Error::State("store without a client".into()))?;
+            self.pending = Pending::Storing(client);
+            return Ok(());
+        }
+        self.build_request(now)
+    }
+
+    fn build_request(&mut self, now: Timestamp) -> Result<(), Error> {
+        let issuer = self.config.server.issuer.clone();
+        let ep = self.endpoints.clone();
+        let ep = || ep.clone().ok_or_else(|| Error::State("endpoints unknown before discovery".into()));
+        let (mut request, proof_for): (HttpRequest, Option<Option<String>>) = match self.stage {
+            Stage::Discovery => (steps::prepare_discovery(&issuer), None),
+            Stage::Attestation => (steps::prepare_attestation(&ep()?.cat, &self.config.client.client_id), None),
+            Stage::DcrToken => {
+                let token_url = ep()?.token;
+                let mut r = steps::prepare_client_credentials(&token_url, DCR_SCOPE);
+                self.auth.apply(&mut r, &token_url, now, self.rng.as_mut())?;
+                (r, None)
+            }
+            Stage::Registration => {
+                let token = self.dcr_token.as_ref().ok_or_else(|| Error::State("registration without a dcr token".into()))?;
+                (steps::prepare_registration(&ep()?.registration, token.expose(), &self.config.client.template_client_id), None)
+            }
+            Stage::HaapiToken => {
+                let client = self.client.as_ref().ok_or_else(|| Error::State("haapi-token without a client".into()))?;
+                let mut r = steps::prepare_client_credentials(&ep()?.token, HAAPI_SCOPE);
+                if client.token_endpoint_auth_method == "client_secret_post" {
+                    r.set_form_param("client_id", &client.client_id);
+                    r.set_form_param("client_secret", client.client_secret.expose());
+                } else {
+                    r.headers.set("authorization", basic_authorization(&client.client_id, client.client_secret.expose()));
+                }
+                (r, Some(None))
+            }
+            Stage::Authorize => {
+                let client = self.client.as_ref().ok_or_else(|| Error::State("authorize without a client".into()))?;
+                let token = self.haapi_token.clone().ok_or_else(|| Error::State("authorize without a HAAPI token".into()))?;
+                let challenge = crate::jose::b64url(&Sha256::digest(self.code_verifier.expose().as_bytes()));
+                let c = &self.config.client;
+                let r = steps::prepare_authorize(&ep()?.authorization, &client.client_id, &c.redirect_uri, &c.scope, &self.state, &challenge, token.expose());
+                (r, Some(Some(token.expose().to_owned())))
+            }
+            Stage::Store | Stage::Done => return Err(Error::State("no request in this stage".into())),
+        };
+        if let Some(access_token) = proof_for {
+            let nonce = self.nonces.get(&request.url).map(str::to_owned);
+            let input = ProofInput { method: &request.method, url: &request.url, access_token: access_token.as_deref(), nonce: nonce.as_deref() };
+            let proof = dpop::unsigned_proof(&self.dpop_alg, &self.dpop_jwk, &input, now.secs(), self.rng.as_mut());
+            request.url = self.send_url(&request.url);
+            self.pending = Pending::Sign { request, proof };
+        } else {
+            request.url = self.send_url(&request.url);
+            self.set_request(&request);
+            self.pending = Pending::Ready(request);
+        }
+        Ok(())
+    }
+
+    /// Where a request to `url` is sent: `server.sendVia` replaces the origin (and prefixes its
+    /// path); `htu` and `aud` keep the server's own URL.
+    fn send_url(&self, url: &str) -> String {
+        match (&self.config.server.send_via, url::Url::parse(url)) {
+            (Some(base), Ok(u)) if self.config.server.mode == ServerMode::Http || base.starts_with("http") => {
+                let mut path = u.path().to_owned();
+                if let Some(q) = u.query() {
+                    path.push('?');
+                    path.push_str(q);
+                }
+                format!("{}{}", base.trim_end_matches('/'), path)
+            }
+            _ => url.to_owned(),
+        }
+    }
+
+    fn set_request(&mut self, request: &HttpRequest) {
+        if let Some(r) = self.record.as_mut() {
+            r.request = Some(request.clone());
+        }
+    }
+
+    fn note(&mut self, note: String) {
+        if let Some(r) = self.record.as_mut() {
+            r.notes.push(note);
+        }
+    }
+
+    fn complete(&mut self, now: Timestamp) {
+        if let Some(mut r) = self.record.take() {
+            if r.duration_ms.is_none() {
+                r.duration_ms = r.started_at.map(|s| now.millis().saturating_sub(s));
+            }
+            self.trace.steps.push(r);
+        }
+        self.advance(now);
+    }
+
+    fn advance(&mut self, _now: Timestamp) {
+        let finished = self.trace.steps.last().map(|s| s.name);
+        if finished.is_some() && finished == self.config.stop_after {
+            self.stage = Stage::Done;
+            return;
+        }
+        self.stage = match self.stage {
+            Stage::Discovery => Stage::Attestation,
+            Stage::Attestation => Stage::DcrToken,
+            Stage::DcrToken => Stage::Registration,
+            Stage::Registration => Stage::Store,
+            Stage::Store => Stage::HaapiToken,
+            Stage::HaapiToken => Stage::Authorize,
+            Stage::Authorize | Stage::Done => Stage::Done,
+        };
+    }
+
+    fn fail(&mut self, error: Error, now: Timestamp) -> Error {
+        if let Some(mut r) = self.record.take() {
+            r.status = Status::Failed;
+            r.error = Some(error.to_json());
+            r.notes.push(advice(&error, &self.config));
+            if r.duration_ms.is_none() {
+                r.duration_ms = r.started_at.map(|s| now.millis().saturating_sub(s));
+            }
+            self.trace.steps.push(r);
+        }
+        self.failed = Some(error.clone());
+        error
+    }
+
+    fn outcome(&self) -> Outcome {
+        Outcome {
+            last_step: self.trace.steps.last().map(|s| s.name).unwrap_or(Step::Discovery),
+            dynamic_client_id: self.client.as_ref().map(|c| c.client_id.clone()),
+            reused_stored_client: self.reused && !self.reregistered,
+            reregistered: self.reregistered,
+            haapi_token: self.haapi_token.clone(),
+            representation: self.representation.clone(),
+            session_id: self.session_id.clone(),
+        }
+    }
+}
+
+/// What a person should change, for the errors that have a usual cause.
+fn advice(error: &Error, config: &Config) -> String {
+    let oauth = error.oauth_error().map(|e| e.error.as_str());
+    let method = config.credential.method;
+    match (error.step(), oauth) {
+        (Some(Step::DcrToken), Some("invalid_client")) => match method {
+            m if m.uses_secret() && m != Method::ClientSecretJwt => "The server did not accept the main client's secret: check credential.secret and that the client is configured with this method.".into(),
+            Method::PrivateKeyJwt | Method::ClientSecretJwt => "The server did not accept the client assertion: check the key (or secret), the algorithm, the audience and the clock.".into(),
+            _ => "The server did not accept the client certificate: check that it trusts the issuing CA (or the pinned key) and that the certificate is valid.".into(),
+        },
+        (Some(Step::DcrToken), Some("invalid_scope")) => "The main client may not request scope dcr: a template client must name it in authenticate-client-by.".into(),
+        (Some(Step::Registration), Some(e)) if e.starts_with("invalid_client_metadata") || e == "invalid_software_statement" => {
+            "The server refused the registration: check client.templateClientId (sent as software_id) names a template client.".into()
+        }
+        (Some(Step::Registration), Some("invalid_token")) => "The one-time registration token was refused (expired or already used): run again to get a new one.".into(),
+        (Some(Step::HaapiToken), Some("invalid_dpop_proof")) => "The server rejected the DPoP proof: check the key, the clock and that htu is the server's external URL.".into(),
+        (Some(Step::HaapiToken), Some("invalid_client")) => "The dynamic client was refused: forget this device's client and run again to register a new one.".into(),
+        (_, _) if matches!(error, Error::Transport { .. }) => "The request did not reach the server: check the URL; from a browser, a server on another origin must allow CORS (or use server.sendVia with a same-origin proxy).".into(),
+        _ => "See the error and the response for the server's explanation.".into(),
+    }
+}

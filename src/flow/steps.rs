@@ -1,0 +1,228 @@
+//! Each step as a prepare/process pair: `prepare_*` builds the request, `process_*` judges the
+//! response. Pure functions; the state machine in the parent module strings them together.
+
+use super::{DynamicClient, Endpoints, Step};
+use crate::clock::Timestamp;
+use crate::error::{Error, OAuthError};
+use crate::http::{challenge_param, HttpRequest, HttpResponse, JSON};
+use crate::secret::Secret;
+use serde_json::{json, Map, Value};
+
+/// The HAAPI media type (PROTOCOL.md §5).
+pub const HAAPI_MEDIA_TYPE: &str = "application/vnd.auth+json";
+/// The scope of the one-time registration token (PROTOCOL.md §2, F1).
+pub const DCR_SCOPE: &str = "dcr";
+/// The scope of the HAAPI access token (PROTOCOL.md §2, F4).
+pub const HAAPI_SCOPE: &str = "urn:se:curity:scopes:haapi";
+
+/// The error of a failed response: the OAuth error body (RFC 6749 §5.2) or, failing that, the
+/// `WWW-Authenticate` challenge (RFC 6750 §3, RFC 9449 §7.1); otherwise the bare status.
+pub fn response_error(step: Step, resp: &HttpResponse) -> Error {
+    let body = resp.body.clone();
+    if let Some(obj) = resp.json_object() {
+        if let Some(Value::String(error)) = obj.get("error") {
+            let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_owned);
+            let error = OAuthError { error: error.clone(), error_description: text("error_description"), error_uri: text("error_uri") };
+            return Error::Server { step, status: resp.status, error, body };
+        }
+    }
+    if let Some(challenge) = resp.header("www-authenticate") {
+        if let Some(error) = challenge_param(challenge, "error") {
+            let error = OAuthError { error, error_description: challenge_param(challenge, "error_description"), error_uri: None };
+            return Error::Server { step, status: resp.status, error, body };
+        }
+    }
+    Error::UnexpectedStatus { step, status: resp.status, body }
+}
+
+fn invalid(step: Step, resp: &HttpResponse, message: impl Into<String>) -> Error {
+    Error::InvalidResponse { step, status: resp.status, message: message.into(), body: resp.body.clone() }
+}
+
+fn json_body(step: Step, resp: &HttpResponse) -> Result<Map<String, Value>, Error> {
+    match resp.media_type().as_deref() {
+        Some(JSON) => {}
+        Some(other) => return Err(invalid(step, resp, format!("expected Content-Type application/json, got {other}"))),
+        None => return Err(invalid(step, resp, "expected Content-Type application/json, got none")),
+    }
+    resp.json_object().ok_or_else(|| invalid(step, resp, "the body is not a JSON object"))
+}
+
+fn string_field(step: Step, resp: &HttpResponse, obj: &Map<String, Value>, name: &str) -> Result<String, Error> {
+    match obj.get(name) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(_) => Err(invalid(step, resp, format!("\"{name}\" must be a non-empty string"))),
+        None => Err(invalid(step, resp, format!("\"{name}\" is missing"))),
+    }
+}
+
+/// Discovery request (OpenID Connect Discovery 1.0 §4).
+pub fn prepare_discovery(issuer: &str) -> HttpRequest {
+    let mut r = HttpRequest::new("GET", format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/')));
+    r.headers.set("accept", JSON);
+    r
+}
+
+/// Reads the metadata; `issuer` must be the configured one (RFC 8414 §3.3). Configured overrides win.
+pub fn process_discovery(resp: &HttpResponse, issuer: &str, overrides: &crate::config::Endpoints) -> Result<Endpoints, Error> {
+    let step = Step::Discovery;
+    if resp.status != 200 {
+        return Err(response_error(step, resp));
+    }
+    let obj = json_body(step, resp)?;
+    let said = string_field(step, resp, &obj, "issuer")?;
+    if said != issuer {
+        return Err(invalid(step, resp, format!("the metadata's issuer {said:?} differs from the configured {issuer:?} (RFC 8414 §3.3); fix server.issuer")));
+    }
+    let pick = |over: &Option<String>, key: &str| -> Result<String, Error> {
+        match over {
+            Some(v) => Ok(v.clone()),
+            None => string_field(step, resp, &obj, key).map_err(|_| invalid(step, resp, format!("the metadata has no \"{key}\"; set server.endpoints explicitly"))),
+        }
+    };
+    let token = pick(&overrides.token, "token_endpoint")?;
+    Ok(Endpoints {
+        cat: overrides.cat.clone().or_else(|| obj.get("haapi_cat_endpoint").and_then(Value::as_str).map(str::to_owned)).unwrap_or_else(|| format!("{token}/cat")),
+        registration: pick(&overrides.registration, "registration_endpoint")?,
+        authorization: pick(&overrides.authorization, "authorization_endpoint")?,
+        token,
+    })
+}
+
+/// The attestation challenge request (PROTOCOL.md §3): `GET <cat>?client_id=…`.
+pub fn prepare_attestation(cat: &str, client_id: &str) -> HttpRequest {
+    let mut r = HttpRequest::new("GET", format!("{cat}?{}", crate::http::encode_form([("client_id", client_id)])));
+    r.headers.set("accept", JSON);
+    r
+}
+
+/// A `client_credentials` token request (RFC 6749 §4.4.2), not yet authenticated.
+pub fn prepare_client_credentials(token_endpoint: &str, scope: &str) -> HttpRequest {
+    let mut r = HttpRequest::form(token_endpoint, &[("grant_type", "client_credentials"), ("scope", scope)]);
+    r.headers.set("accept", JSON);
+    r
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Clone, Debug)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: Secret,
+    /// `token_type`, as sent.
+    pub token_type: String,
+    /// `expires_in`, if sent.
+    pub expires_in: Option<u64>,
+    /// `scope`, if sent.
+    pub scope: Option<String>,
+}
+
+/// Judges a token response: 200, JSON, an `access_token`, the expected `token_type`
+/// (compared case-insensitively, RFC 6749 §7.1) and, if `scope` is returned, the requested scope.
+pub fn process_token(step: Step, resp: &HttpResponse, expected_type: &str, scope: &str) -> Result<TokenResponse, Error> {
+    if resp.status != 200 {
+        return Err(response_error(step, resp));
+    }
+    let obj = json_body(step, resp)?;
+    let access_token = string_field(step, resp, &obj, "access_token")?;
+    let token_type = string_field(step, resp, &obj, "token_type")?;
+    if !token_type.eq_ignore_ascii_case(expected_type) {
+        let why = if expected_type == "DPoP" {
+            "the HAAPI token must be DPoP-bound (RFC 9449 §5); the server ignored the DPoP proof"
+        } else {
+            "this lab expects the one-time registration token to be a Bearer token"
+        };
+        return Err(invalid(step, resp, format!("token_type is {token_type:?}, expected {expected_type:?}: {why}")));
+    }
+    let returned_scope = obj.get("scope").and_then(Value::as_str).map(str::to_owned);
+    if let Some(s) = &returned_scope {
+        if !s.split(' ').any(|x| x == scope) {
+            return Err(invalid(step, resp, format!("the token was issued for scope {s:?}, not {scope:?}")));
+        }
+    }
+    Ok(TokenResponse { access_token: Secret::new(access_token), token_type, expires_in: obj.get("expires_in").and_then(Value::as_u64), scope: returned_scope })
+}
+
+/// True when the response asks for a DPoP nonce (RFC 9449 §8 at the token endpoint, §9 at resources).
+pub fn is_nonce_challenge(resp: &HttpResponse) -> bool {
+    if !matches!(resp.status, 400 | 401) || resp.header("dpop-nonce").is_none() {
+        return false;
+    }
+    let in_body = resp.json_object().and_then(|o| o.get("error").and_then(Value::as_str).map(|e| e == "use_dpop_nonce")).unwrap_or(false);
+    let in_challenge = resp.header("www-authenticate").and_then(|h| challenge_param(h, "error")).is_some_and(|e| e == "use_dpop_nonce");
+    in_body || in_challenge
+}
+
+/// The registration request (RFC 7591 §3.1) with the initial access token (RFC 7591 §3).
+pub fn prepare_registration(endpoint: &str, initial_token: &str, software_id: &str) -> HttpRequest {
+    let mut r = HttpRequest::new("POST", endpoint);
+    r.headers.set("authorization", format!("Bearer {initial_token}"));
+    r.headers.set("content-type", JSON);
+    r.headers.set("accept", JSON);
+    r.body = Some(json!({ "software_id": software_id }).to_string());
+    r
+}
+
+/// Judges the registration response: `201 Created` with `client_id` and `client_secret`
+/// (RFC 7591 §3.2.1); anything else is an error.
+pub fn process_registration(resp: &HttpResponse, software_id: &str, issuer: &str, now: Timestamp) -> Result<DynamicClient, Error> {
+    let step = Step::Registration;
+    if resp.status != 201 {
+        return Err(if resp.status == 200 {
+            invalid(step, resp, "RFC 7591 §3.2.1 answers a registration with 201 Created, not 200")
+        } else {
+            response_error(step, resp)
+        });
+    }
+    let obj = json_body(step, resp)?;
+    let client_id = string_field(step, resp, &obj, "client_id")?;
+    let client_secret = string_field(step, resp, &obj, "client_secret")
+        .map_err(|_| invalid(step, resp, "no \"client_secret\": the template must register clients with a secret (dynamic-client-registration-template <secret/>)"))?;
+    let auth_method = obj.get("token_endpoint_auth_method").and_then(Value::as_str).unwrap_or("client_secret_basic").to_owned();
+    if !matches!(auth_method.as_str(), "client_secret_basic" | "client_secret_post") {
+        return Err(invalid(step, resp, format!("the dynamic client must authenticate with its secret, but token_endpoint_auth_method is {auth_method:?}")));
+    }
+    Ok(DynamicClient {
+        client_id,
+        client_secret: Secret::new(client_secret),
+        token_endpoint_auth_method: auth_method,
+        client_id_issued_at: obj.get("client_id_issued_at").and_then(Value::as_u64),
+        client_secret_expires_at: obj.get("client_secret_expires_at").and_then(Value::as_u64).unwrap_or(0),
+        software_id: software_id.to_owned(),
+        issuer: issuer.to_owned(),
+        registered_at: now.millis(),
+    })
+}
+
+/// The first HAAPI request (PROTOCOL.md §4–5): the authorization request with
+/// `Accept: application/vnd.auth+json` and the DPoP-bound token (`Authorization: DPoP`).
+pub fn prepare_authorize(endpoint: &str, client_id: &str, redirect_uri: &str, scope: &str, state: &str, code_challenge: &str, access_token: &str) -> HttpRequest {
+    let query = crate::http::encode_form([
+        ("client_id", client_id),
+        ("response_type", "code"),
+        ("redirect_uri", redirect_uri),
+        ("scope", scope),
+        ("state", state),
+        ("code_challenge", code_challenge),
+        ("code_challenge_method", "S256"),
+    ]);
+    let sep = if endpoint.contains('?') { '&' } else { '?' };
+    let mut r = HttpRequest::new("GET", format!("{endpoint}{sep}{query}"));
+    r.headers.set("accept", HAAPI_MEDIA_TYPE);
+    r.headers.set("authorization", format!("DPoP {access_token}"));
+    r
+}
+
+/// Judges a HAAPI response: 200, `application/vnd.auth+json`, a representation with a `type`.
+pub fn process_representation(step: Step, resp: &HttpResponse) -> Result<Value, Error> {
+    if resp.status != 200 {
+        return Err(response_error(step, resp));
+    }
+    if resp.media_type().as_deref() != Some(HAAPI_MEDIA_TYPE) {
+        return Err(invalid(step, resp, format!("expected Content-Type {HAAPI_MEDIA_TYPE} (did the request carry the HAAPI Accept header?), got {:?}", resp.header("content-type").unwrap_or("none"))));
+    }
+    let obj = resp.json_object().ok_or_else(|| invalid(step, resp, "the body is not a JSON object"))?;
+    match obj.get("type") {
+        Some(Value::String(_)) => Ok(Value::Object(obj)),
+        _ => Err(invalid(step, resp, "a HAAPI representation needs a string \"type\"")),
+    }
+}

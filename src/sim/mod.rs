@@ -1,0 +1,257 @@
+//! A simulated Curity Identity Server for the attestation fallback.
+//!
+//! [`Simulator::handle`] takes an [`HttpRequest`] and the current time and returns the
+//! [`HttpResponse`] Curity would send, after really verifying what it received: client
+//! authentication (RFC 6749 §2.3, RFC 7523, RFC 8705), the one-time `dcr` initial access token
+//! and Dynamic Client Registration (RFC 7591), DPoP proofs and bound tokens (RFC 9449), and the
+//! first HAAPI request. It does no I/O and reads no clock; its randomness comes from a
+//! [`SeededEntropy`], so the same seed, requests and times give byte-identical responses.
+//!
+//! | Endpoint (default path) | Module |
+//! |---|---|
+//! | `<issuer>/.well-known/openid-configuration`, `<issuer>/jwks` | `discovery` |
+//! | token `/oauth/v2/oauth-token` | `token`, `client_auth`, `assertion`, `dpop` |
+//! | registration `/token-service/oauth-registration` | `registration` |
+//! | authorize `/oauth/v2/oauth-authorize`, CAT `/oauth/v2/oauth-token/cat` | `haapi` |
+//!
+//! Requests are matched by **path** only: scheme and host of the request URL are ignored,
+//! because a same-origin proxy or `sendVia` changes them. Checks of DPoP `htu` and assertion
+//! `aud` use the external URLs derived from [`SimSettings::issuer`] ([`Endpoints`]).
+//!
+//! Where Curity's behaviour is not public (PROTOCOL.md NOT FOUND / INFERENCE), it is a field of
+//! [`SimSettings`] with a documented default.
+
+mod assertion;
+mod client_auth;
+mod discovery;
+mod dpop;
+mod haapi;
+mod registration;
+mod request;
+mod response;
+mod settings;
+mod token;
+
+pub use settings::{
+    AcceptAudience, AttestationMode, ClientAssurance, ClientAuthentication, DpopNonceMode, EndpointPaths, Endpoints,
+    MainClient, SimSettings, TemplateClient, DCR_SCOPE, HAAPI_SCOPE,
+};
+
+use crate::clock::Timestamp;
+use crate::entropy::SeededEntropy;
+use crate::http::{HttpRequest, HttpResponse};
+use crate::jose::PrivateKey;
+use response::SimError;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// A dynamic client as [`Simulator::dynamic_clients`] shows it (RFC 7591 §3.2.1 metadata,
+/// without the secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DynamicClientInfo {
+    /// The issued `client_id`.
+    pub client_id: String,
+    /// The template it was registered from (`software_id`).
+    pub template: String,
+    /// `client_id_issued_at`, seconds since the epoch.
+    pub issued_at: u64,
+    /// `client_secret_expires_at`, seconds since the epoch; 0 = never.
+    pub secret_expires_at: u64,
+    /// The client whose `dcr` token registered it.
+    pub registered_by: String,
+}
+
+/// A dynamic client as stored: its secret only as a SHA-256 hash.
+#[derive(Clone, Debug)]
+struct DynamicClient {
+    info: DynamicClientInfo,
+    secret_sha256: [u8; 32],
+}
+
+/// A one-time initial access token (`scope=dcr`).
+#[derive(Clone, Debug)]
+struct DcrToken {
+    client_id: String,
+    expires_at: u64,
+    used: bool,
+}
+
+/// Server state: the client database (dynamic clients) and the replay and nonce stores. Every
+/// map is ordered, so iteration (and so every response) is deterministic.
+#[derive(Clone, Debug, Default)]
+struct Store {
+    dynamic_clients: BTreeMap<String, DynamicClient>,
+    dcr_tokens: BTreeMap<String, DcrToken>,
+    /// `(client_id, jti)` of accepted client assertions → when the entry may be forgotten.
+    assertion_jtis: BTreeMap<(String, String), u64>,
+    /// `(jkt, jti)` of accepted DPoP proofs → when the entry may be forgotten.
+    dpop_jtis: BTreeMap<(String, String), u64>,
+    /// Server DPoP nonces → expiry.
+    nonces: BTreeMap<String, u64>,
+}
+
+/// Most nonces kept at once; the oldest go first (a client that never answers a nonce challenge
+/// must not grow the store without bound).
+const MAX_NONCES: usize = 1024;
+
+impl Store {
+    /// Forgets everything that has expired at `now` (seconds).
+    fn prune(&mut self, now: u64) {
+        self.dcr_tokens.retain(|_, t| t.expires_at > now);
+        self.assertion_jtis.retain(|_, exp| *exp >= now);
+        self.dpop_jtis.retain(|_, exp| *exp >= now);
+        self.nonces.retain(|_, exp| *exp > now);
+    }
+}
+
+/// The simulated Curity Identity Server. See the [module docs](self).
+pub struct Simulator {
+    settings: SimSettings,
+    endpoints: Result<Endpoints, String>,
+    rng: SeededEntropy,
+    /// The token-signing key (P-256, ES256), published at the JWKS endpoint.
+    signing_key: PrivateKey,
+    /// Its `kid`: the RFC 7638 thumbprint of its public JWK.
+    signing_kid: String,
+    store: Store,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("issuer", &self.settings.issuer)
+            .field("dynamic_clients", &self.store.dynamic_clients.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulator {
+    /// A server with these settings, its randomness drawn from `SeededEntropy::new(seed)`.
+    ///
+    /// The token-signing key is generated from that randomness first, so it is the same for the
+    /// same seed. Settings that cannot work (see [`SimSettings::validate`]) do not panic: every
+    /// request is then answered with 500 `server_error` saying what to change.
+    pub fn new(settings: SimSettings, seed: u64) -> Simulator {
+        let mut rng = SeededEntropy::new(seed);
+        let signing_key = PrivateKey::generate_p256(&mut rng);
+        let signing_kid = crate::jose::thumbprint(&signing_key.public_jwk()).unwrap_or_else(|_| "sim-signing-key".into());
+        let endpoints = settings.validate();
+        Simulator { settings, endpoints, rng, signing_key, signing_kid, store: Store::default() }
+    }
+
+    /// The settings this server runs with.
+    pub fn settings(&self) -> &SimSettings {
+        &self.settings
+    }
+
+    /// The external endpoint URLs, or why the settings cannot work.
+    pub fn endpoints(&self) -> Result<&Endpoints, &str> {
+        self.endpoints.as_ref().map_err(String::as_str)
+    }
+
+    /// The registered dynamic clients, ordered by `client_id` (RFC 7591 §3.2.1).
+    pub fn dynamic_clients(&self) -> Vec<DynamicClientInfo> {
+        self.store.dynamic_clients.values().map(|c| c.info.clone()).collect()
+    }
+
+    /// Drops every dynamic client, as when Curity's database is recreated. A device that still
+    /// holds its old client then gets 401 `invalid_client` and must register again (PROTOCOL.md
+    /// §11 point 2). HAAPI tokens of dropped clients stop working too.
+    pub fn reset_database(&mut self) {
+        self.store.dynamic_clients.clear();
+    }
+
+    /// Registers a public JWK (RFC 7517 §4) for the main client's `private_key_jwt`
+    /// authentication (RFC 7523 §2.2). If the main client uses another method, it is switched to
+    /// `private_key_jwt` with this key only. A private JWK is reduced to its public members.
+    pub fn register_main_client_key(&mut self, jwk: Value) {
+        let public = public_members(jwk);
+        match &mut self.settings.main_client.authentication {
+            ClientAuthentication::PrivateKeyJwt { jwks, .. } => jwks.push(public),
+            other => *other = ClientAuthentication::PrivateKeyJwt { jwks: vec![public], public_keys_pem: Vec::new() },
+        }
+    }
+
+    /// Answers one request at time `now`. Never panics on malformed input: anything the server
+    /// cannot use gets a 4xx JSON error (RFC 6749 §5.2 shape) that says what to change.
+    pub fn handle(&mut self, request: &HttpRequest, now: Timestamp) -> HttpResponse {
+        let endpoints = match &self.endpoints {
+            Ok(endpoints) => endpoints.clone(),
+            Err(problem) => {
+                return SimError::server_error(format!("the simulator's settings cannot work: {problem}"))
+                    .to_response(&self.settings.issuer, true)
+            }
+        };
+        self.store.prune(now.secs());
+        let result = self.route(request, now, &endpoints);
+        result.unwrap_or_else(|error| error.to_response(&endpoints.issuer, self.settings.expose_detailed_errors))
+    }
+
+    fn route(&mut self, request: &HttpRequest, now: Timestamp, endpoints: &Endpoints) -> Result<HttpResponse, SimError> {
+        let Some(url) = request::request_url(request) else {
+            return Err(SimError::invalid_request(format!("the request URL {:?} is not a URL or an absolute path", request.url)));
+        };
+        let path = url.path();
+        let issuer_path = url::Url::parse(&endpoints.issuer).map(|u| u.path().trim_end_matches('/').to_owned()).unwrap_or_default();
+        let paths = &self.settings.paths;
+        let (allowed, endpoint): (&[&str], Endpoint) = if path == paths.token {
+            (&["POST"], Endpoint::Token)
+        } else if path == paths.registration {
+            (&["POST"], Endpoint::Registration)
+        } else if path == paths.authorize {
+            (&["GET"], Endpoint::Authorize)
+        } else if path == paths.cat && self.settings.attestation != AttestationMode::Absent {
+            (&["GET", "POST"], Endpoint::Cat)
+        } else if path == format!("{issuer_path}/jwks") {
+            (&["GET"], Endpoint::Jwks)
+        } else if path == format!("{issuer_path}/.well-known/openid-configuration")
+            || path == format!("{issuer_path}/.well-known/oauth-authorization-server")
+            || path == format!("/.well-known/oauth-authorization-server{issuer_path}")
+        {
+            (&["GET"], Endpoint::Discovery)
+        } else {
+            return Err(SimError::new(404, "not_found", format!(
+                "no endpoint at {path}; discovery is at {} (paths are matched without scheme and host)",
+                endpoints.discovery
+            )));
+        };
+        if !allowed.contains(&request.method.as_str()) {
+            let allow = allowed.join(", ");
+            return Err(SimError::new(405, "method_not_allowed", format!("{path} accepts {allow}, not {}", request.method))
+                .with_header("allow", allow));
+        }
+        match endpoint {
+            Endpoint::Token => self.token_endpoint(request, now, endpoints),
+            Endpoint::Registration => self.registration_endpoint(request, now),
+            Endpoint::Authorize => self.authorize_endpoint(request, &url, now, endpoints),
+            Endpoint::Cat => Err(self.cat_endpoint()),
+            Endpoint::Jwks => Ok(self.jwks_document()),
+            Endpoint::Discovery => Ok(self.discovery_document(endpoints)),
+        }
+    }
+}
+
+#[derive(Copy, Clone, Debug)]
+enum Endpoint {
+    Token,
+    Registration,
+    Authorize,
+    Cat,
+    Jwks,
+    Discovery,
+}
+
+/// A JWK without its private members (RFC 7518 §6.2.2, §6.3.2, §6.4.1).
+fn public_members(jwk: Value) -> Value {
+    match jwk {
+        Value::Object(mut map) => {
+            for private in dpop::PRIVATE_JWK_MEMBERS {
+                map.remove(*private);
+            }
+            Value::Object(map)
+        }
+        other => other,
+    }
+}

@@ -1,0 +1,132 @@
+//! The token endpoint (RFC 6749 §3.2): `client_credentials` (§4.4) for the one-time `dcr` token
+//! (PROTOCOL.md §2.2 F1) and for the DPoP-bound HAAPI token (RFC 9449 §5, PROTOCOL.md §2.2 F3).
+
+use super::client_auth::AuthenticatedClient;
+use super::dpop::{ProofFailure, ProofTarget};
+use super::request::Form;
+use super::response::{json_ok, Challenge, SimError};
+use super::settings::{DpopNonceMode, Endpoints, DCR_SCOPE, HAAPI_SCOPE};
+use super::{DcrToken, Simulator};
+use crate::clock::Timestamp;
+use crate::entropy::Entropy as _;
+use crate::http::{HttpRequest, HttpResponse};
+use crate::jose::{self, Alg, SigningKeyRef};
+use serde_json::json;
+
+impl Simulator {
+    /// `POST` token endpoint. Order: form body, `grant_type`, client authentication, scope, then
+    /// (HAAPI scope) the DPoP proof.
+    pub(super) fn token_endpoint(&mut self, request: &HttpRequest, now: Timestamp, endpoints: &Endpoints) -> Result<HttpResponse, SimError> {
+        let form = Form::parse(request)?;
+        match form.get("grant_type") {
+            None => return Err(SimError::invalid_request("grant_type is missing (RFC 6749 §4.4.2: grant_type=client_credentials)")),
+            Some("client_credentials") => {}
+            Some("authorization_code") => return Err(SimError::new(400, "unsupported_grant_type",
+                "authorization_code is not simulated yet: this simulator issues client_credentials tokens (scope dcr, or the HAAPI scope with DPoP) only")),
+            Some(other) => return Err(SimError::new(400, "unsupported_grant_type",
+                format!("grant_type {other:?} is not supported here; use client_credentials (RFC 6749 §4.4)"))),
+        }
+        let client = self.authenticate_client(request, &form, now)?;
+        let scopes: Vec<&str> = form.get("scope").unwrap_or("").split(' ').filter(|s| !s.is_empty()).collect();
+        if scopes.contains(&DCR_SCOPE) {
+            self.issue_dcr_token(&client, &scopes, now)
+        } else if scopes.contains(&HAAPI_SCOPE) {
+            self.issue_haapi_token(request, &client, &scopes, now, endpoints)
+        } else {
+            Err(SimError::invalid_scope(format!(
+                "scope {:?}: this server issues client_credentials tokens only for scope {DCR_SCOPE} (main client, to register) or {HAAPI_SCOPE} (dynamic client, with DPoP)",
+                scopes.join(" ")
+            )))
+        }
+    }
+
+    /// The one-time initial access token for registration (PROTOCOL.md §2.2 F1): only for a
+    /// client a template names in `authenticateClientBy` (else `invalid_scope`, PROTOCOL.md §8
+    /// INFERENCE), and requested alone. It is opaque, `Bearer`, and valid only at the
+    /// registration endpoint. A `DPoP` header on this request is not checked and does not bind
+    /// the token: whether Curity's SDK sends one here is an open question (PROTOCOL.md appendix).
+    fn issue_dcr_token(&mut self, client: &AuthenticatedClient, scopes: &[&str], now: Timestamp) -> Result<HttpResponse, SimError> {
+        let template = &self.settings.template_client;
+        if !template.authenticate_client_by.iter().any(|c| *c == client.client_id) {
+            return Err(SimError::invalid_scope(format!(
+                "client {:?} may not request scope dcr: no template client lists it in authenticate-client-by (template {:?} lists {:?})",
+                client.client_id, template.client_id, template.authenticate_client_by
+            )));
+        }
+        if client.public {
+            return Err(SimError::new(400, "unauthorized_client", format!(
+                "client {:?} has no authentication method; a fallback main client needs a real one (secret, mutual TLS or signed JWT, PROTOCOL.md §2.1)",
+                client.client_id
+            )));
+        }
+        if scopes.len() > 1 {
+            return Err(SimError::invalid_scope(format!("request scope dcr alone, not {:?}", scopes.join(" "))));
+        }
+        let token = self.rng.token(32);
+        let ttl = self.settings.dcr_token_ttl_secs;
+        self.store.dcr_tokens.insert(token.clone(), DcrToken {
+            client_id: client.client_id.clone(),
+            expires_at: now.secs().saturating_add(ttl),
+            used: false,
+        });
+        Ok(json_ok(200, &json!({ "access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": DCR_SCOPE })))
+    }
+
+    /// The HAAPI access token (PROTOCOL.md §2.2 F3): only for a dynamic client (a template's
+    /// `haapi` capability with `allow-without-attestation`), with a valid DPoP proof
+    /// (RFC 9449 §4.3), bound to the proof key with `cnf.jkt` (RFC 9449 §6.1).
+    ///
+    /// The main client is refused with 400 `invalid_scope`: in Curity it reaches the HAAPI scope
+    /// only through attestation, and the grant type itself is one it may use (for `dcr`), so
+    /// `unauthorized_client` would point at the wrong thing.
+    fn issue_haapi_token(&mut self, request: &HttpRequest, client: &AuthenticatedClient, scopes: &[&str], now: Timestamp, endpoints: &Endpoints) -> Result<HttpResponse, SimError> {
+        if client.template.is_none() {
+            return Err(SimError::invalid_scope(format!(
+                "client {:?} gets the HAAPI scope only with attestation (client_assertion_type urn:se:curity:attestation:client); without it, request scope dcr, register a dynamic client and ask with that client",
+                client.client_id
+            )));
+        }
+        let allowed: Vec<&str> = self.settings.template_client.scope.split_whitespace().collect();
+        if let Some(extra) = scopes.iter().find(|s| **s != HAAPI_SCOPE && !allowed.contains(s)) {
+            return Err(SimError::invalid_scope(format!("scope {extra:?} is not registered for client {:?} (it has {HAAPI_SCOPE} {})", client.client_id, allowed.join(" "))));
+        }
+        let target = ProofTarget { method: "POST", url: &endpoints.token, access_token: None };
+        let proof = match self.verify_proof(request, &target, now) {
+            Ok(proof) => proof,
+            Err(ProofFailure::Missing) => {
+                return Err(SimError::new(400, "invalid_dpop_proof", "the HAAPI token is DPoP-bound; send a DPoP proof header (RFC 9449 §5)"))
+            }
+            Err(ProofFailure::Invalid(why)) => return Err(SimError::new(400, "invalid_dpop_proof", why)),
+            Err(ProofFailure::Nonce(why)) => {
+                let nonce = self.fresh_nonce(now);
+                return Err(SimError::new(400, "use_dpop_nonce", why)
+                    .with_challenge(Challenge::DPoP { algs: self.settings.dpop_alg_names().join(" ") })
+                    .with_header("dpop-nonce", nonce));
+            }
+        };
+        self.commit_proof(&proof);
+        let ttl = self.settings.haapi_token_ttl_secs;
+        let scope = scopes.join(" ");
+        let mut claims = json!({
+            "iss": endpoints.issuer,
+            "sub": client.client_id,
+            "aud": self.settings.template_client.audience,
+            "client_id": client.client_id,
+            "scope": scope,
+            "iat": now.secs(),
+            "exp": now.secs().saturating_add(ttl),
+            "jti": self.rng.token(16),
+            "cnf": { "jkt": proof.jkt },
+        });
+        let assurance = &self.settings.client_assurance;
+        claims[assurance.claim.as_str()] = json!(assurance.fallback);
+        let token = jose::sign_jwt(Alg::ES256, Some(&self.signing_kid), Some("at+jwt"), &claims, SigningKeyRef::Private(&self.signing_key))
+            .map_err(|e| SimError::server_error(format!("signing the access token failed: {e}")))?;
+        let mut response = json_ok(200, &json!({ "access_token": token, "token_type": "DPoP", "expires_in": ttl, "scope": scope }));
+        if self.settings.dpop_nonce == DpopNonceMode::Required {
+            let nonce = self.fresh_nonce(now);
+            response.headers.set("dpop-nonce", nonce);
+        }
+        Ok(response)
+    }
+}
