@@ -18,3 +18,5 @@ pub mod flow;
 pub mod material;
 pub mod trace;
 #[cfg(feature = "sim")] pub mod sim;
+#[cfg(feature = "sim")]
+pub mod lab;

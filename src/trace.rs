@@ -234,7 +234,8 @@ fn redact_form(body: &str) -> String {
             (k, v)
         })
         .collect();
-    crate::http::encode_form(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    // The marker stays readable: "[redacted]" rather than "%5Bredacted%5D".
+    crate::http::encode_form(params.iter().map(|(k, v)| (k.as_str(), v.as_str()))).replace("%5Bredacted%5D", REDACTED)
 }
 
 fn redact_json_text(body: &str) -> String {

@@ -30,7 +30,7 @@ pub use steps::{response_error, HAAPI_MEDIA_TYPE, HAAPI_SCOPE, DCR_SCOPE};
 
 use crate::clock::Timestamp;
 use crate::client_auth::{basic_authorization, ClientAuth};
-use crate::config::{Attestation, Config, Method, ServerMode};
+use crate::config::{Attestation, Config, Method};
 use crate::dpop::{self, NonceMemory, ProofInput, UnsignedProof};
 use crate::entropy::Entropy;
 use crate::error::Error;
@@ -582,7 +582,7 @@ impl Flow {
     /// path); `htu` and `aud` keep the server's own URL.
     fn send_url(&self, url: &str) -> String {
         match (&self.config.server.send_via, url::Url::parse(url)) {
-            (Some(base), Ok(u)) if self.config.server.mode == ServerMode::Http || base.starts_with("http") => {
+            (Some(base), Ok(u)) => {
                 let mut path = u.path().to_owned();
                 if let Some(q) = u.query() {
                     path.push('?');

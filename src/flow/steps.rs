@@ -108,12 +108,8 @@ pub fn prepare_client_credentials(token_endpoint: &str, scope: &str) -> HttpRequ
 pub struct TokenResponse {
     /// The access token.
     pub access_token: Secret,
-    /// `token_type`, as sent.
-    pub token_type: String,
     /// `expires_in`, if sent.
     pub expires_in: Option<u64>,
-    /// `scope`, if sent.
-    pub scope: Option<String>,
 }
 
 /// Judges a token response: 200, JSON, an `access_token`, the expected `token_type`
@@ -139,7 +135,7 @@ pub fn process_token(step: Step, resp: &HttpResponse, expected_type: &str, scope
             return Err(invalid(step, resp, format!("the token was issued for scope {s:?}, not {scope:?}")));
         }
     }
-    Ok(TokenResponse { access_token: Secret::new(access_token), token_type, expires_in: obj.get("expires_in").and_then(Value::as_u64), scope: returned_scope })
+    Ok(TokenResponse { access_token: Secret::new(access_token), expires_in: obj.get("expires_in").and_then(Value::as_u64) })
 }
 
 /// True when the response asks for a DPoP nonce (RFC 9449 §8 at the token endpoint, §9 at resources).

@@ -135,7 +135,7 @@ impl Simulator {
             }));
         }
         self.check_assertion_claims(&client_id, claims, now)?;
-        Ok(AuthenticatedClient { client_id, template: None, method: auth.method_name(), public: false })
+        Ok(AuthenticatedClient { client_id, template: None, public: false })
     }
 
     /// The claim checks of RFC 7523 §3, after the signature verified. Records the `jti`.

@@ -24,8 +24,6 @@ pub(super) struct AuthenticatedClient {
     pub client_id: String,
     /// For a dynamic client, the template it was registered from; `None` for the main client.
     pub template: Option<String>,
-    /// The RFC 7591 name of the method it used.
-    pub method: &'static str,
     /// Whether it authenticated with no credentials (a public client).
     pub public: bool,
 }
@@ -118,7 +116,7 @@ impl Simulator {
         match self.find_client(id) {
             None => Err(SimError::invalid_client(format!("unknown client {id:?}"))),
             Some(Registered::Main(ClientAuthentication::None)) => {
-                Ok(AuthenticatedClient { client_id: id.to_owned(), template: None, method: "none", public: true })
+                Ok(AuthenticatedClient { client_id: id.to_owned(), template: None, public: true })
             }
             Some(Registered::Main(auth @ (ClientAuthentication::TlsClientAuth { .. } | ClientAuthentication::SelfSignedTlsClientAuth { .. }))) => {
                 self.check_certificate(request, id, &auth, now)
@@ -151,7 +149,7 @@ impl Simulator {
                     ))),
                 };
                 if secret_matches(secret, &secret_hash(registered.expose())) {
-                    Ok(AuthenticatedClient { client_id: id.to_owned(), template: None, method, public: false })
+                    Ok(AuthenticatedClient { client_id: id.to_owned(), template: None, public: false })
                 } else {
                     Err(wrong())
                 }
@@ -166,7 +164,7 @@ impl Simulator {
                         "the secret of dynamic client {id:?} expired at {expires} (client_secret_expires_at): register a new client"
                     )));
                 }
-                Ok(AuthenticatedClient { client_id: id.to_owned(), template: Some(client.info.template), method, public: false })
+                Ok(AuthenticatedClient { client_id: id.to_owned(), template: Some(client.info.template), public: false })
             }
         }
     }
@@ -201,7 +199,7 @@ impl Simulator {
                 )));
             }
         }
-        Ok(AuthenticatedClient { client_id: id.to_owned(), template: None, method: auth.method_name(), public: false })
+        Ok(AuthenticatedClient { client_id: id.to_owned(), template: None, public: false })
     }
 }
 

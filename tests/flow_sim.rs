@@ -1,0 +1,327 @@
+//! The flow against the simulator, in process, for every method and algorithm; reuse of the stored
+//! client; re-registration after the server forgets it; nonces; sendVia; stopAfter.
+
+use haapi_lab::clock::Timestamp;
+use haapi_lab::config::Config;
+use haapi_lab::error::Error;
+use haapi_lab::flow::Step;
+use haapi_lab::lab::{LabRun, SimLab};
+use haapi_lab::trace::Status;
+use serde_json::{json, Value};
+
+const NOW: Timestamp = Timestamp::from_secs(1_800_000_000);
+const RSA_PEM: &str = include_str!("fixtures/test-only-rsa2048.pem");
+
+fn config(credential: Value) -> Config {
+    let mut v = Config::default().to_json();
+    v["credential"] = credential;
+    Config::from_value(&v).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+fn with(mut v: Value, edit: impl FnOnce(&mut Value)) -> Config {
+    edit(&mut v);
+    Config::from_value(&v).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+fn statuses(run: &LabRun) -> Vec<(String, Status)> {
+    run.trace.steps.iter().map(|s| (s.name.name().to_owned(), s.status)).collect()
+}
+
+fn full_run(config: &Config) -> LabRun {
+    let mut lab = SimLab::new(config, 42, NOW).unwrap();
+    let run = lab.run(config, NOW).unwrap_or_else(|f| panic!("{}: {:#?}", f.error, f.trace.to_json(true)));
+    let expected = [
+        ("discovery", Status::Ok),
+        ("attestation", Status::Skipped),
+        ("dcr-token", Status::Ok),
+        ("registration", Status::Ok),
+        ("store", Status::Ok),
+        ("haapi-token", Status::Ok),
+        ("authorize", Status::Ok),
+    ];
+    assert_eq!(statuses(&run), expected.map(|(n, s)| (n.to_owned(), s)));
+    assert_eq!(run.outcome.representation.as_ref().unwrap()["type"], "authentication-step");
+    assert!(run.outcome.session_id.is_some());
+    run
+}
+
+fn request(run: &LabRun, step: Step) -> &haapi_lab::http::HttpRequest {
+    run.trace.last(step).unwrap().request.as_ref().unwrap()
+}
+
+#[test]
+fn client_secret_basic() {
+    let run = full_run(&config(json!({ "method": "client_secret_basic", "secret": "Password1" })));
+    let f1 = request(&run, Step::DcrToken);
+    assert_eq!(f1.form_param("grant_type").as_deref(), Some("client_credentials"));
+    assert_eq!(f1.form_param("scope").as_deref(), Some("dcr"));
+    assert_eq!(f1.header("authorization"), Some(haapi_lab::client_auth::basic_authorization("haapi-android-client", "Password1").as_str()));
+    assert_eq!(f1.form_param("client_secret"), None);
+}
+
+#[test]
+fn client_secret_post() {
+    let run = full_run(&config(json!({ "method": "client_secret_post", "secret": "Password1" })));
+    let f1 = request(&run, Step::DcrToken);
+    assert_eq!(f1.form_param("client_secret").as_deref(), Some("Password1"));
+    assert_eq!(f1.header("authorization"), None);
+}
+
+#[test]
+fn private_key_jwt_with_every_asymmetric_algorithm() {
+    for alg in ["ES256", "ES384", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"] {
+        let key = if alg.starts_with('E') { Value::Null } else { RSA_PEM.into() };
+        let run = full_run(&config(json!({ "method": "private_key_jwt", "alg": alg, "privateKey": key })));
+        let f1 = request(&run, Step::DcrToken);
+        assert_eq!(f1.form_param("client_assertion_type").as_deref(), Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
+        let jwt = haapi_lab::jose::decode_unverified(&f1.form_param("client_assertion").unwrap()).unwrap();
+        assert_eq!(jwt.header["alg"], alg);
+        assert!(jwt.header["kid"].is_string(), "kid is sent when known");
+        assert_eq!(jwt.claims["iss"], "haapi-android-client");
+        assert_eq!(jwt.claims["sub"], "haapi-android-client");
+        assert_eq!(jwt.claims["aud"], "https://localhost:8443/oauth/v2/oauth-token");
+        assert_eq!(jwt.claims["iat"], NOW.secs());
+        assert!(jwt.claims["exp"].as_u64().unwrap() - NOW.secs() <= 60);
+        assert!(jwt.claims["jti"].as_str().unwrap().len() >= 16);
+    }
+}
+
+#[test]
+fn private_key_jwt_with_a_pasted_jwk_and_explicit_kid_and_audience() {
+    let key = haapi_lab::jose::PrivateKey::generate_p256(&mut haapi_lab::entropy::SeededEntropy::new(9));
+    let cfg = with(Config::default().to_json(), |v| {
+        v["credential"] = json!({ "method": "private_key_jwt", "alg": "ES256", "privateKey": key.to_private_jwk().expose(), "kid": "device-key-1",
+                                  "audience": "https://localhost:8443/oauth/v2/oauth-token" });
+    });
+    let run = full_run(&cfg);
+    let jwt = haapi_lab::jose::decode_unverified(&request(&run, Step::DcrToken).form_param("client_assertion").unwrap()).unwrap();
+    assert_eq!(jwt.header["kid"], "device-key-1");
+}
+
+#[test]
+fn client_secret_jwt_with_every_hmac_algorithm() {
+    for alg in ["HS256", "HS384", "HS512"] {
+        let run = full_run(&config(json!({ "method": "client_secret_jwt", "secret": "a-shared-secret-of-enough-length-for-hs512-0123456789", "alg": alg })));
+        let jwt = haapi_lab::jose::decode_unverified(&request(&run, Step::DcrToken).form_param("client_assertion").unwrap()).unwrap();
+        assert_eq!(jwt.header["alg"], alg);
+    }
+}
+
+#[test]
+fn tls_client_auth_with_a_generated_device_ca() {
+    let run = full_run(&config(json!({ "method": "tls_client_auth" })));
+    let f1 = request(&run, Step::DcrToken);
+    assert_eq!(f1.form_param("client_id").as_deref(), Some("haapi-android-client"));
+    assert!(f1.client_certificate.as_deref().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    assert_eq!(f1.form_param("client_assertion"), None);
+}
+
+#[test]
+fn tls_client_auth_with_a_pasted_chain() {
+    let mut rng = haapi_lab::entropy::SeededEntropy::new(3);
+    let ca = haapi_lab::x509::generate_ca("QA device CA", NOW.secs() - 10, 86400, &mut rng).unwrap();
+    let leaf = haapi_lab::x509::issue_client_certificate(&ca, "haapi-android-client", NOW.secs() - 10, 86400, &mut rng).unwrap();
+    let chain = format!("{}{}", leaf.certificate_pem, ca.certificate_pem);
+    full_run(&config(json!({ "method": "tls_client_auth", "certificate": chain, "privateKey": leaf.private_key_pem })));
+}
+
+#[test]
+fn self_signed_tls_client_auth() {
+    let run = full_run(&config(json!({ "method": "self_signed_tls_client_auth" })));
+    assert!(request(&run, Step::DcrToken).client_certificate.is_some());
+}
+
+#[test]
+fn registration_and_haapi_token_requests_are_exact() {
+    let run = full_run(&Config::default());
+    let f2 = request(&run, Step::Registration);
+    assert_eq!(f2.method, "POST");
+    assert_eq!(f2.url, "https://localhost:8443/token-service/oauth-registration");
+    assert!(f2.header("authorization").unwrap().starts_with("Bearer "));
+    assert_eq!(f2.header("content-type"), Some("application/json"));
+    assert_eq!(serde_json::from_str::<Value>(f2.body.as_deref().unwrap()).unwrap(), json!({ "software_id": "haapi-template-client" }));
+
+    let f4 = request(&run, Step::HaapiToken);
+    assert_eq!(f4.form_param("scope").as_deref(), Some("urn:se:curity:scopes:haapi"));
+    assert!(f4.header("authorization").unwrap().starts_with("Basic "));
+    let proof = haapi_lab::jose::decode_unverified(f4.header("dpop").unwrap()).unwrap();
+    assert_eq!(proof.header["typ"], "dpop+jwt");
+    assert_eq!(proof.claims["htm"], "POST");
+    assert_eq!(proof.claims["htu"], "https://localhost:8443/oauth/v2/oauth-token");
+    assert!(proof.claims.get("ath").is_none());
+    let body: Value = serde_json::from_str(&run.trace.last(Step::HaapiToken).unwrap().response.as_ref().unwrap().body).unwrap();
+    assert_eq!(body["token_type"], "DPoP");
+
+    let authorize = request(&run, Step::Authorize);
+    assert_eq!(authorize.header("accept"), Some("application/vnd.auth+json"));
+    assert!(authorize.header("authorization").unwrap().starts_with("DPoP "));
+    let proof = haapi_lab::jose::decode_unverified(authorize.header("dpop").unwrap()).unwrap();
+    assert_eq!(proof.claims["htm"], "GET");
+    assert_eq!(proof.claims["htu"], "https://localhost:8443/oauth/v2/oauth-authorize");
+    assert_eq!(proof.claims["ath"], haapi_lab::dpop::ath(run.outcome.haapi_token.as_ref().unwrap().expose()));
+    assert!(authorize.url.contains("code_challenge_method=S256"));
+}
+
+#[test]
+fn a_stored_client_is_reused_and_f1_f2_skipped() {
+    let cfg = Config::default();
+    let mut lab = SimLab::new(&cfg, 1, NOW).unwrap();
+    let first = lab.run(&cfg, NOW).unwrap();
+    let id = first.outcome.dynamic_client_id.clone().unwrap();
+    assert_eq!(lab.stored.as_ref().unwrap().client_id, id);
+    let second = lab.run(&cfg, NOW.plus_secs(30)).unwrap();
+    assert!(second.outcome.reused_stored_client);
+    assert_eq!(second.outcome.dynamic_client_id.as_deref(), Some(id.as_str()));
+    let s = statuses(&second);
+    assert_eq!(s[2..5], [("dcr-token".into(), Status::Skipped), ("registration".into(), Status::Skipped), ("store".into(), Status::Skipped)]);
+    assert_eq!(lab.sim.dynamic_clients().len(), 1, "no second registration");
+    lab.forget_device();
+    let third = lab.run(&cfg, NOW.plus_secs(60)).unwrap();
+    assert!(!third.outcome.reused_stored_client);
+    assert_ne!(third.outcome.dynamic_client_id.as_deref(), Some(id.as_str()));
+}
+
+#[test]
+fn a_stale_stored_client_is_dropped_and_registered_again() {
+    let cfg = Config::default();
+    let mut lab = SimLab::new(&cfg, 2, NOW).unwrap();
+    let old = lab.run(&cfg, NOW).unwrap().outcome.dynamic_client_id.unwrap();
+    lab.sim.reset_database();
+    let run = lab.run(&cfg, NOW.plus_secs(60)).unwrap();
+    assert!(run.outcome.reregistered);
+    let names: Vec<_> = statuses(&run);
+    let first_f4 = names.iter().position(|(n, _)| n == "haapi-token").unwrap();
+    assert_eq!(names[first_f4].1, Status::Failed);
+    let why = &run.trace.steps[first_f4];
+    assert_eq!(why.error.as_ref().unwrap()["error"], "invalid_client");
+    assert!(why.notes.iter().any(|n| n.contains(&old) && n.contains("registers a new")), "{:?}", why.notes);
+    assert_eq!(names[first_f4 + 1..].iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["dcr-token", "registration", "store", "haapi-token", "authorize"]);
+    assert!(names[first_f4 + 1..].iter().all(|(_, s)| *s == Status::Ok));
+    assert_ne!(lab.stored.as_ref().unwrap().client_id, old);
+}
+
+#[test]
+fn dpop_nonce_is_retried_once_with_the_servers_nonce() {
+    let cfg = with(Config::default().to_json(), |v| v["server"]["simulator"] = json!({ "dpopNonce": "required" }));
+    let run = full_run(&cfg);
+    let f4 = run.trace.last(Step::HaapiToken).unwrap();
+    assert_eq!(f4.retries.len(), 1);
+    let challenge = &f4.retries[0].response;
+    assert_eq!(challenge.status, 400);
+    let nonce = challenge.header("dpop-nonce").unwrap();
+    let proof = haapi_lab::jose::decode_unverified(f4.request.as_ref().unwrap().header("dpop").unwrap()).unwrap();
+    assert_eq!(proof.claims["nonce"], nonce);
+}
+
+#[test]
+fn send_via_changes_where_requests_go_but_not_htu_or_aud() {
+    let cfg = with(Config::default().to_json(), |v| v["server"]["sendVia"] = json!("http://127.0.0.1:9000"));
+    let run = full_run(&cfg);
+    let f1 = request(&run, Step::DcrToken);
+    assert_eq!(f1.url, "http://127.0.0.1:9000/oauth/v2/oauth-token");
+    let jwt = haapi_lab::jose::decode_unverified(&f1.form_param("client_assertion").unwrap()).unwrap();
+    assert_eq!(jwt.claims["aud"], "https://localhost:8443/oauth/v2/oauth-token");
+    let proof = haapi_lab::jose::decode_unverified(request(&run, Step::HaapiToken).header("dpop").unwrap()).unwrap();
+    assert_eq!(proof.claims["htu"], "https://localhost:8443/oauth/v2/oauth-token");
+}
+
+#[test]
+fn stop_after_ends_the_run_there() {
+    let cfg = with(Config::default().to_json(), |v| v["stopAfter"] = json!("registration"));
+    let mut lab = SimLab::new(&cfg, 5, NOW).unwrap();
+    let run = lab.run(&cfg, NOW).unwrap();
+    assert_eq!(run.trace.steps.last().unwrap().name, Step::Registration);
+    assert_eq!(run.outcome.last_step, Step::Registration);
+    assert!(lab.stored.is_none(), "the client was not stored");
+}
+
+#[test]
+fn a_refused_attestation_is_recorded_and_the_fallback_runs() {
+    let cfg = with(Config::default().to_json(), |v| v["device"]["attestation"] = json!("refused"));
+    let mut lab = SimLab::new(&cfg, 6, NOW).unwrap();
+    let run = lab.run(&cfg, NOW).unwrap();
+    let att = run.trace.last(Step::Attestation).unwrap();
+    assert_eq!(att.status, Status::Failed);
+    assert_eq!(att.response.as_ref().unwrap().status, 400);
+    assert!(run.trace.last(Step::Authorize).is_some_and(|s| s.status == Status::Ok));
+}
+
+#[test]
+fn a_wrong_secret_fails_with_the_servers_evidence() {
+    let cfg = config(json!({ "method": "client_secret_basic", "secret": "Password1" }));
+    let mut lab = SimLab::new(&cfg, 7, NOW).unwrap();
+    let wrong = config(json!({ "method": "client_secret_basic", "secret": "wrong" }));
+    let failure = lab.run(&wrong, NOW).unwrap_err();
+    match &failure.error {
+        Error::Server { step, status, error, body } => {
+            assert_eq!((*step, *status, error.error.as_str()), (Step::DcrToken, 401, "invalid_client"));
+            assert!(body.contains("invalid_client"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(failure.error.code(), "OAUTH_SERVER_ERROR");
+    let last = failure.trace.steps.last().unwrap();
+    assert_eq!((last.name, last.status), (Step::DcrToken, Status::Failed));
+    assert_eq!(last.error.as_ref().unwrap()["status"], 401);
+    assert!(last.notes.iter().any(|n| n.contains("credential.secret")));
+}
+
+#[test]
+fn the_trace_is_redacted_by_default_and_revealed_on_request() {
+    let cfg = config(json!({ "method": "client_secret_post", "secret": "Password1" }));
+    let run = full_run(&cfg);
+    let redacted = run.trace.to_json(false).to_string();
+    let secret = run.trace.last(Step::Registration).unwrap().response.as_ref().unwrap().json_object().unwrap()["client_secret"].as_str().unwrap().to_owned();
+    let token = run.outcome.haapi_token.as_ref().unwrap().expose().to_owned();
+    for leak in ["Password1", secret.as_str(), token.as_str()] {
+        assert!(!redacted.contains(leak), "{leak} leaked");
+    }
+    assert!(redacted.contains("[redacted]"));
+    let revealed = run.trace.to_json(true).to_string();
+    assert!(revealed.contains("Password1") && revealed.contains(&secret) && revealed.contains(&token));
+    // Every step explains itself and every JWT is decoded.
+    let v = run.trace.to_json(false);
+    for step in v["steps"].as_array().unwrap() {
+        assert!(step["purpose"].as_str().unwrap().len() > 40);
+    }
+    let f4_jwts = &v["steps"][5]["jwts"];
+    assert!(f4_jwts.as_array().unwrap().iter().any(|j| j["at"] == "request.headers.dpop" && j["header"]["typ"] == "dpop+jwt"));
+    assert!(f4_jwts.as_array().unwrap().iter().any(|j| j["at"] == "response.body.access_token" && j["claims"]["cnf"]["jkt"].is_string()));
+}
+
+#[test]
+fn runs_are_deterministic_under_a_fixed_clock_and_seed() {
+    let cfg = Config::default();
+    let a = SimLab::new(&cfg, 11, NOW).unwrap().run(&cfg, NOW).unwrap();
+    let b = SimLab::new(&cfg, 11, NOW).unwrap().run(&cfg, NOW).unwrap();
+    assert_eq!(a.trace.to_json(true), b.trace.to_json(true));
+    let c = SimLab::new(&cfg, 12, NOW).unwrap().run(&cfg, NOW).unwrap();
+    assert_ne!(a.trace.to_json(true), c.trace.to_json(true));
+}
+
+#[test]
+fn a_transport_failure_keeps_the_step_and_message() {
+    let cfg = Config::default();
+    let material = haapi_lab::material::Material::prepare(&cfg, NOW, &mut haapi_lab::entropy::SeededEntropy::new(1)).unwrap();
+    let key = haapi_lab::dpop::DpopKey::generate(&mut haapi_lab::entropy::SeededEntropy::new(2));
+    let mut flow = haapi_lab::flow::Flow::new(cfg, &material, None, haapi_lab::dpop::DpopSigner::public_jwk(&key), Box::new(haapi_lab::entropy::SeededEntropy::new(3))).unwrap();
+    let err = haapi_lab::driver::run(&mut flow, &key, &mut |_| Err("connection refused".into()), &mut |_| {}, &mut || NOW).unwrap_err();
+    assert_eq!(err.code(), "TRANSPORT_ERROR");
+    assert_eq!(err.step(), Some(Step::Discovery));
+    assert!(err.to_string().contains("connection refused"));
+    assert!(flow.trace().steps[0].notes.iter().any(|n| n.contains("CORS")));
+}
+
+#[test]
+fn method_none_is_refused_before_any_request() {
+    let mut v = Config::default().to_json();
+    v["credential"] = json!({ "method": "none" });
+    let problems = Config::from_value(&v).unwrap_err();
+    assert_eq!(problems[0].path, "credential.method");
+    // And a document that bypassed parsing is refused by the flow itself.
+    let mut cfg = Config::default();
+    cfg.credential.method = haapi_lab::config::Method::None;
+    cfg.credential.alg = None;
+    let err = SimLab::new(&cfg, 1, NOW).unwrap_err();
+    assert_eq!(err.code(), "CONFIG_INVALID");
+}
