@@ -20,3 +20,5 @@ pub mod trace;
 #[cfg(feature = "sim")] pub mod sim;
 #[cfg(feature = "sim")]
 pub mod lab;
+#[cfg(target_arch = "wasm32")]
+mod wasm;

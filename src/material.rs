@@ -47,7 +47,7 @@ pub struct PublicMaterial {
 
 impl Material {
     /// Reads the configured key material and generates what is missing.
-    pub fn prepare(config: &Config, now: Timestamp, rng: &mut (impl rand_core::CryptoRngCore + ?Sized)) -> Result<Material, Error> {
+    pub fn prepare(config: &Config, now: Timestamp, rng: &mut dyn crate::entropy::Entropy) -> Result<Material, Error> {
         let cr = &config.credential;
         let mut m = Material::default();
         let crypto = |e: &dyn std::fmt::Display| Error::Crypto(e.to_string());

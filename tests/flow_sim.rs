@@ -325,3 +325,20 @@ fn method_none_is_refused_before_any_request() {
     let err = SimLab::new(&cfg, 1, NOW).unwrap_err();
     assert_eq!(err.code(), "CONFIG_INVALID");
 }
+
+#[test]
+fn the_simulators_database_survives_an_export_and_import() {
+    let cfg = Config::default();
+    let mut first = SimLab::new(&cfg, 21, NOW).unwrap();
+    first.run(&cfg, NOW).unwrap();
+    let state = first.sim.export_state();
+    assert!(!state.to_string().contains(first.stored.as_ref().unwrap().client_secret.expose()), "secrets are exported only as hashes");
+    let mut second = SimLab::new(&cfg, 21, NOW).unwrap();
+    second.sim.import_state(&state).unwrap();
+    second.stored = first.stored.clone();
+    let run = second.run(&cfg, NOW.plus_secs(5)).unwrap();
+    assert!(run.outcome.reused_stored_client);
+    let mut other_issuer = state.clone();
+    other_issuer["issuer"] = json!("https://elsewhere.example");
+    assert!(second.sim.import_state(&other_issuer).is_err());
+}

@@ -30,6 +30,7 @@ mod registration;
 mod request;
 mod response;
 mod settings;
+mod state;
 mod token;
 
 pub use settings::{
