@@ -48,8 +48,20 @@ pub fn body(response: &HttpResponse) -> Value {
 #[track_caller]
 pub fn assert_error(response: &HttpResponse, status: u16, error: &str) -> Value {
     let b = body(response);
+    if std::env::var_os("SIM_SHOW_ERRORS").is_some() {
+        eprintln!("{} {} {}", response.status, b, response.header("www-authenticate").unwrap_or(""));
+    }
     assert_eq!((response.status, b["error"].as_str()), (status, Some(error)), "response: {response:?}");
     assert!(b["error_description"].as_str().is_some_and(|d| !d.is_empty()), "no description: {response:?}");
+    b
+}
+
+/// Asserts status and `error`, and that the description mentions `reason`.
+#[track_caller]
+pub fn assert_refused(response: &HttpResponse, status: u16, error: &str, reason: &str) -> Value {
+    let b = assert_error(response, status, error);
+    let description = b["error_description"].as_str().unwrap_or("");
+    assert!(description.contains(reason), "description {description:?} does not mention {reason:?}");
     b
 }
 

@@ -45,7 +45,9 @@ fn registered_keys(jwks: &[Value], pems: &[String]) -> Result<Vec<RegisteredKey>
     }
     let mut keys = Vec::new();
     for (i, value) in values.iter().enumerate() {
-        let bad = |e: &dyn std::fmt::Display| SimError::server_error(format!("registered key #{i} of the main client is not a usable public JWK: {e}"));
+        let bad = |e: &dyn std::fmt::Display| {
+            SimError::server_error(format!("registered key #{i} of the main client is not a usable public JWK: {e}"))
+        };
         let jwk: Jwk = serde_json::from_value(value.clone()).map_err(|e| bad(&e))?;
         let key = DecodingKey::from_jwk(&jwk).map_err(|e| bad(&e))?;
         let kid = match value.get("kid").and_then(Value::as_str) {
@@ -64,8 +66,14 @@ impl Simulator {
     /// keys for `private_key_jwt`, the secret for `client_secret_jwt`, never `none`), then the
     /// claims `iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, lifetime and `jti`. Every failure is
     /// 401 `invalid_client` (RFC 6749 §5.2).
-    pub(super) fn verify_client_assertion(&mut self, assertion: &str, form_client_id: Option<&str>, now: Timestamp) -> Result<AuthenticatedClient, SimError> {
-        let decoded = jose::decode_unverified(assertion).map_err(|e| invalid(format!("client_assertion is not a compact JWS (RFC 7515 §7.1): {e}")))?;
+    pub(super) fn verify_client_assertion(
+        &mut self,
+        assertion: &str,
+        form_client_id: Option<&str>,
+        now: Timestamp,
+    ) -> Result<AuthenticatedClient, SimError> {
+        let decoded = jose::decode_unverified(assertion)
+            .map_err(|e| invalid(format!("client_assertion is not a compact JWS (RFC 7515 §7.1): {e}")))?;
         let (header, claims) = (&decoded.header, &decoded.claims);
         let client_id = form_client_id
             .or_else(|| claims.get("sub").and_then(Value::as_str))
@@ -81,7 +89,9 @@ impl Simulator {
 
         let alg_name = header.get("alg").and_then(Value::as_str).unwrap_or("");
         if alg_name.eq_ignore_ascii_case("none") {
-            return Err(invalid("the client assertion has alg \"none\": unsigned assertions are never accepted (RFC 7523 §3 point 9, RFC 8725 §3.1)"));
+            return Err(invalid(
+                "the client assertion has alg \"none\": unsigned assertions are never accepted (RFC 7523 §3 point 9, RFC 8725 §3.1)",
+            ));
         }
         let alg = Alg::parse(alg_name).map_err(|e| invalid(format!("the client assertion's alg is refused: {e}")))?;
         if !self.settings.allowed_assertion_algs.contains(&alg) {
@@ -130,7 +140,10 @@ impl Simulator {
         });
         if !verified {
             return Err(invalid(match last {
-                JoseError::BadSignature => format!("the client assertion's signature does not verify with the registered {} of client {client_id:?}", if alg.is_symmetric() { "secret" } else { "keys" }),
+                JoseError::BadSignature => format!(
+                    "the client assertion's signature does not verify with the registered {} of client {client_id:?}",
+                    if alg.is_symmetric() { "secret" } else { "keys" }
+                ),
                 other => format!("the client assertion cannot be verified: {other}"),
             }));
         }
@@ -144,7 +157,9 @@ impl Simulator {
         let sub = claims.get("sub").and_then(Value::as_str);
         if iss != Some(client_id) || sub != Some(client_id) {
             return Err(invalid(format!(
-                "iss ({iss:?}) and sub ({sub:?}) must both be the client_id {client_id:?} (RFC 7523 §3 points 1-2)"
+                "iss ({}) and sub ({}) must both be the client_id {client_id:?} (RFC 7523 §3 points 1-2)",
+                iss.unwrap_or("absent"),
+                sub.unwrap_or("absent")
             )));
         }
         let endpoints = self.endpoints.as_ref().map_err(|e| SimError::server_error(e.clone()))?;
@@ -165,32 +180,43 @@ impl Simulator {
         }
         let skew = i64::try_from(self.settings.clock_skew_secs).unwrap_or(i64::MAX);
         let now = i64::try_from(now.secs()).unwrap_or(i64::MAX);
-        let exp = numeric_claim(claims, "exp").map_err(invalid)?
+        let exp = numeric_claim(claims, "exp")
+            .map_err(invalid)?
             .ok_or_else(|| invalid("the client assertion needs exp (RFC 7523 §3 point 4)"))?;
         if now > exp.saturating_add(skew) {
-            return Err(invalid(format!("the client assertion expired: exp {exp} is {}s before the server's time {now} (clock skew {skew}s); make a fresh one", now - exp)));
+            return Err(invalid(format!(
+                "the client assertion expired: exp {exp} is {}s before the server's time {now} (clock skew {skew}s); make a fresh one",
+                now.saturating_sub(exp)
+            )));
         }
         if let Some(nbf) = numeric_claim(claims, "nbf").map_err(invalid)? {
             if nbf > now.saturating_add(skew) {
-                return Err(invalid(format!("the client assertion is not valid yet: nbf {nbf} is {}s after the server's time {now} (RFC 7523 §3 point 5); check the client's clock", nbf - now)));
+                return Err(invalid(format!("the client assertion is not valid yet: nbf {nbf} is {}s after the server's time {now} (RFC 7523 §3 point 5); check the client's clock", nbf.saturating_sub(now))));
             }
         }
         let iat = numeric_claim(claims, "iat").map_err(invalid)?;
         if let Some(iat) = iat {
             if iat > now.saturating_add(skew) {
-                return Err(invalid(format!("the client assertion was issued in the future: iat {iat} is {}s after the server's time {now} (RFC 7523 §3 point 6); check the client's clock", iat - now)));
+                return Err(invalid(format!("the client assertion was issued in the future: iat {iat} is {}s after the server's time {now} (RFC 7523 §3 point 6); check the client's clock", iat.saturating_sub(now))));
             }
         }
         let lifetime = exp.saturating_sub(iat.unwrap_or(now));
         let max = i64::try_from(self.settings.max_assertion_lifetime_secs).unwrap_or(i64::MAX);
         if lifetime > max {
-            return Err(invalid(format!("the client assertion lives {lifetime}s (exp - iat); at most {max}s are accepted (maxAssertionLifetimeSecs)")));
+            return Err(invalid(format!(
+                "the client assertion lives {lifetime}s (exp - iat); at most {max}s are accepted (maxAssertionLifetimeSecs)"
+            )));
         }
-        let jti = claims.get("jti").and_then(Value::as_str).filter(|j| !j.is_empty())
+        let jti = claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .filter(|j| !j.is_empty())
             .ok_or_else(|| invalid("the client assertion needs a jti, unique per assertion (RFC 7523 §3 point 7)"))?;
         let key = (client_id.to_owned(), jti.to_owned());
         if self.store.assertion_jtis.contains_key(&key) {
-            return Err(invalid(format!("the client assertion's jti {jti:?} was already used: make a new assertion for every request (RFC 7523 §3 point 7)")));
+            return Err(invalid(format!(
+                "the client assertion's jti {jti:?} was already used: make a new assertion for every request (RFC 7523 §3 point 7)"
+            )));
         }
         let forget_after = u64::try_from(exp.saturating_add(skew)).unwrap_or(0);
         self.store.assertion_jtis.insert(key, forget_after);

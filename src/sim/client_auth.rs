@@ -60,11 +60,17 @@ impl Simulator {
     /// method it is registered with. Curity's documentation says the Basic header wins when a
     /// body secret is sent too (PROTOCOL.md §2.2); the simulator refuses instead, as RFC 6749
     /// requires, so the client learns to send one.
-    pub(super) fn authenticate_client(&mut self, request: &HttpRequest, form: &Form, now: Timestamp) -> Result<AuthenticatedClient, SimError> {
+    pub(super) fn authenticate_client(
+        &mut self,
+        request: &HttpRequest,
+        form: &Form,
+        now: Timestamp,
+    ) -> Result<AuthenticatedClient, SimError> {
         let basic = match authorization(request) {
             None => None,
             Some((scheme, credentials)) if scheme == "basic" => Some(decode_basic(&credentials).map_err(|e| {
-                SimError::invalid_client(format!("malformed HTTP Basic credentials: {e} (RFC 6749 §2.3.1)")).with_challenge(Challenge::Basic)
+                SimError::invalid_client(format!("malformed HTTP Basic credentials: {e} (RFC 6749 §2.3.1)"))
+                    .with_challenge(Challenge::Basic)
             })?),
             Some((scheme, credentials)) => {
                 let what = if self.store.dcr_tokens.contains_key(&credentials) {
@@ -88,12 +94,16 @@ impl Simulator {
         let form_client_id = form.get("client_id");
         if let Some((id, secret)) = basic {
             if form_client_id.is_some_and(|f| f != id) {
-                return Err(SimError::invalid_request(format!("client_id {:?} in the body differs from {id:?} in the Basic header", form_client_id.unwrap_or_default())));
+                return Err(SimError::invalid_request(format!(
+                    "client_id {:?} in the body differs from {id:?} in the Basic header",
+                    form_client_id.unwrap_or_default()
+                )));
             }
             return self.check_secret(&id, &secret, "client_secret_basic", now).map_err(|e| e.with_challenge(Challenge::Basic));
         }
         if let Some(secret) = post_secret {
-            let id = form_client_id.ok_or_else(|| SimError::invalid_request("client_secret in the body needs client_id next to it (RFC 6749 §2.3.1)"))?;
+            let id = form_client_id
+                .ok_or_else(|| SimError::invalid_request("client_secret in the body needs client_id next to it (RFC 6749 §2.3.1)"))?;
             return self.check_secret(id, secret, "client_secret_post", now);
         }
         if assertion {
@@ -143,10 +153,12 @@ impl Simulator {
                 let registered: &Secret = match (&auth, method) {
                     (ClientAuthentication::ClientSecretBasic { secret }, "client_secret_basic") => secret,
                     (ClientAuthentication::ClientSecretPost { secret }, "client_secret_post") => secret,
-                    _ => return Err(SimError::invalid_client(format!(
-                        "client {id:?} is registered for {}, but authenticated with {method}",
-                        auth.method_name()
-                    ))),
+                    _ => {
+                        return Err(SimError::invalid_client(format!(
+                            "client {id:?} is registered for {}, but authenticated with {method}",
+                            auth.method_name()
+                        )))
+                    }
                 };
                 if secret_matches(secret, &secret_hash(registered.expose())) {
                     Ok(AuthenticatedClient { client_id: id.to_owned(), template: None, public: false })
@@ -171,7 +183,13 @@ impl Simulator {
 
     /// Mutual TLS (RFC 8705 §2): the certificate presented in the TLS handshake, verified
     /// against the client's trusted CAs (§2.1) or pinned keys (§2.2).
-    fn check_certificate(&self, request: &HttpRequest, id: &str, auth: &ClientAuthentication, now: Timestamp) -> Result<AuthenticatedClient, SimError> {
+    fn check_certificate(
+        &self,
+        request: &HttpRequest,
+        id: &str,
+        auth: &ClientAuthentication,
+        now: Timestamp,
+    ) -> Result<AuthenticatedClient, SimError> {
         let Some(chain) = request.client_certificate.as_deref().filter(|c| !c.trim().is_empty()) else {
             return Err(SimError::invalid_client(format!(
                 "no client certificate presented: client {id:?} is registered for {} (RFC 8705 §2); a browser cannot choose one from script, use the local server's mutual-TLS port",
@@ -180,12 +198,16 @@ impl Simulator {
         };
         let anchors: Vec<TrustAnchor<'_>> = match auth {
             ClientAuthentication::TlsClientAuth { trusted_ca_pem, .. } => trusted_ca_pem.iter().map(|p| TrustAnchor::Ca(p)).collect(),
-            ClientAuthentication::SelfSignedTlsClientAuth { pinned_spki } => pinned_spki.iter().map(|p| TrustAnchor::PinnedSpki(p)).collect(),
+            ClientAuthentication::SelfSignedTlsClientAuth { pinned_spki } => {
+                pinned_spki.iter().map(|p| TrustAnchor::PinnedSpki(p)).collect()
+            }
             _ => Vec::new(),
         };
         let info = x509::verify_client_chain(chain, &anchors, now.secs()).map_err(|e| {
             SimError::invalid_client(match e {
-                X509Error::Expired { .. } | X509Error::NotYetValid { .. } => format!("the client certificate is not valid now: {e}; issue a new one"),
+                X509Error::Expired { .. } | X509Error::NotYetValid { .. } => {
+                    format!("the client certificate is not valid now: {e}; issue a new one")
+                }
                 X509Error::Untrusted(_) => format!("the client certificate is not issued by a CA trusted for client {id:?}: {e}"),
                 X509Error::PinMismatch => format!("the client certificate's key is not the one registered for client {id:?}: {e}"),
                 other => format!("the client certificate was refused: {other}"),

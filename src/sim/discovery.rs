@@ -9,14 +9,8 @@ use serde_json::{json, Value};
 
 /// The client authentication methods the simulator verifies (RFC 8414 §2
 /// `token_endpoint_auth_methods_supported`, names from RFC 7591 §2 and RFC 8705 §2).
-pub(super) const AUTH_METHODS: [&str; 6] = [
-    "client_secret_basic",
-    "client_secret_post",
-    "private_key_jwt",
-    "client_secret_jwt",
-    "tls_client_auth",
-    "self_signed_tls_client_auth",
-];
+pub(super) const AUTH_METHODS: [&str; 6] =
+    ["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt", "tls_client_auth", "self_signed_tls_client_auth"];
 
 impl Simulator {
     /// The metadata document. Besides the standard members it has a non-standard

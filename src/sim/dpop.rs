@@ -65,13 +65,21 @@ pub(super) fn ath(access_token: &str) -> String {
 /// §6.2.2-6.2.3).
 fn same_htu(htu: &str, expected: &str) -> bool {
     let (Ok(a), Ok(b)) = (url::Url::parse(htu), url::Url::parse(expected)) else { return false };
-    a.scheme() == b.scheme() && a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default() && a.path() == b.path()
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+        && a.path() == b.path()
 }
 
 impl Simulator {
     /// Verifies the request's `DPoP` header against `target` (RFC 9449 §4.3, points 1-12, and
     /// §8 for the nonce). The proof's `jti` is checked but not yet recorded.
-    pub(super) fn verify_proof(&self, request: &HttpRequest, target: &ProofTarget<'_>, now: Timestamp) -> Result<VerifiedProof, ProofFailure> {
+    pub(super) fn verify_proof(
+        &self,
+        request: &HttpRequest,
+        target: &ProofTarget<'_>,
+        now: Timestamp,
+    ) -> Result<VerifiedProof, ProofFailure> {
         use ProofFailure::Invalid;
         let values: Vec<&str> = request.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("dpop")).map(|(_, v)| v).collect();
         let proof = match values.as_slice() {
@@ -79,16 +87,23 @@ impl Simulator {
             [one] if !one.contains(',') && !one.trim().is_empty() => one.trim(),
             _ => return Err(Invalid("send exactly one DPoP header holding one proof (RFC 9449 §4.3 point 1)".into())),
         };
-        let decoded = jose::decode_unverified(proof).map_err(|e| Invalid(format!("the DPoP proof is not a compact JWS (RFC 9449 §4.3 point 2): {e}")))?;
+        let decoded = jose::decode_unverified(proof)
+            .map_err(|e| Invalid(format!("the DPoP proof is not a compact JWS (RFC 9449 §4.3 point 2): {e}")))?;
         let header = &decoded.header;
         let claims = &decoded.claims;
         if header.get("typ").and_then(Value::as_str) != Some("dpop+jwt") {
-            return Err(Invalid(format!("the proof's typ must be \"dpop+jwt\" (RFC 9449 §4.3 point 4), not {}", header.get("typ").map_or("absent".into(), Value::to_string))));
+            return Err(Invalid(format!(
+                "the proof's typ must be \"dpop+jwt\" (RFC 9449 §4.3 point 4), not {}",
+                header.get("typ").map_or("absent".into(), Value::to_string)
+            )));
         }
         let alg_name = header.get("alg").and_then(Value::as_str).unwrap_or("");
         let alg = Alg::parse(alg_name).map_err(|e| Invalid(format!("the proof's alg is refused (RFC 9449 §4.3 point 5): {e}")))?;
         if alg.is_symmetric() || !self.settings.dpop_algs.contains(&alg) {
-            return Err(Invalid(format!("the proof's alg {alg} is not allowed; use one of {} (RFC 9449 §4.3 point 5)", self.settings.dpop_alg_names().join(", "))));
+            return Err(Invalid(format!(
+                "the proof's alg {alg} is not allowed; use one of {} (RFC 9449 §4.3 point 5)",
+                self.settings.dpop_alg_names().join(", ")
+            )));
         }
         let Some(jwk_value) = header.get("jwk").filter(|j| j.is_object()) else {
             return Err(Invalid("the proof header has no jwk object with the public key (RFC 9449 §4.2)".into()));
@@ -97,15 +112,23 @@ impl Simulator {
             return Err(Invalid(format!("the proof's jwk contains the private member \"{private}\": send the public key only (RFC 9449 §4.3 point 7); this key is now exposed, generate a new one")));
         }
         if jwk_family(jwk_value) != Some(alg.family()) {
-            return Err(Invalid(format!("the proof's jwk (kty {}, crv {}) does not fit alg {alg} (RFC 9449 §4.3 point 6)",
-                jwk_value.get("kty").map_or("absent".into(), Value::to_string), jwk_value.get("crv").map_or("absent".into(), Value::to_string))));
+            return Err(Invalid(format!(
+                "the proof's jwk (kty {}, crv {}) does not fit alg {alg} (RFC 9449 §4.3 point 6)",
+                jwk_value.get("kty").map_or("absent".into(), Value::to_string),
+                jwk_value.get("crv").map_or("absent".into(), Value::to_string)
+            )));
         }
-        let jwk: Jwk = serde_json::from_value(jwk_value.clone()).map_err(|e| Invalid(format!("the proof's jwk is not a valid public JWK: {e}")))?;
+        let jwk: Jwk =
+            serde_json::from_value(jwk_value.clone()).map_err(|e| Invalid(format!("the proof's jwk is not a valid public JWK: {e}")))?;
         let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).map_err(|e| Invalid(format!("the proof's jwk is not a usable key: {e}")))?;
-        jose::verify_jwt(proof, &key, &[alg]).map_err(|e| Invalid(format!("the proof's signature does not verify with its jwk (RFC 9449 §4.3 point 6): {e}")))?;
+        jose::verify_jwt(proof, &key, &[alg])
+            .map_err(|e| Invalid(format!("the proof's signature does not verify with its jwk (RFC 9449 §4.3 point 6): {e}")))?;
         let jkt = jose::thumbprint(&jwk).map_err(|e| Invalid(format!("cannot compute the jwk thumbprint: {e}")))?;
 
-        let jti = claims.get("jti").and_then(Value::as_str).filter(|j| !j.is_empty() && j.len() <= 256)
+        let jti = claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .filter(|j| !j.is_empty() && j.len() <= 256)
             .ok_or_else(|| Invalid("the proof needs a jti (a unique string of at most 256 characters, RFC 9449 §4.2)".into()))?;
         let htm = claims.get("htm").and_then(Value::as_str).unwrap_or("");
         if htm != target.method {
@@ -113,21 +136,29 @@ impl Simulator {
         }
         let htu = claims.get("htu").and_then(Value::as_str).unwrap_or("");
         if !same_htu(htu, target.url) {
-            return Err(Invalid(format!("the proof's htu is {htu:?}; it must be the server's external URL {} without query or fragment (RFC 9449 §4.3 point 9)", target.url)));
+            return Err(Invalid(format!(
+                "the proof's htu is {htu:?}; it must be the server's external URL {} without query or fragment (RFC 9449 §4.3 point 9)",
+                target.url
+            )));
         }
         let iat = numeric_claim(claims, "iat").map_err(Invalid)?.ok_or_else(|| Invalid("the proof needs an iat (RFC 9449 §4.2)".into()))?;
         let now_secs = i64::try_from(now.secs()).unwrap_or(i64::MAX);
         let window = i64::try_from(self.settings.dpop_iat_window_secs.saturating_add(self.settings.clock_skew_secs)).unwrap_or(i64::MAX);
         if iat.saturating_add(window) < now_secs {
-            return Err(Invalid(format!("the proof is stale: iat {iat} is {}s before the server's time {now_secs}; at most {window}s are accepted, so make a fresh proof for each request (RFC 9449 §4.3 point 11)", now_secs - iat)));
+            return Err(Invalid(format!("the proof is stale: iat {iat} is {}s before the server's time {now_secs}; at most {window}s are accepted, so make a fresh proof for each request (RFC 9449 §4.3 point 11)", now_secs.saturating_sub(iat))));
         }
         if iat > now_secs.saturating_add(window) {
-            return Err(Invalid(format!("the proof's iat {iat} is {}s after the server's time {now_secs} (at most {window}s): check the client's clock (RFC 9449 §4.3 point 11)", iat - now_secs)));
+            return Err(Invalid(format!("the proof's iat {iat} is {}s after the server's time {now_secs} (at most {window}s): check the client's clock (RFC 9449 §4.3 point 11)", iat.saturating_sub(now_secs))));
         }
         match (target.access_token, claims.get("ath")) {
             (None, None) => {}
-            (None, Some(_)) => return Err(Invalid("the proof has an ath claim, but no access token is presented here: leave ath out at the token endpoint (RFC 9449 §4.2)".into())),
-            (Some(_), None) => return Err(Invalid("the proof needs ath, the hash of the access token it is sent with (RFC 9449 §4.3 point 12)".into())),
+            (None, Some(_)) => return Err(Invalid(
+                "the proof has an ath claim, but no access token is presented here: leave ath out at the token endpoint (RFC 9449 §4.2)"
+                    .into(),
+            )),
+            (Some(_), None) => {
+                return Err(Invalid("the proof needs ath, the hash of the access token it is sent with (RFC 9449 §4.3 point 12)".into()))
+            }
             (Some(token), Some(value)) => {
                 if value.as_str() != Some(ath(token).as_str()) {
                     return Err(Invalid("the proof's ath is not base64url(SHA-256(access token)) of the token in the Authorization header (RFC 9449 §4.3 point 12)".into()));
@@ -135,14 +166,21 @@ impl Simulator {
             }
         }
         if self.store.dpop_jtis.contains_key(&(jkt.clone(), jti.to_owned())) {
-            return Err(Invalid(format!("the proof's jti {jti:?} was already used with this key: make a new proof for every request (RFC 9449 §11.1)")));
+            return Err(Invalid(format!(
+                "the proof's jti {jti:?} was already used with this key: make a new proof for every request (RFC 9449 §11.1)"
+            )));
         }
         if self.settings.dpop_nonce == DpopNonceMode::Required {
             match claims.get("nonce").and_then(Value::as_str) {
-                None => return Err(ProofFailure::Nonce("this server requires a nonce in DPoP proofs: retry with the nonce from the DPoP-Nonce header (RFC 9449 §8)".into())),
-                Some(nonce) if !self.store.nonces.contains_key(nonce) => {
-                    return Err(ProofFailure::Nonce("the proof's nonce is unknown or expired: retry with the nonce from this response's DPoP-Nonce header (RFC 9449 §8)".into()))
+                None => {
+                    return Err(ProofFailure::Nonce(
+                        "this server requires a nonce in DPoP proofs: retry with the nonce from the DPoP-Nonce header (RFC 9449 §8)".into(),
+                    ))
                 }
+                Some(nonce) if !self.store.nonces.contains_key(nonce) => return Err(ProofFailure::Nonce(
+                    "the proof's nonce is unknown or expired: retry with the nonce from this response's DPoP-Nonce header (RFC 9449 §8)"
+                        .into(),
+                )),
                 Some(_) => {}
             }
         }

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use url::Url;
 
 /// The HAAPI media type (PROTOCOL.md §5).
-pub const HAAPI_MEDIA_TYPE: &str = "application/vnd.auth+json";
+const HAAPI_MEDIA_TYPE: &str = "application/vnd.auth+json";
 
 /// The claims of a HAAPI token that passed its checks.
 struct HaapiToken {
@@ -34,16 +34,39 @@ impl Simulator {
     /// bound to (RFC 9449 §7.1, §4.3 point 12). Errors about the token or its binding are 401
     /// `invalid_token`, about the proof 401 `invalid_dpop_proof`, both with a `DPoP` challenge
     /// (RFC 9449 §7.1). Success: the first `authentication-step` with a `Set-Session-Id`.
-    pub(super) fn authorize_endpoint(&mut self, request: &HttpRequest, url: &Url, now: Timestamp, endpoints: &Endpoints) -> Result<HttpResponse, SimError> {
+    pub(super) fn authorize_endpoint(
+        &mut self,
+        request: &HttpRequest,
+        url: &Url,
+        now: Timestamp,
+        endpoints: &Endpoints,
+    ) -> Result<HttpResponse, SimError> {
         let accept = request.header("accept").unwrap_or("").to_ascii_lowercase();
         if !accept.split(',').any(|m| m.split(';').next().unwrap_or("").trim() == HAAPI_MEDIA_TYPE) {
-            return Err(SimError::new(406, "invalid_request", format!(
+            return Err(SimError::new(
+                406,
+                "invalid_request",
+                format!(
                 "send Accept: {HAAPI_MEDIA_TYPE}: this simulator serves only the HAAPI (API) representation of authorize (PROTOCOL.md §5)"
-            )));
+            ),
+            ));
         }
         let token = match authorization(request) {
-            None => return Err(self.dpop_error(401, "invalid_token", "the HAAPI request needs Authorization: DPoP <HAAPI access token> (RFC 9449 §7.1)")),
+            None => {
+                return Err(self.dpop_error(
+                    401,
+                    "invalid_token",
+                    "the HAAPI request needs Authorization: DPoP <HAAPI access token> (RFC 9449 §7.1)",
+                ))
+            }
             Some((scheme, token)) if scheme == "dpop" && !token.is_empty() => token,
+            Some((scheme, _)) if scheme == "dpop" => {
+                return Err(self.dpop_error(
+                    401,
+                    "invalid_token",
+                    "the DPoP credentials are empty: send Authorization: DPoP <HAAPI access token>",
+                ))
+            }
             Some((scheme, token)) => {
                 let extra = if self.store.dcr_tokens.contains_key(&token) {
                     " This is the one-time dcr token: it is valid only at the registration endpoint."
@@ -60,7 +83,9 @@ impl Simulator {
         let target = ProofTarget { method: "GET", url: &endpoints.authorize, access_token: Some(&token) };
         let proof = match self.verify_proof(request, &target, now) {
             Ok(proof) => proof,
-            Err(ProofFailure::Missing) => return Err(self.dpop_error(401, "invalid_dpop_proof", "send a DPoP proof with the DPoP-bound HAAPI token (RFC 9449 §7.1)")),
+            Err(ProofFailure::Missing) => {
+                return Err(self.dpop_error(401, "invalid_dpop_proof", "send a DPoP proof with the DPoP-bound HAAPI token (RFC 9449 §7.1)"))
+            }
             Err(ProofFailure::Invalid(why)) => return Err(self.dpop_error(401, "invalid_dpop_proof", why)),
             Err(ProofFailure::Nonce(why)) => {
                 let nonce = self.fresh_nonce(now);
@@ -80,15 +105,25 @@ impl Simulator {
         }
         match query_param(url, "client_id") {
             Some(id) if id == haapi.client_id => {}
-            Some(id) => return Err(SimError::invalid_request(format!("client_id {id:?} is not the HAAPI token's client {:?}", haapi.client_id))),
-            None => return Err(SimError::invalid_request(format!("client_id is missing; it must be the HAAPI token's client {:?}", haapi.client_id))),
+            Some(id) => {
+                return Err(SimError::invalid_request(format!("client_id {id:?} is not the HAAPI token's client {:?}", haapi.client_id)))
+            }
+            None => {
+                return Err(SimError::invalid_request(format!(
+                    "client_id is missing; it must be the HAAPI token's client {:?}",
+                    haapi.client_id
+                )))
+            }
         }
         if let Some(rt) = query_param(url, "response_type").filter(|rt| rt != "code") {
             return Err(SimError::new(400, "unsupported_response_type", format!("response_type {rt:?} is not supported; use code")));
         }
         let template = &self.settings.template_client;
         if let Some(uri) = query_param(url, "redirect_uri").filter(|u| !template.redirect_uris.contains(u)) {
-            return Err(SimError::invalid_request(format!("redirect_uri {uri:?} is not registered; registered: {:?}", template.redirect_uris)));
+            return Err(SimError::invalid_request(format!(
+                "redirect_uri {uri:?} is not registered; registered: {:?}",
+                template.redirect_uris
+            )));
         }
 
         let session_id = self.rng.token(16);
@@ -124,7 +159,10 @@ impl Simulator {
         if !scope.split(' ').any(|s| s == HAAPI_SCOPE) {
             return Err(invalid(format!("the access token lacks the scope {HAAPI_SCOPE}")));
         }
-        let jkt = claims.get("cnf").and_then(|c| c.get("jkt")).and_then(Value::as_str)
+        let jkt = claims
+            .get("cnf")
+            .and_then(|c| c.get("jkt"))
+            .and_then(Value::as_str)
             .ok_or_else(|| invalid("the access token is not DPoP-bound (no cnf.jkt)".into()))?;
         let client_id = claims.get("client_id").and_then(Value::as_str).unwrap_or("");
         if !self.store.dynamic_clients.contains_key(client_id) {

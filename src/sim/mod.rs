@@ -34,8 +34,8 @@ mod state;
 mod token;
 
 pub use settings::{
-    AcceptAudience, AttestationMode, ClientAssurance, ClientAuthentication, DpopNonceMode, EndpointPaths, Endpoints,
-    MainClient, SimSettings, TemplateClient, DCR_SCOPE, HAAPI_SCOPE,
+    AcceptAudience, AttestationMode, ClientAssurance, ClientAuthentication, DpopNonceMode, EndpointPaths, Endpoints, MainClient,
+    SimSettings, TemplateClient, DCR_SCOPE, HAAPI_SCOPE,
 };
 
 use crate::clock::Timestamp;
@@ -213,10 +213,11 @@ impl Simulator {
         {
             (&["GET"], Endpoint::Discovery)
         } else {
-            return Err(SimError::new(404, "not_found", format!(
-                "no endpoint at {path}; discovery is at {} (paths are matched without scheme and host)",
-                endpoints.discovery
-            )));
+            return Err(SimError::new(
+                404,
+                "not_found",
+                format!("no endpoint at {path}; discovery is at {} (paths are matched without scheme and host)", endpoints.discovery),
+            ));
         };
         if !allowed.contains(&request.method.as_str()) {
             let allow = allowed.join(", ");

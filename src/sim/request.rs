@@ -31,15 +31,18 @@ impl Form {
     pub fn parse(request: &HttpRequest) -> Result<Form, SimError> {
         match media_type(request).as_deref() {
             Some(crate::http::FORM) => {}
-            Some(other) => return Err(SimError::invalid_request(format!(
-                "the body must be application/x-www-form-urlencoded (RFC 6749 §3.2), not {other}"
-            ))),
-            None => return Err(SimError::invalid_request(
-                "no Content-Type: send the parameters as application/x-www-form-urlencoded (RFC 6749 §3.2)",
-            )),
+            Some(other) => {
+                return Err(SimError::invalid_request(format!(
+                    "the body must be application/x-www-form-urlencoded (RFC 6749 §3.2), not {other}"
+                )))
+            }
+            None => {
+                return Err(SimError::invalid_request(
+                    "no Content-Type: send the parameters as application/x-www-form-urlencoded (RFC 6749 §3.2)",
+                ))
+            }
         }
-        let params: Vec<(String, String)> =
-            form_urlencoded::parse(request.body.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
+        let params: Vec<(String, String)> = form_urlencoded::parse(request.body.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
         for (i, (name, _)) in params.iter().enumerate() {
             if params[..i].iter().any(|(n, _)| n == name) {
                 return Err(SimError::invalid_request(format!(
@@ -84,11 +87,9 @@ pub(crate) fn form_urldecode(text: &str) -> Result<String, String> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
-                    .and_then(|h| std::str::from_utf8(h).ok());
-                let byte = hex.and_then(|h| u8::from_str_radix(h, 16).ok())
+                let hex = bytes.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit)).and_then(|h| std::str::from_utf8(h).ok());
+                let byte = hex
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
                     .ok_or_else(|| format!("malformed percent escape at position {i} of a Basic credential"))?;
                 out.push(byte);
                 i += 2;

@@ -97,7 +97,8 @@ impl SimError {
 /// Text safe inside a quoted-string (RFC 9110 §5.6.4) and within RFC 6750 §3's allowed
 /// characters for `error_description` (%x20-21 / %x23-5B / %x5D-7E).
 fn quote_safe(text: &str) -> String {
-    text.chars()
+    text.replace('§', "section ")
+        .chars()
         .map(|c| match c {
             '"' => '\'',
             '\\' => '/',

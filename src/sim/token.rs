@@ -16,7 +16,12 @@ use serde_json::json;
 impl Simulator {
     /// `POST` token endpoint. Order: form body, `grant_type`, client authentication, scope, then
     /// (HAAPI scope) the DPoP proof.
-    pub(super) fn token_endpoint(&mut self, request: &HttpRequest, now: Timestamp, endpoints: &Endpoints) -> Result<HttpResponse, SimError> {
+    pub(super) fn token_endpoint(
+        &mut self,
+        request: &HttpRequest,
+        now: Timestamp,
+        endpoints: &Endpoints,
+    ) -> Result<HttpResponse, SimError> {
         let form = Form::parse(request)?;
         match form.get("grant_type") {
             None => return Err(SimError::invalid_request("grant_type is missing (RFC 6749 §4.4.2: grant_type=client_credentials)")),
@@ -47,7 +52,7 @@ impl Simulator {
     /// the token: whether Curity's SDK sends one here is an open question (PROTOCOL.md appendix).
     fn issue_dcr_token(&mut self, client: &AuthenticatedClient, scopes: &[&str], now: Timestamp) -> Result<HttpResponse, SimError> {
         let template = &self.settings.template_client;
-        if !template.authenticate_client_by.iter().any(|c| *c == client.client_id) {
+        if !template.authenticate_client_by.contains(&client.client_id) {
             return Err(SimError::invalid_scope(format!(
                 "client {:?} may not request scope dcr: no template client lists it in authenticate-client-by (template {:?} lists {:?})",
                 client.client_id, template.client_id, template.authenticate_client_by
@@ -64,11 +69,10 @@ impl Simulator {
         }
         let token = self.rng.token(32);
         let ttl = self.settings.dcr_token_ttl_secs;
-        self.store.dcr_tokens.insert(token.clone(), DcrToken {
-            client_id: client.client_id.clone(),
-            expires_at: now.secs().saturating_add(ttl),
-            used: false,
-        });
+        self.store.dcr_tokens.insert(
+            token.clone(),
+            DcrToken { client_id: client.client_id.clone(), expires_at: now.secs().saturating_add(ttl), used: false },
+        );
         Ok(json_ok(200, &json!({ "access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": DCR_SCOPE })))
     }
 
@@ -79,7 +83,14 @@ impl Simulator {
     /// The main client is refused with 400 `invalid_scope`: in Curity it reaches the HAAPI scope
     /// only through attestation, and the grant type itself is one it may use (for `dcr`), so
     /// `unauthorized_client` would point at the wrong thing.
-    fn issue_haapi_token(&mut self, request: &HttpRequest, client: &AuthenticatedClient, scopes: &[&str], now: Timestamp, endpoints: &Endpoints) -> Result<HttpResponse, SimError> {
+    fn issue_haapi_token(
+        &mut self,
+        request: &HttpRequest,
+        client: &AuthenticatedClient,
+        scopes: &[&str],
+        now: Timestamp,
+        endpoints: &Endpoints,
+    ) -> Result<HttpResponse, SimError> {
         if client.template.is_none() {
             return Err(SimError::invalid_scope(format!(
                 "client {:?} gets the HAAPI scope only with attestation (client_assertion_type urn:se:curity:attestation:client); without it, request scope dcr, register a dynamic client and ask with that client",
@@ -88,13 +99,21 @@ impl Simulator {
         }
         let allowed: Vec<&str> = self.settings.template_client.scope.split_whitespace().collect();
         if let Some(extra) = scopes.iter().find(|s| **s != HAAPI_SCOPE && !allowed.contains(s)) {
-            return Err(SimError::invalid_scope(format!("scope {extra:?} is not registered for client {:?} (it has {HAAPI_SCOPE} {})", client.client_id, allowed.join(" "))));
+            return Err(SimError::invalid_scope(format!(
+                "scope {extra:?} is not registered for client {:?} (it has {HAAPI_SCOPE} {})",
+                client.client_id,
+                allowed.join(" ")
+            )));
         }
         let target = ProofTarget { method: "POST", url: &endpoints.token, access_token: None };
         let proof = match self.verify_proof(request, &target, now) {
             Ok(proof) => proof,
             Err(ProofFailure::Missing) => {
-                return Err(SimError::new(400, "invalid_dpop_proof", "the HAAPI token is DPoP-bound; send a DPoP proof header (RFC 9449 §5)"))
+                return Err(SimError::new(
+                    400,
+                    "invalid_dpop_proof",
+                    "the HAAPI token is DPoP-bound; send a DPoP proof header (RFC 9449 §5)",
+                ))
             }
             Err(ProofFailure::Invalid(why)) => return Err(SimError::new(400, "invalid_dpop_proof", why)),
             Err(ProofFailure::Nonce(why)) => {
