@@ -21,4 +21,4 @@ pub mod trace;
 #[cfg(feature = "sim")]
 pub mod lab;
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+pub mod wasm;

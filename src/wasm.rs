@@ -360,7 +360,8 @@ impl Lab {
 }
 
 impl Lab {
-    async fn open(config: JsValue, options: JsValue) -> Result<Lab, JsValue> {
+    /// [`Lab::create`] for Rust callers (tests): the same, without the `Promise`.
+    pub async fn open(config: JsValue, options: JsValue) -> Result<Lab, JsValue> {
         let config = parse_config(config)?;
         let options: LabOptions = if options.is_undefined() || options.is_null() { LabOptions::default() } else { from_js(options)? };
         let kind = options.storage.clone().unwrap_or_else(|| "indexeddb".into());
@@ -466,8 +467,7 @@ async fn fetch(request: &HttpRequest, signal: &JsValue) -> Result<HttpResponse, 
 async fn drive(inner: Rc<RefCell<Inner>>, one_step: bool, signal: JsValue) -> Result<JsValue, JsValue> {
     {
         let mut s = inner.borrow_mut();
-        let finished = s.flow.as_ref().is_some_and(|f| f.error().is_some()) || s.last_error.is_some();
-        if s.flow.is_none() || finished || matches!(s.flow.as_mut().map(|f| f.poll(now())), Some(Ok(Next::Done(_)))) {
+        if s.flow.as_ref().is_none_or(Flow::is_finished) || s.last_error.is_some() {
             let rng = s.entropy();
             let stored = s.record.client.clone();
             let flow = Flow::new(s.config.clone(), &s.material, stored, s.dpop.public_jwk(), rng).map_err(into_js_error)?;
@@ -564,7 +564,8 @@ async fn drive(inner: Rc<RefCell<Inner>>, one_step: bool, signal: JsValue) -> Re
         if one_step {
             let s = inner.borrow();
             let len = s.flow.as_ref().map(|f| f.trace().steps.len()).unwrap_or(0);
-            if len > start_len {
+            // The step that ends the run is reported by `Next::Done` (done: true) on this call.
+            if len > start_len && !s.flow.as_ref().is_some_and(Flow::is_finished) {
                 let last = s.flow.as_ref().and_then(|f| f.trace().steps.last()).map(|st| st.name.name());
                 return Ok(to_js(&json!({ "state": "running", "done": false, "step": last, "trace": s.flow.as_ref().map(|f| f.trace().to_json(false)) })));
             }

@@ -295,6 +295,11 @@ impl Flow {
         &self.code_verifier
     }
 
+    /// True once the run has ended (succeeded, stopped after `stopAfter`, or failed).
+    pub fn is_finished(&self) -> bool {
+        self.failed.is_some() || (self.stage == Stage::Done && matches!(self.pending, Pending::Nothing))
+    }
+
     /// The error that ended the run, if it failed.
     pub fn error(&self) -> Option<&Error> {
         self.failed.as_ref()
