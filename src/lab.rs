@@ -79,11 +79,11 @@ impl SimLab {
     }
 
     /// Runs the flow once against the simulator; a dynamic client from an earlier run is reused.
-    pub fn run(&mut self, config: &Config, now: Timestamp) -> Result<LabRun, LabFailure> {
+    pub fn run(&mut self, config: &Config, now: Timestamp) -> Result<LabRun, Box<LabFailure>> {
         let rng = Box::new(SeededEntropy::new(self.rng_seed()));
         let mut flow = match Flow::new(config.clone(), &self.material, self.stored.clone(), self.dpop.public_jwk(), rng) {
             Ok(f) => f,
-            Err(error) => return Err(LabFailure { error, trace: Trace::default() }),
+            Err(error) => return Err(Box::new(LabFailure { error, trace: Trace::default() })),
         };
         let sim = &mut self.sim;
         let mut stored = None;
@@ -99,7 +99,7 @@ impl SimLab {
         }
         match result {
             Ok(outcome) => Ok(LabRun { outcome, trace: flow.trace().clone() }),
-            Err(error) => Err(LabFailure { error, trace: flow.trace().clone() }),
+            Err(error) => Err(Box::new(LabFailure { error, trace: flow.trace().clone() })),
         }
     }
 
