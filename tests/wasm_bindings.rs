@@ -168,3 +168,24 @@ async fn the_fetch_transport_runs_the_flow_against_the_local_server_with_cors() 
     assert!(authorize["request"]["url"].as_str().unwrap().starts_with(server));
     assert!(authorize["response"]["headers"]["set-session-id"].is_string(), "exposed by CORS");
 }
+
+#[wasm_bindgen_test]
+async fn dpop_provers_of_both_key_stores_make_proofs_that_verify_with_p256() {
+    use p256::ecdsa::signature::Verifier;
+    for store in ["wasm", "webcrypto"] {
+        let prover: haapi_lab::wasm::DpopProver = {
+            let p = JsFuture::from(haapi_lab::wasm::DpopProver::create(store.into())).await.unwrap();
+            // The promise resolves to the wrapped Rust value.
+            wasm_bindgen::convert::TryFromJsValue::try_from_js_value(p).unwrap_or_else(|_| panic!("{store}: not a DpopProver"))
+        };
+        let jws = JsFuture::from(prover.proof("GET", "https://as.example/authorize?x=1", Some("token".into()), Some("n".into()))).await.unwrap().as_string().unwrap();
+        let d = haapi_lab::jose::decode_unverified(&jws).unwrap();
+        assert_eq!(d.claims["htu"], "https://as.example/authorize", "{store}");
+        assert_eq!(d.claims["ath"], haapi_lab::dpop::ath("token"));
+        assert_eq!(d.claims["nonce"], "n");
+        let vk = p256::ecdsa::VerifyingKey::from(p256::PublicKey::from_jwk_str(&Value::Object(d.header["jwk"].as_object().unwrap().clone()).to_string()).unwrap());
+        let (input, sig) = jws.rsplit_once('.').unwrap();
+        let sig = p256::ecdsa::Signature::from_slice(&haapi_lab::jose::b64url_decode(sig).unwrap()).unwrap();
+        vk.verify(input.as_bytes(), &sig).unwrap_or_else(|e| panic!("{store}: {e}"));
+    }
+}
