@@ -429,8 +429,13 @@ impl Config {
                     p.add("credential.certificate", e.to_string());
                 }
             }
-            if cr.certificate.is_some() != cr.private_key.is_some() && cr.certificate.is_some() {
-                p.add("credential.privateKey", "a client certificate needs its private key (PEM) for the TLS handshake");
+            match (&cr.certificate, &cr.private_key) {
+                (Some(_), None) => p.add("credential.privateKey", "a client certificate needs its private key (PEM) for the TLS handshake"),
+                (None, Some(_)) => p.add(
+                    "credential.certificate",
+                    "a private key alone is not enough for mutual TLS: paste its certificate too, or remove the key (null) to generate both",
+                ),
+                _ => {}
             }
         } else if cr.certificate.is_some() {
             p.add("credential.certificate", format!("{} does not use a certificate; remove it (null)", m.name()));

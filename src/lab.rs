@@ -163,14 +163,34 @@ pub fn simulator_settings(config: &Config, material: &Material) -> Result<SimSet
     s.template_client.redirect_uris = vec![config.client.redirect_uri.clone()];
     s.template_client.scope = config.client.scope.clone();
     if let Some(overrides) = &config.server.simulator {
-        let mut base = serde_json::to_value(&s).map_err(|e| Error::State(e.to_string()))?;
-        merge(&mut base, overrides);
-        let de = base.to_string();
-        let de = &mut serde_json::Deserializer::from_str(&de);
-        s = serde_path_to_error::deserialize(de).map_err(|e| problem(&format!("server.simulator.{}", e.path()), e.inner().to_string()))?;
+        s = apply_overrides(&s, overrides).map_err(|p| Error::Config(vec![p]))?;
     }
     s.validate().map_err(|e| problem("server.simulator", e))?;
     Ok(s)
+}
+
+/// `server.simulator` merged over `base`, checked against the settings' schema.
+fn apply_overrides(base: &SimSettings, overrides: &Value) -> Result<SimSettings, ConfigProblem> {
+    let mut merged = serde_json::to_value(base).map_err(|e| ConfigProblem { path: "server.simulator".into(), message: e.to_string() })?;
+    merge(&mut merged, overrides);
+    let text = merged.to_string();
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    serde_path_to_error::deserialize(de).map_err(|e| ConfigProblem { path: format!("server.simulator.{}", e.path()), message: without_position(&e.inner().to_string()) })
+}
+
+/// Checks `server.simulator` overrides against the simulator's settings (for live validation:
+/// no key material is needed).
+pub fn check_simulator_overrides(overrides: &Value) -> Vec<ConfigProblem> {
+    match apply_overrides(&SimSettings::default(), overrides) {
+        Ok(s) => s.validate().err().map(|m| vec![ConfigProblem { path: "server.simulator".into(), message: m }]).unwrap_or_default(),
+        Err(p) => vec![p],
+    }
+}
+
+/// serde_json's message without "at line 1 column 400": a position in the merged document,
+/// which the person never saw.
+fn without_position(message: &str) -> String {
+    message.split(" at line ").next().unwrap_or(message).to_owned()
 }
 
 /// The last certificate of a chain, when it is a CA (the issuer of a pasted client certificate).

@@ -271,8 +271,9 @@ impl Lab {
         future_to_promise(async move { drive(inner, false, signal_of(&options)).await })
     }
 
-    /// Runs until the next step of the trace is complete. Resolves to the same shape as `run`,
-    /// with `done` and the `step` just finished.
+    /// Runs until at least one more step of the trace is complete (a skipped step completes
+    /// together with the next one). Resolves to the same shape as `run`, with `done` and the name
+    /// of the last `step` finished.
     #[wasm_bindgen(unchecked_return_type = "Promise<RunResult>")]
     pub fn step(&self, #[wasm_bindgen(unchecked_param_type = "RunOptions | undefined")] options: JsValue) -> js_sys::Promise {
         let inner = self.inner.clone();
@@ -404,7 +405,14 @@ impl Lab {
             }
         };
         let sim = if config.server.mode == ServerMode::Simulator {
-            Some(make_sim(&config, &material, options.seed.unwrap_or(0x5eed), record.simulator.as_ref())?)
+            // Deterministic with a seed (varied by how many clients the database holds, so a
+            // reloaded server never reissues an id); otherwise from the platform CSPRNG.
+            let held = record.simulator.as_ref().and_then(|s| s["dynamicClients"].as_array().map(Vec::len)).unwrap_or(0) as u64;
+            let seed = match options.seed {
+                Some(seed) => seed ^ 0x5eed ^ held.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                None => rand_core::RngCore::next_u64(&mut OsEntropy),
+            };
+            Some(make_sim(&config, &material, seed, record.simulator.as_ref())?)
         } else {
             None
         };
@@ -603,10 +611,45 @@ fn result(s: &mut Inner, error: Option<Error>, outcome: Option<JsValue>) -> JsVa
 #[wasm_bindgen(js_name = validateConfig, unchecked_return_type = "ConfigProblem[]")]
 pub fn validate_config(#[wasm_bindgen(unchecked_param_type = "unknown")] config: JsValue) -> JsValue {
     let problems = match serde_wasm_bindgen::from_value::<Value>(config) {
-        Ok(v) => Config::from_value(&v).err().unwrap_or_default(),
+        Ok(v) => match Config::from_value(&v) {
+            Ok(config) => simulator_problems(&config),
+            Err(problems) => problems,
+        },
         Err(e) => vec![crate::config::ConfigProblem { path: "(document)".into(), message: e.to_string() }],
     };
     to_js(&problems)
+}
+
+/// Problems in `server.simulator` (its settings are checked against the simulator's schema).
+#[cfg(feature = "sim")]
+fn simulator_problems(config: &Config) -> Vec<crate::config::ConfigProblem> {
+    match (&config.server.simulator, config.server.mode) {
+        (Some(overrides), ServerMode::Simulator) => crate::lab::check_simulator_overrides(overrides),
+        _ => vec![],
+    }
+}
+#[cfg(not(feature = "sim"))]
+fn simulator_problems(_: &Config) -> Vec<crate::config::ConfigProblem> {
+    vec![]
+}
+
+/// The JWS algorithms a client assertion can use: `{ asymmetric, symmetric }`.
+#[wasm_bindgen(unchecked_return_type = "{ asymmetric: string[], symmetric: string[] }")]
+pub fn algorithms() -> JsValue {
+    let names = |symmetric: bool| crate::jose::Alg::ALL.iter().filter(|a| a.is_symmetric() == symmetric).map(|a| a.name()).collect::<Vec<_>>();
+    to_js(&json!({ "asymmetric": names(false), "symmetric": names(true) }))
+}
+
+/// Deletes a device's stored client, keys and simulator database without needing a valid
+/// configuration ("Forget this device" for a page whose configuration cannot run).
+#[wasm_bindgen(js_name = forgetDevice, unchecked_return_type = "Promise<void>")]
+pub fn forget_device(device: Option<String>) -> js_sys::Promise {
+    future_to_promise(async move {
+        let store = js_open_device(device.as_deref().unwrap_or("default"), "indexeddb").await.map_err(|e| storage_error("opening the device", e))?;
+        js_remove(&store, RECORD).await.map_err(|e| storage_error("forgetting the device", e))?;
+        js_remove(&store, WEBCRYPTO_KEY).await.map_err(|e| storage_error("forgetting the device", e))?;
+        Ok(JsValue::UNDEFINED)
+    })
 }
 
 /// The default configuration document (DESIGN.md's example).

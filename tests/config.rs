@@ -108,3 +108,22 @@ fn every_method_but_none_has_a_valid_document() {
         Config::from_value(&v).unwrap_or_else(|e| panic!("{}: {e:?}", m.name()));
     }
 }
+
+#[test]
+fn a_key_without_its_certificate_is_refused_for_mutual_tls() {
+    let key = haapi_lab::jose::PrivateKey::generate_p256(&mut haapi_lab::entropy::SeededEntropy::new(2));
+    let mut v = doc();
+    v["credential"] = json!({ "method": "tls_client_auth", "privateKey": key.to_pkcs8_pem().expose() });
+    let p = problems(v);
+    assert_eq!(p[0].0, "credential.certificate", "{p:?}");
+}
+
+#[test]
+fn simulator_overrides_are_checked_with_their_path_and_no_internal_position() {
+    let p = haapi_lab::lab::check_simulator_overrides(&json!({ "dpopNonce": "sometimes" }));
+    assert_eq!(p[0].path, "server.simulator.dpopNonce");
+    assert!(p[0].message.contains("sometimes") && !p[0].message.contains("line 1"), "{}", p[0].message);
+    let p = haapi_lab::lab::check_simulator_overrides(&json!({ "colour": 1 }));
+    assert!(p[0].message.contains("colour"), "{p:?}");
+    assert!(haapi_lab::lab::check_simulator_overrides(&json!({ "dpopNonce": "required" })).is_empty());
+}
