@@ -1,0 +1,59 @@
+// Every fallback credential method runs end to end against the in-page simulator, from a link.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { configFor, FIRST_RUN, labUrl, openPage, screenshot, setup, traceSummary, waitForFlowState } from "./helpers.mjs";
+
+let env;
+before(async () => {
+  env = await setup();
+});
+after(async () => {
+  await env?.close();
+});
+
+const form = (body) => Object.fromEntries(new URLSearchParams(body ?? ""));
+
+/** What each method must leave in the (revealed) dcr-token request. */
+const EVIDENCE = {
+  client_secret_basic: (req) => assert.match(req.headers.authorization ?? "", /^Basic /),
+  client_secret_post: (req) => {
+    assert.equal(form(req.body).client_id, "haapi-android-client");
+    assert.equal(form(req.body).client_secret, "Password1");
+  },
+  private_key_jwt: (req, step) => {
+    assert.equal(form(req.body).client_assertion_type, "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+    assert.equal(step.jwts.find((j) => j.at === "request.body.client_assertion")?.header.alg, "ES256");
+  },
+  client_secret_jwt: (req, step) => {
+    assert.equal(step.jwts.find((j) => j.at === "request.body.client_assertion")?.header.alg, "HS256");
+  },
+  tls_client_auth: (req) => assert.match(req.clientCertificate ?? "", /BEGIN CERTIFICATE/),
+  self_signed_tls_client_auth: (req) => assert.match(req.clientCertificate ?? "", /BEGIN CERTIFICATE/),
+};
+
+for (const method of Object.keys(EVIDENCE)) {
+  test(`${method}: a #config=…&run=1 link runs to the end`, async (t) => {
+    const page = await openPage(env, t);
+    await page.goto(labUrl(env.server, configFor(method), { run: true }));
+    const state = await waitForFlowState(page);
+    assert.equal(state, "succeeded", `run failed: ${await page.locator("#run-error").textContent()}`);
+    assert.deepEqual(await traceSummary(page), FIRST_RUN);
+
+    const revealed = await page.evaluate(() => window.haapiLab.trace({ reveal: true }));
+    assert.equal(revealed.redacted, false);
+    const dcr = revealed.steps.find((s) => s.name === "dcr-token");
+    EVIDENCE[method](dcr.request, dcr);
+    const haapi = revealed.steps.find((s) => s.name === "haapi-token");
+    assert.ok(haapi.request.headers.dpop, "the HAAPI token request carries a DPoP proof");
+
+    // The page shows it: every arrow lit, the device's client, a calm status.
+    assert.equal(await page.locator(".seq-step.is-ok").count(), 6);
+    assert.equal(await page.locator(".seq-step.is-skipped").count(), 1);
+    const device = await page.evaluate(() => window.haapiLab.device());
+    assert.match(await page.locator("#device-state").textContent(), new RegExp(device.client.clientId));
+    assert.match(await page.locator("#status-text").textContent(), /The run succeeded/);
+    await screenshot(page, `method-${method}`);
+    await page.checkClean();
+  });
+}
