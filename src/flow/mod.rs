@@ -419,7 +419,7 @@ impl Flow {
                     r.notes.push("Attestation is not available, so the app uses the fallback: dynamic client registration with its secondary credential.".into());
                     self.trace.steps.push(r);
                 }
-                self.advance(now);
+                self.advance();
             }
             Stage::DcrToken => {
                 let token = steps::process_token(Step::DcrToken, resp, "Bearer", DCR_SCOPE)?;
@@ -439,7 +439,8 @@ impl Flow {
                     return self.retry_for_nonce(request, resp, now);
                 }
                 if self.reused && !self.reregistered && resp.status == 401 && steps::response_error(Step::HaapiToken, resp).oauth_error().is_some_and(|e| e.error == "invalid_client") {
-                    return self.forget_stale_client(resp, now);
+                    self.forget_stale_client(resp);
+                    return Ok(());
                 }
                 let token = steps::process_token(Step::HaapiToken, resp, "DPoP", HAAPI_SCOPE)?;
                 self.note(format!("Got a DPoP-bound HAAPI token{}.", token.expires_in.map(|s| format!(", valid {s} s")).unwrap_or_default()));
@@ -472,7 +473,7 @@ impl Flow {
         self.build_request(now)
     }
 
-    fn forget_stale_client(&mut self, resp: &HttpResponse, now: Timestamp) -> Result<(), Error> {
+    fn forget_stale_client(&mut self, resp: &HttpResponse) {
         let old = self.client.take().map(|c| c.client_id).unwrap_or_default();
         let error = steps::response_error(Step::HaapiToken, resp);
         if let Some(mut r) = self.record.take() {
@@ -484,8 +485,6 @@ impl Flow {
         self.reregistered = true;
         self.retried = false;
         self.stage = Stage::DcrToken;
-        let _ = now;
-        Ok(())
     }
 
     fn begin(&mut self, now: Timestamp) -> Result<(), Error> {
@@ -520,7 +519,7 @@ impl Flow {
                 r.notes.push(why);
                 self.trace.steps.push(r);
             }
-            self.advance(now);
+            self.advance();
             return Ok(());
         }
         if self.stage == Stage::Store {
@@ -618,10 +617,10 @@ impl Flow {
             }
             self.trace.steps.push(r);
         }
-        self.advance(now);
+        self.advance();
     }
 
-    fn advance(&mut self, _now: Timestamp) {
+    fn advance(&mut self) {
         let finished = self.trace.steps.last().map(|s| s.name);
         if finished.is_some() && finished == self.config.stop_after {
             self.stage = Stage::Done;

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs the lab: installs what is missing, builds pkg/ (release WebAssembly + ES-module bindings),
+# says where it is, then serves the page with the lab's local server (which also hosts the
+# simulated Curity over HTTP) until Ctrl+C.
+#
+#   bash scripts/lab.sh                 # build, then serve on http://127.0.0.1:8080/www/
+#   PORT=9000 bash scripts/lab.sh       # another port
+#   bash scripts/lab.sh --build-only    # build pkg/ and print how to serve it; do not serve
+#
+# Until the page (www/) and the server (src/bin/server.rs) exist, it builds pkg/ and says how to
+# serve it with Python's static file server instead.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+
+port="${PORT:-8080}"
+serve=1
+case "${1:-}" in
+  "") ;;
+  --build-only) serve=0 ;;
+  -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) die "unknown argument '$1' (see --help)" ;;
+esac
+
+have_page=0; [ -f www/index.html ] && have_page=1
+have_server=0; [ -f src/bin/server.rs ] && grep -q '^server *=' Cargo.toml && have_server=1
+
+bash scripts/setup.sh
+bash scripts/build-pkg.sh
+
+wasm=pkg/haapi_lab_bg.wasm
+raw=$(file_bytes "$wasm")
+gz=$(gzip_bytes "$wasm")
+printf '\n'
+say "The lab's WebAssembly package is built"
+note "folder:   $REPO_ROOT/pkg/"
+note "module:   $wasm, $raw bytes ($(kib "$raw")); gzip -9: $gz bytes ($(kib "$gz"))"
+note "bindings: pkg/haapi_lab.js (ES module), pkg/haapi_lab.d.ts"
+printf '\n'
+
+if [ "$have_page" -eq 0 ] || [ "$have_server" -eq 0 ]; then
+  [ "$have_page" -eq 1 ] || say "The lab's web page (www/) does not exist yet: it is a later piece of work."
+  [ "$have_server" -eq 1 ] || say "The lab's local server does not exist yet: it is a later piece of work."
+  note "To serve what exists, run from the repository root ($REPO_ROOT):"
+  note ""
+  note "  python3 -m http.server $port --bind 127.0.0.1"
+  note ""
+  if [ "$have_page" -eq 1 ]; then
+    note "and open http://127.0.0.1:$port/www/ (the in-page simulator works without a server)."
+  else
+    note "and import http://127.0.0.1:$port/pkg/haapi_lab.js from a page served by it"
+    note "(a file:// page cannot load WebAssembly modules)."
+  fi
+  exit 0
+fi
+
+say "Building the local server (cargo build --features server)"
+cargo build --features server --bin haapi-lab-server
+if [ "$serve" -eq 0 ]; then
+  note "Serve it with: $TARGET_DIR/debug/haapi-lab-server --port $port   (then open http://127.0.0.1:$port/www/)"
+  exit 0
+fi
+say "Serving the lab: open http://127.0.0.1:$port/www/ (Ctrl+C stops the server)"
+exec "$TARGET_DIR"/debug/haapi-lab-server --host 127.0.0.1 --port "$port" --root "$REPO_ROOT"
