@@ -342,13 +342,18 @@ function reset() {
       showBanner("Reset failed.", errorObject(e).message);
       dropLab();
     }
-    state.inRun = false;
-    state.selected = null;
-    dom.runError.hidden = true;
-    setFlowState("idle");
-    showTrace(EMPTY_TRACE);
+    clearRun();
     setStatus(TEXT.reset, { busy: false });
   });
+}
+
+/** Back to an empty run: no selection, no error, no trace. */
+function clearRun() {
+  state.inRun = false;
+  state.selected = null;
+  dom.runError.hidden = true;
+  setFlowState("idle");
+  showTrace(EMPTY_TRACE);
 }
 
 function forget() {
@@ -356,18 +361,20 @@ function forget() {
   return exclusive(async () => {
     setStatus(TEXT.forgetting, { busy: true });
     try {
-      const lab = await ensureLab();
-      await lab.forget();
-      state.inRun = false;
-      state.selected = null;
-      dom.runError.hidden = true;
-      setFlowState("idle");
-      showTrace(EMPTY_TRACE);
+      if (state.problems?.length) {
+        // The configuration cannot open a Lab, but the device can still be cleared.
+        dropLab();
+        await state.mod.forgetDevice();
+        state.device = null;
+      } else {
+        await (await ensureLab()).forget();
+      }
+      clearRun();
       setStatus(TEXT.forgotten, { busy: false });
       await refreshDevice();
     } catch (e) {
       const error = errorObject(e);
-      const advice = error.code === "CONFIG_INVALID" ? ["The device is opened through a valid configuration: fix the fields listed, then press Forget this device again."] : [];
+      const advice = [];
       renderRunError(dom.runError, { title: "Could not forget this device.", error, advice, onField: panel.focusField });
       dom.runError.hidden = false;
       setStatus("Could not forget this device. The explanation is below the controls.", { busy: false });

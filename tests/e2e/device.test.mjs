@@ -63,3 +63,20 @@ test("a client the server no longer knows is replaced, and the page says so", as
   await screenshot(page, "device-stale-client-replaced");
   await page.checkClean();
 });
+
+test("Forget this device works even while the configuration cannot run", async (t) => {
+  const page = await openPage(env, t);
+  const good = configFor("client_secret_basic");
+  await page.goto(labUrl(env.server, good, { run: true }));
+  assert.equal(await waitForFlowState(page), "succeeded");
+  // Break the configuration (method none is refused), then forget the device.
+  await page.goto(labUrl(env.server, configFor("none")));
+  await page.reload();
+  await page.getByRole("button", { name: "Forget this device" }).click();
+  await page.waitForFunction(() => /was forgotten/.test(document.querySelector("#status-text").textContent));
+  // With a valid configuration again, the run registers a new client: the old one is gone.
+  const result = await page.evaluate((c) => window.haapiLab.run(c), good);
+  assert.equal(result.state, "succeeded", JSON.stringify(result.error));
+  assert.ok(result.trace.steps.some((s) => s.name === "registration" && s.status === "ok"), "registered again");
+  await page.checkClean();
+});
