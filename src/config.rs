@@ -165,8 +165,8 @@ pub struct ClientConfig {
     unknown: Unknown,
 }
 
-/// `credential`: how the main client authenticates.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// `credential`: how the main client authenticates. `Debug` redacts the secret and the key.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialConfig {
     /// The method.
@@ -191,6 +191,21 @@ pub struct CredentialConfig {
     pub kid: Option<String>,
     #[serde(flatten, skip_serializing)]
     unknown: Unknown,
+}
+
+impl fmt::Debug for CredentialConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hidden = |v: &Option<String>| v.as_ref().map(|_| crate::secret::REDACTED);
+        f.debug_struct("CredentialConfig")
+            .field("method", &self.method)
+            .field("secret", &hidden(&self.secret))
+            .field("alg", &self.alg)
+            .field("private_key", &hidden(&self.private_key))
+            .field("certificate", &self.certificate)
+            .field("audience", &self.audience)
+            .field("kid", &self.kid)
+            .finish()
+    }
 }
 
 /// `dpop`.

@@ -32,8 +32,8 @@ impl fmt::Display for OAuthError {
     }
 }
 
-/// Everything that can stop a run.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+/// Everything that can stop a run. `Debug` shows the evidence with secrets redacted.
+#[derive(Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The configuration cannot work; nothing was sent.
@@ -87,6 +87,16 @@ pub enum Error {
     /// The flow was driven out of order (a bug in the caller).
     #[error("flow misuse: {0}")]
     State(String),
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut v = self.to_json();
+        if let Error::Server { body, .. } | Error::UnexpectedStatus { body, .. } | Error::InvalidResponse { body, .. } = self {
+            v["body"] = crate::trace::redacted_body(body).into();
+        }
+        write!(f, "Error({v})")
+    }
 }
 
 fn list(problems: &[ConfigProblem]) -> String {

@@ -64,8 +64,8 @@ impl<'de> Deserialize<'de> for Headers {
     }
 }
 
-/// An HTTP request as the flow builds it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// An HTTP request as the flow builds it. `Debug` prints it redacted as the trace exports it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HttpRequest {
     /// `GET`, `POST`, …
@@ -131,8 +131,8 @@ pub fn encode_form<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> 
     s.finish()
 }
 
-/// An HTTP response as the transport hands it back.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// An HTTP response as the transport hands it back. `Debug` prints it redacted.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpResponse {
     /// Status code.
     pub status: u16,
@@ -166,6 +166,18 @@ impl HttpResponse {
             Ok(serde_json::Value::Object(m)) => Some(m),
             _ => None,
         }
+    }
+}
+
+impl std::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HttpRequest {}", crate::trace::redacted(Some(self), None)["request"])
+    }
+}
+
+impl std::fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HttpResponse {}", crate::trace::redacted(None, Some(self))["response"])
     }
 }
 
@@ -209,6 +221,17 @@ mod tests {
         r.set_form_param("a", "2");
         assert_eq!(r.form_param("a").as_deref(), Some("2"));
         assert_eq!(r.form_param("b").as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn debug_output_is_redacted() {
+        let mut r = HttpRequest::form("https://as/token", &[("client_secret", "Password1"), ("scope", "dcr")]);
+        r.headers.set("authorization", "Basic aGVsbG86d29ybGQ=");
+        let text = format!("{r:?}");
+        assert!(!text.contains("Password1") && !text.contains("aGVsbG86d29ybGQ"), "{text}");
+        assert!(text.contains("scope=dcr"));
+        let resp = HttpResponse::json(201, &serde_json::json!({ "client_id": "c", "client_secret": "s3cr3t" }));
+        assert!(!format!("{resp:?}").contains("s3cr3t"));
     }
 
     #[test]

@@ -172,6 +172,18 @@ fn redact_token(value: &str) -> String {
     }
 }
 
+/// `{"request": …, "response": …}` with the default redaction (for `Debug` output).
+pub(crate) fn redacted(request: Option<&HttpRequest>, response: Option<&HttpResponse>) -> Value {
+    let mut v = json!({ "request": request, "response": response });
+    redact_pair(&mut v);
+    v
+}
+
+/// A response body (JSON or not) with the default redaction.
+pub(crate) fn redacted_body(body: &str) -> String {
+    redact_json_text(body)
+}
+
 /// Redacts the `request` and `response` members of an object.
 fn redact_pair(v: &mut Value) {
     let Value::Object(m) = v else { return };

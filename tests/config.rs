@@ -127,3 +127,11 @@ fn simulator_overrides_are_checked_with_their_path_and_no_internal_position() {
     assert!(p[0].message.contains("colour"), "{p:?}");
     assert!(haapi_lab::lab::check_simulator_overrides(&json!({ "dpopNonce": "required" })).is_empty());
 }
+
+#[test]
+fn debug_output_redacts_the_secret_and_the_key() {
+    let mut v = doc();
+    v["credential"] = json!({ "method": "client_secret_basic", "secret": "Password1" });
+    let text = format!("{:?}", Config::from_value(&v).unwrap());
+    assert!(!text.contains("Password1") && text.contains("[redacted]"), "{text}");
+}

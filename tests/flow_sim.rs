@@ -342,3 +342,10 @@ fn the_simulators_database_survives_an_export_and_import() {
     other_issuer["issuer"] = json!("https://elsewhere.example");
     assert!(second.sim.import_state(&other_issuer).is_err());
 }
+
+#[test]
+fn an_error_debug_print_keeps_evidence_but_not_secrets() {
+    let e = Error::InvalidResponse { step: Step::Registration, status: 200, message: "201 expected".into(), body: r#"{"client_id":"c","client_secret":"s3cr3t"}"#.into() };
+    let text = format!("{e:?}");
+    assert!(text.contains("INVALID_RESPONSE") && text.contains("client_id") && !text.contains("s3cr3t"), "{text}");
+}
