@@ -3,7 +3,7 @@
 //! panics on garbage.
 #![cfg(feature = "sim")]
 
-#[path = "sim_support.rs"]
+#[path = "support/sim.rs"]
 mod support;
 
 use haapi_lab::clock::Timestamp;

@@ -3,7 +3,7 @@
 //! `WWW-Authenticate` challenge.
 #![cfg(feature = "sim")]
 
-#[path = "sim_support.rs"]
+#[path = "support/sim.rs"]
 mod support;
 
 use haapi_lab::entropy::SeededEntropy;

@@ -1,4 +1,4 @@
-//! Shared helpers for the simulator tests (`#[path = "sim_support.rs"] mod support;`): requests,
+//! Shared helpers for the simulator tests (`#[path = "support/sim.rs"] mod support;`): requests,
 //! client assertions, hand-signed DPoP proofs and the fallback steps F1, F2, F4 and authorize.
 #![cfg(feature = "sim")]
 #![allow(dead_code)]
