@@ -259,25 +259,27 @@ impl Lab {
     /// Opens the device and prepares a run of `config` (the version-1 document). Rejects with a
     /// `CONFIG_INVALID` error (its `problems` list every field to fix) before anything is sent.
     #[wasm_bindgen(unchecked_return_type = "Promise<Lab>")]
-    pub fn create(#[wasm_bindgen(unchecked_param_type = "LabConfig")] config: JsValue, #[wasm_bindgen(unchecked_param_type = "LabOptions | undefined")] options: JsValue) -> js_sys::Promise {
-        future_to_promise(async move { Lab::open(config, options).await.map(JsValue::from) })
+    pub fn create(#[wasm_bindgen(unchecked_param_type = "LabConfig")] config: JsValue, #[wasm_bindgen(unchecked_param_type = "LabOptions")] options: Option<JsValue>) -> js_sys::Promise {
+        future_to_promise(async move { Lab::open(config, options.unwrap_or(JsValue::UNDEFINED)).await.map(JsValue::from) })
     }
 
     /// Runs the flow to its end (a new run if the previous one ended). Resolves to
     /// `{ state: "succeeded" | "failed", outcome, error, trace }` (the trace redacted).
     #[wasm_bindgen(unchecked_return_type = "Promise<RunResult>")]
-    pub fn run(&self, #[wasm_bindgen(unchecked_param_type = "RunOptions | undefined")] options: JsValue) -> js_sys::Promise {
+    pub fn run(&self, #[wasm_bindgen(unchecked_param_type = "RunOptions")] options: Option<JsValue>) -> js_sys::Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move { drive(inner, false, signal_of(&options)).await })
+        let signal = signal_of(options);
+        future_to_promise(async move { drive(inner, false, signal).await })
     }
 
     /// Runs until at least one more step of the trace is complete (a skipped step completes
     /// together with the next one). Resolves to the same shape as `run`, with `done` and the name
     /// of the last `step` finished.
     #[wasm_bindgen(unchecked_return_type = "Promise<RunResult>")]
-    pub fn step(&self, #[wasm_bindgen(unchecked_param_type = "RunOptions | undefined")] options: JsValue) -> js_sys::Promise {
+    pub fn step(&self, #[wasm_bindgen(unchecked_param_type = "RunOptions")] options: Option<JsValue>) -> js_sys::Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move { drive(inner, true, signal_of(&options)).await })
+        let signal = signal_of(options);
+        future_to_promise(async move { drive(inner, true, signal).await })
     }
 
     /// Ends the current run, if any; the next `run` or `step` starts a new one.
@@ -290,8 +292,8 @@ impl Lab {
 
     /// The trace of the current or last run: redacted unless `{ reveal: true }`.
     #[wasm_bindgen(unchecked_return_type = "Trace")]
-    pub fn trace(&self, #[wasm_bindgen(unchecked_param_type = "{ reveal?: boolean } | undefined")] options: JsValue) -> JsValue {
-        let reveal = Reflect::get(&options, &"reveal".into()).ok().and_then(|v| v.as_bool()).unwrap_or(false);
+    pub fn trace(&self, #[wasm_bindgen(unchecked_param_type = "{ reveal?: boolean }")] options: Option<JsValue>) -> JsValue {
+        let reveal = options.and_then(|o| Reflect::get(&o, &"reveal".into()).ok()).and_then(|v| v.as_bool()).unwrap_or(false);
         let s = self.inner.borrow();
         let trace = s.flow.as_ref().map(|f| f.trace()).unwrap_or(&s.trace);
         to_js(&trace.to_json(reveal))
@@ -435,11 +437,10 @@ impl Lab {
     }
 }
 
-fn signal_of(options: &JsValue) -> JsValue {
-    if options.is_object() {
-        Reflect::get(options, &"signal".into()).unwrap_or(JsValue::UNDEFINED)
-    } else {
-        JsValue::UNDEFINED
+fn signal_of(options: Option<JsValue>) -> JsValue {
+    match options {
+        Some(o) if o.is_object() => Reflect::get(&o, &"signal".into()).unwrap_or(JsValue::UNDEFINED),
+        _ => JsValue::UNDEFINED,
     }
 }
 
@@ -759,7 +760,7 @@ pub struct DpopProver {
 impl DpopProver {
     /// A prover with a new key in the `"wasm"` or `"webcrypto"` (non-extractable) key store.
     #[wasm_bindgen(unchecked_return_type = "Promise<DpopProver>")]
-    pub fn create(key_store: String) -> js_sys::Promise {
+    pub fn create(#[wasm_bindgen(unchecked_param_type = "\"wasm\" | \"webcrypto\"")] key_store: String) -> js_sys::Promise {
         future_to_promise(async move {
             let prover = match key_store.as_str() {
                 "wasm" => {

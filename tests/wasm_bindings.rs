@@ -31,7 +31,7 @@ async fn create(config: JsValue, options: Value) -> Lab {
 }
 
 async fn run(lab: &Lab) -> Value {
-    rust(&JsFuture::from(lab.run(JsValue::UNDEFINED)).await.unwrap())
+    rust(&JsFuture::from(lab.run(None)).await.unwrap())
 }
 
 fn names(result: &Value) -> Vec<(String, String)> {
@@ -73,7 +73,7 @@ async fn the_device_persists_encrypted_and_is_reused_then_forgotten() {
     let lab = create(cfg(), json!({ "device": name })).await;
     let first = run(&lab).await;
     assert_eq!(first["state"], "succeeded", "{first:#}");
-    let revealed = rust(&lab.trace(js(&json!({ "reveal": true }))));
+    let revealed = rust(&lab.trace(Some(js(&json!({ "reveal": true })))));
     let registration = revealed["steps"].as_array().unwrap().iter().find(|s| s["name"] == "registration").unwrap();
     let body: Value = serde_json::from_str(registration["response"]["body"].as_str().unwrap()).unwrap();
     let secret = body["client_secret"].as_str().unwrap().to_owned();
@@ -108,7 +108,7 @@ async fn the_device_persists_encrypted_and_is_reused_then_forgotten() {
 
 #[wasm_bindgen_test]
 async fn errors_reach_javascript_with_a_code_and_their_evidence() {
-    let refused = JsFuture::from(Lab::create(config(|v| v["credential"] = json!({ "method": "none" })), JsValue::UNDEFINED)).await.map(drop).unwrap_err();
+    let refused = JsFuture::from(Lab::create(config(|v| v["credential"] = json!({ "method": "none" })), None)).await.map(drop).unwrap_err();
     assert!(refused.is_instance_of::<js_sys::Error>());
     let e = rust(&refused);
     let code = Reflect::get(&refused, &"code".into()).unwrap();
@@ -137,7 +137,7 @@ async fn step_by_step_reports_each_step() {
     let lab = create(config(|_| {}), json!({ "storage": "memory", "seed": 7 })).await;
     let mut seen = vec![];
     loop {
-        let r = rust(&JsFuture::from(lab.step(JsValue::UNDEFINED)).await.unwrap());
+        let r = rust(&JsFuture::from(lab.step(None)).await.unwrap());
         if r["done"] == true {
             assert_eq!(r["state"], "succeeded", "{r:#}");
             break;
