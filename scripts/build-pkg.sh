@@ -36,6 +36,8 @@ wasm_in="$TARGET_DIR/$WASM_TARGET/release/haapi_lab.wasm"
 say "Generating JavaScript bindings into $out_dir/"
 rm -rf "$out_dir"
 wasm-bindgen --target web --out-dir "$out_dir" --remove-name-section "$wasm_in"
+# The bindings are ES modules: say so, for Node (no "reparsing as ES module" warning).
+printf '{ "type": "module" }\n' >"$out_dir/package.json"
 
 wasm_out="$out_dir/haapi_lab_bg.wasm"
 [ -f "$wasm_out" ] || die "wasm-bindgen did not write $wasm_out"
