@@ -1,16 +1,68 @@
 #!/usr/bin/env bash
 # Benchmarks: figures, never pass/fail on time. Not part of scripts/test.sh or CI.
 #
+#   bash scripts/bench.sh                  # everything below
+#   bash scripts/bench.sh --browser        # only the browser benchmark (builds pkg/ if stale)
+#   bash scripts/bench.sh --browser --quick   # a short smoke run of it (figures not comparable)
+#
 #   - native: `cargo bench --bench fallback` (benches/fallback.rs, release profile as shipped);
 #   - wasm:   the same workloads in headless Chromium, release build (tests/bench_wasm.rs, whose
 #             tests are #[ignore]d so that the test suite never runs them);
 #   - size:   pkg/haapi_lab_bg.wasm (full, with the simulator) and the client-only module
-#             (--no-default-features), raw and gzip -9.
+#             (--no-default-features), raw and gzip -9;
+#   - browser: tests/bench/run.mjs (Playwright + Debian's Chromium, one page and one browser):
+#             DPoP proofs/s with the module's two key stores side by side with hand-written
+#             WebCrypto and panva's jose, whole runs against the in-page simulator, cold loads of
+#             www/index.html and of a first signed proof (ours vs jose), and the page's transfer
+#             size. Arguments after --browser go to the runner (--quick, --loads N, --batches N,
+#             --batch-ms N, --warm-up-ms N).
 #
-# Prints one table at the end and keeps it in bench-results/latest.txt (not tracked by git).
+# Prints one table at the end and keeps it in bench-results/latest.txt, and the browser table in
+# bench-results/browser-latest.txt (+ .json); bench-results/ is not tracked by git.
 # Figures depend on the machine and on what else it is doing: compare runs on one machine.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
+
+browser_only=0
+browser_args=()
+if [ "${1:-}" = "--browser" ]; then
+  browser_only=1
+  shift
+  browser_args=("$@")
+elif [ $# -gt 0 ]; then
+  case "$1" in
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+fi
+
+# The browser benchmark: Node.js 20+, playwright-core and jose from package-lock.json, pkg/ with
+# DpopProver and no older than its sources. Prints its table; the caller shows it again at the end.
+# Returns on the first failure (it may run where `set -e` does not apply: `browser_bench || ...`).
+browser_bench() {
+  command -v node >/dev/null 2>&1 || die "node not found: the browser benchmark needs Node.js 20 or later"
+  command -v npm >/dev/null 2>&1 || die "npm not found: the browser benchmark installs playwright-core and jose with npm"
+  local node_major
+  node_major=$(node -p 'process.versions.node.split(".")[0]')
+  [ "$node_major" -ge 20 ] || die "Node.js $(node --version) is too old: the browser benchmark needs 20 or later"
+  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ ! -f node_modules/jose/package.json ]; then
+    say "Installing the npm packages of package-lock.json (npm ci)"
+    npm ci --no-audit --no-fund || return
+  fi
+  if [ ! -f pkg/haapi_lab_bg.wasm ] || ! grep -q 'class DpopProver' pkg/haapi_lab.d.ts 2>/dev/null \
+    || [ -n "$(find src Cargo.toml Cargo.lock -newer pkg/haapi_lab_bg.wasm -print -quit 2>/dev/null)" ]; then
+    bash scripts/build-pkg.sh || return
+  fi
+  say "Browser benchmark: node tests/bench/run.mjs${browser_args[*]:+ ${browser_args[*]}} (Chromium: ${CHROMIUM_PATH:-/usr/bin/chromium})"
+  run_own_group node tests/bench/run.mjs "${browser_args[@]}"
+}
+
+if [ "$browser_only" = 1 ]; then
+  bash scripts/setup.sh
+  mkdir -p bench-results
+  browser_bench
+  exit 0
+fi
 
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-900}"
@@ -64,6 +116,19 @@ table=$(
   }
 )
 
+printf '%s\n' "$table" >bench-results/latest.txt
+
+browser_status=0
+browser_bench || browser_status=$?
+
 printf '\n'
 say "Results (also in bench-results/latest.txt)"
-printf '%s\n' "$table" | tee bench-results/latest.txt
+cat bench-results/latest.txt
+printf '\n'
+if [ "$browser_status" -eq 0 ]; then
+  say "Browser results (also in bench-results/browser-latest.txt and .json)"
+  cat bench-results/browser-latest.txt
+else
+  warn "the browser benchmark failed (exit $browser_status): see its output above"
+  exit "$browser_status"
+fi

@@ -1,0 +1,416 @@
+// The browser half of the benchmark, in one page (www/bench.html): figures, never pass/fail.
+//
+//   - "proofs": full ES256 DPoP proofs (header + claims JSON, base64url, sign, compact JWS) made by
+//     the module's DpopProver with its "wasm" and "webcrypto" key stores, by hand-written JS on
+//     WebCrypto (the floor), and by panva's jose SignJWT on a WebCrypto key (the peer); plus raw
+//     ES256 signatures with WebCrypto (no JWS) for reference;
+//   - "stubbed-*" (in the same rounds): the same contenders with crypto.subtle.sign replaced, for
+//     their batches only, by a stub that returns a fixed signature at once: what each costs
+//     besides the signature itself (JSON, base64url, JS <-> wasm boundary, promises). Diagnostic
+//     only: reported apart from the figures above;
+//   - "runs": whole runs (discovery .. authorize) against the in-page simulator, a new Lab each
+//     time (registers: F1-F4) and a second run reusing the stored client (F4 + authorize), for
+//     both key stores.
+//
+// Measuring: every contender of a group is set up and checked first (a proof that does not verify,
+// or a run that does not succeed, is never timed); then warmed up for about `warmUpMs`, which also
+// estimates one operation's cost; then `batches` rounds, each running one batch of about `batchMs`
+// per contender, in an order rotated every round (interleaved, so drift hits all alike). Operations
+// run one after another (each awaited), as a client makes them. The figure is the median batch's
+// time per operation. Timed with performance.now() (coarsened by the browser to 100 us at most,
+// negligible against ~300 ms batches).
+//
+// Headless: tests/bench/run.mjs (bash scripts/bench.sh --browser) calls window.haapiBench.run().
+// By hand: serve the repository (bash scripts/lab.sh, after one bench run has copied jose into
+// www/vendor/jose/) and open /www/bench.html.
+
+import init, { DpopProver, Lab, defaultConfig } from "../pkg/haapi_lab.js";
+
+const HTM = "POST";
+const HTU = "https://localhost:8443/oauth/v2/oauth-token";
+const ECDSA_KEY = { name: "ECDSA", namedCurve: "P-256" };
+const ECDSA_SIGN = { name: "ECDSA", hash: "SHA-256" };
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export const DEFAULTS = Object.freeze({ warmUpMs: 500, batchMs: 300, batches: 7 });
+
+// ---------------------------------------------------------------- base64url, proofs by hand
+
+const HAS_TO_BASE64 = typeof Uint8Array.prototype.toBase64 === "function";
+
+/** base64url without padding (RFC 7515 §2). Uses Uint8Array.prototype.toBase64 where it exists. */
+function b64u(bytes) {
+  if (HAS_TO_BASE64) return bytes.toBase64({ alphabet: "base64url", omitPadding: true });
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+function b64uDecode(text) {
+  if (typeof Uint8Array.fromBase64 === "function") return Uint8Array.fromBase64(text, { alphabet: "base64url" });
+  const b64 = text.replaceAll("-", "+").replaceAll("_", "/");
+  return Uint8Array.from(atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4)), (c) => c.charCodeAt(0));
+}
+
+/** A `jti` like the module's: 16 random bytes, base64url. */
+function jti() {
+  return b64u(crypto.getRandomValues(new Uint8Array(16)));
+}
+
+/** `htu`: the URL without query and fragment (RFC 9449 §4.2). */
+function htu(url) {
+  const end = url.search(/[?#]/);
+  return end < 0 ? url : url.slice(0, end);
+}
+
+/** A non-extractable P-256 key pair and its public JWK, as the "webcrypto" key store makes them. */
+async function webCryptoKey() {
+  const pair = await crypto.subtle.generateKey(ECDSA_KEY, false, ["sign", "verify"]);
+  const { kty, crv, x, y } = await crypto.subtle.exportKey("jwk", pair.publicKey);
+  return { privateKey: pair.privateKey, jwk: { kty, crv, x, y } };
+}
+
+/** The floor: a DPoP proof written by hand on WebCrypto, the same header and claims as the others. */
+async function directProof(privateKey, jwk, method, url) {
+  const header = b64u(encoder.encode(JSON.stringify({ typ: "dpop+jwt", alg: "ES256", jwk })));
+  const claims = b64u(encoder.encode(JSON.stringify({ jti: jti(), htm: method, htu: htu(url), iat: Math.floor(Date.now() / 1000) })));
+  const input = `${header}.${claims}`;
+  const signature = new Uint8Array(await crypto.subtle.sign(ECDSA_SIGN, privateKey, encoder.encode(input)));
+  return `${input}.${b64u(signature)}`;
+}
+
+/**
+ * Checks a proof before anything is timed: three parts, RFC 9449 header and claims, the expected
+ * public key, a fresh jti, and an ES256 signature that verifies with that key.
+ */
+async function checkProof(jws, jwk, seenJtis) {
+  const parts = jws.split(".");
+  if (parts.length !== 3) throw new Error(`not a compact JWS: ${jws}`);
+  const header = JSON.parse(decoder.decode(b64uDecode(parts[0])));
+  const claims = JSON.parse(decoder.decode(b64uDecode(parts[1])));
+  const problems = [];
+  if (header.typ !== "dpop+jwt") problems.push(`typ ${header.typ}`);
+  if (header.alg !== "ES256") problems.push(`alg ${header.alg}`);
+  for (const k of ["kty", "crv", "x", "y"]) if (header.jwk?.[k] !== jwk[k]) problems.push(`jwk.${k}`);
+  if (header.jwk && "d" in header.jwk) problems.push("jwk has a private part");
+  if (claims.htm !== HTM) problems.push(`htm ${claims.htm}`);
+  if (claims.htu !== HTU) problems.push(`htu ${claims.htu}`);
+  if (!Number.isInteger(claims.iat) || Math.abs(claims.iat - Date.now() / 1000) > 300) problems.push(`iat ${claims.iat}`);
+  if (typeof claims.jti !== "string" || claims.jti.length < 16 || seenJtis.has(claims.jti)) problems.push(`jti ${claims.jti}`);
+  seenJtis.add(claims.jti);
+  const publicKey = await crypto.subtle.importKey("jwk", { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, ECDSA_KEY, false, ["verify"]);
+  const ok = await crypto.subtle.verify(ECDSA_SIGN, publicKey, b64uDecode(parts[2]), encoder.encode(`${parts[0]}.${parts[1]}`));
+  if (!ok) problems.push("the signature does not verify");
+  if (problems.length) throw new Error(`bad DPoP proof (${problems.join(", ")}): ${jws}`);
+  return { bytes: jws.length, headerKeys: Object.keys(header), claimKeys: Object.keys(claims) };
+}
+
+// ---------------------------------------------------------------- the contenders
+
+let josePromise = null;
+/** panva's jose, copied into www/vendor/jose/ (dist/webapi) by the headless runner. */
+function loadJose() {
+  josePromise ??= import("./vendor/jose/jwt/sign.js").catch((e) => {
+    josePromise = null;
+    throw new Error(`jose is not in www/vendor/jose/ (run 'bash scripts/bench.sh --browser' once, which copies it from node_modules): ${e.message}`);
+  });
+  return josePromise;
+}
+
+async function proofContenders() {
+  const { SignJWT } = await loadJose();
+  const wasmProver = await DpopProver.create("wasm");
+  const webcryptoProver = await DpopProver.create("webcrypto");
+  const direct = await webCryptoKey();
+  const peer = await webCryptoKey();
+  const raw = await webCryptoKey();
+  // A signing input of a proof's length, for raw signatures.
+  const sample = await directProof(raw.privateKey, raw.jwk, HTM, HTU);
+  const rawInput = encoder.encode(sample.slice(0, sample.lastIndexOf(".")));
+  return [
+    { id: "proof-wasm", label: 'DpopProver "wasm" key store', jwk: wasmProver.publicJwk(), op: () => wasmProver.proof(HTM, HTU) },
+    { id: "proof-webcrypto", label: 'DpopProver "webcrypto" key store', jwk: webcryptoProver.publicJwk(), op: () => webcryptoProver.proof(HTM, HTU) },
+    { id: "proof-direct", label: "direct WebCrypto (hand-written JS)", jwk: direct.jwk, op: () => directProof(direct.privateKey, direct.jwk, HTM, HTU) },
+    {
+      id: "proof-jose",
+      label: "jose SignJWT (WebCrypto key)",
+      jwk: peer.jwk,
+      op: () =>
+        new SignJWT({ jti: jti(), htm: HTM, htu: htu(HTU), iat: Math.floor(Date.now() / 1000) })
+          .setProtectedHeader({ alg: "ES256", typ: "dpop+jwt", jwk: peer.jwk })
+          .sign(peer.privateKey),
+    },
+    { id: "sign-raw", label: "raw ES256 signature, WebCrypto (no JWS)", raw: true, op: async () => new Uint8Array(await crypto.subtle.sign(ECDSA_SIGN, raw.privateKey, rawInput)) },
+  ];
+}
+
+/** Checks every proof contender twice (two verifying proofs with distinct jtis) and the raw signer. */
+async function checkProofContenders(contenders) {
+  const seen = new Set();
+  const out = {};
+  for (const c of contenders) {
+    if (c.raw) {
+      const sig = await c.op();
+      if (!(sig instanceof Uint8Array) || sig.length !== 64) throw new Error(`${c.id}: not a 64-byte ES256 signature`);
+      out[c.id] = { bytes: sig.length };
+      continue;
+    }
+    out[c.id] = await checkProof(await c.op(), c.jwk, seen);
+    await checkProof(await c.op(), c.jwk, seen);
+  }
+  return out;
+}
+
+/** Replaces crypto.subtle.sign with a stub that answers a fixed 64-byte signature at once. */
+function stubSign() {
+  const subtle = crypto.subtle;
+  const fixed = new Uint8Array(64).fill(7);
+  if (Object.prototype.hasOwnProperty.call(subtle, "sign")) throw new Error("crypto.subtle.sign is already replaced");
+  subtle.sign = function stubbedSign(algorithm, key, data) {
+    if (!(key instanceof CryptoKey) || data.byteLength === undefined) return Promise.reject(new TypeError("bad arguments"));
+    return Promise.resolve(fixed.slice().buffer);
+  };
+  return () => {
+    delete subtle.sign;
+    if (subtle.sign !== SubtleCrypto.prototype.sign) throw new Error("crypto.subtle.sign was not restored");
+  };
+}
+
+function labConfig(keyStore) {
+  const config = defaultConfig();
+  config.dpop = { ...(config.dpop ?? {}), alg: "ES256", keyStore };
+  return config;
+}
+
+/** Adds each step's own duration (the trace's durationMs) to `parts`, as "step <name>". */
+function addSteps(result, parts) {
+  for (const step of result.trace?.steps ?? []) {
+    if (typeof step.durationMs === "number") parts[`step ${step.name}`] = (parts[`step ${step.name}`] ?? 0) + step.durationMs;
+  }
+}
+
+function checkRun(result, { reused }) {
+  const o = result?.outcome;
+  if (result?.state !== "succeeded" || !o || o.lastStep !== "authorize" || !o.dynamicClientId || !o.haapiToken || o.reusedStoredClient !== reused) {
+    throw new Error(`the run did not do what it should (reused=${reused}): ${JSON.stringify({ state: result?.state, outcome: o, error: result?.error })}`);
+  }
+}
+
+function runContenders() {
+  const out = [];
+  for (const keyStore of ["wasm", "webcrypto"]) {
+    const config = labConfig(keyStore);
+    out.push({
+      id: `run-new-${keyStore}`,
+      label: `new Lab: create + run (F1-F4 + authorize), ${keyStore}`,
+      // parts: Lab.create (keys, simulator, device) and lab.run (discovery .. authorize).
+      op: async (_ctx, parts) => {
+        const t0 = performance.now();
+        const lab = await Lab.create(config, { storage: "memory" });
+        const t1 = performance.now();
+        const result = await lab.run();
+        const t2 = performance.now();
+        checkRun(result, { reused: false });
+        lab.free();
+        parts.create = (parts.create ?? 0) + (t1 - t0);
+        parts.run = (parts.run ?? 0) + (t2 - t1);
+        addSteps(result, parts);
+        return result.outcome.haapiToken;
+      },
+    });
+    out.push({
+      id: `run-reuse-${keyStore}`,
+      label: `same Lab, stored client reused (F4 + authorize), ${keyStore}`,
+      // One Lab per batch; its first run (which registers) is not timed.
+      prepare: async () => {
+        const lab = await Lab.create(config, { storage: "memory" });
+        checkRun(await lab.run(), { reused: false });
+        return lab;
+      },
+      op: async (lab, parts) => {
+        const result = await lab.run();
+        checkRun(result, { reused: true });
+        addSteps(result, parts);
+        return result.outcome.haapiToken;
+      },
+      finish: async (lab) => lab.free(),
+    });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- measuring
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** Runs `n` operations one after another; time per operation in ms, and the parts' ms per op. */
+async function timeBatch(c, n) {
+  const ctx = c.prepare ? await c.prepare() : undefined;
+  const parts = {};
+  let sink = 0;
+  try {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      const r = await c.op(ctx, parts);
+      sink += typeof r === "string" || r instanceof Uint8Array ? r.length : 1;
+    }
+    const ms = performance.now() - t0;
+    if (sink === 0) throw new Error(`${c.id}: produced nothing`);
+    return { msPerOp: ms / n, parts: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, v / n])) };
+  } finally {
+    if (c.finish) await c.finish(ctx);
+  }
+}
+
+/** Warms each contender up, sizes its batches, then measures them in interleaved rounds. */
+async function measureGroup(name, contenders, settings, progress) {
+  const { warmUpMs, batchMs, batches } = settings;
+  for (const c of contenders) {
+    progress(`${name}: warming up ${c.label}`);
+    const ctx = c.prepare ? await c.prepare() : undefined;
+    let n = 0;
+    const t0 = performance.now();
+    try {
+      while (performance.now() - t0 < warmUpMs || n < 2) {
+        await c.op(ctx, {});
+        n++;
+      }
+    } finally {
+      if (c.finish) await c.finish(ctx);
+    }
+    c.warmUpMsPerOp = (performance.now() - t0) / n;
+    c.perBatch = Math.max(1, Math.round(batchMs / c.warmUpMsPerOp));
+    c.samples = [];
+    c.partSamples = {};
+  }
+  for (let b = 0; b < batches; b++) {
+    progress(`${name}: round ${b + 1} of ${batches}`);
+    for (let i = 0; i < contenders.length; i++) {
+      const c = contenders[(i + b) % contenders.length];
+      await nextTask(); // let pending tasks (GC, timers) run outside the timed batch
+      const { msPerOp, parts } = await timeBatch(c, c.perBatch);
+      c.samples.push(msPerOp * 1000);
+      for (const [k, v] of Object.entries(parts)) (c.partSamples[k] ??= []).push(v * 1000);
+    }
+  }
+  return contenders.map((c) => {
+    const medianUs = median(c.samples);
+    return {
+      id: c.id,
+      label: c.label,
+      medianUs,
+      opsPerSec: 1e6 / medianUs,
+      minUs: Math.min(...c.samples),
+      maxUs: Math.max(...c.samples),
+      batches: c.samples.length,
+      perBatch: c.perBatch,
+      samplesUs: c.samples,
+      parts: Object.fromEntries(Object.entries(c.partSamples).map(([k, v]) => [k, median(v)])),
+    };
+  });
+}
+
+// ---------------------------------------------------------------- the run
+
+let ready = null;
+
+/** Everything, in one page and one browser: the result object the runner prints. */
+async function run(options = {}) {
+  await ready;
+  const { progress = (text) => console.log(`bench: ${text}`), ...rest } = options;
+  const settings = { ...DEFAULTS, ...rest };
+  const started = performance.now();
+  const out = {
+    settings,
+    env: {
+      userAgent: navigator.userAgent,
+      hardwareConcurrency: navigator.hardwareConcurrency,
+      crossOriginIsolated: globalThis.crossOriginIsolated === true,
+      uint8ArrayToBase64: HAS_TO_BASE64,
+    },
+    groups: {},
+    checks: {},
+  };
+
+  const proofs = await proofContenders();
+  out.checks.proofs = await checkProofContenders(proofs);
+  // Diagnostic, in the same interleaved rounds: the same proofs with crypto.subtle.sign stubbed
+  // out for the duration of their batches (installed before and removed after each, untimed).
+  // The wasm key store signs in Rust (p256): the stub would not touch it. The raw signer becomes
+  // the cost of one call that returns a resolved promise.
+  const stubbed = (await proofContenders())
+    .filter((c) => c.id !== "proof-wasm")
+    .map((c) => ({ ...c, id: `stubbed-${c.id}`, label: `${c.label}, sign stubbed`, prepare: async () => stubSign(), finish: async (restore) => restore() }));
+
+  out.groups.proofs = await measureGroup("proofs", [...proofs, ...stubbed], settings, progress);
+
+  const runs = runContenders();
+  for (const c of runs) {
+    // Checked once each before timing (checkRun throws on anything but success).
+    const ctx = c.prepare ? await c.prepare() : undefined;
+    try {
+      await c.op(ctx, {});
+    } finally {
+      if (c.finish) await c.finish(ctx);
+    }
+  }
+  out.checks.runs = "every run succeeded up to authorize; new Labs registered, reused ones did not";
+  out.groups.runs = await measureGroup("runs", runs, settings, progress);
+
+  out.elapsedMs = performance.now() - started;
+  return out;
+}
+
+// ---------------------------------------------------------------- the page
+
+function render(result) {
+  const root = document.getElementById("out");
+  root.replaceChildren();
+  const jose = result.groups.proofs.find((r) => r.id === "proof-jose");
+  for (const [name, rows] of Object.entries(result.groups)) {
+    const table = document.createElement("table");
+    const head = table.createTHead().insertRow();
+    for (const h of [name, "us/op", "ops/s", "vs jose", "min us", "max us", "batches"]) head.appendChild(Object.assign(document.createElement("th"), { textContent: h }));
+    for (const r of rows) {
+      const tr = table.insertRow();
+      const ratio = name === "proofs" && jose ? `${(r.opsPerSec / jose.opsPerSec).toFixed(2)}x` : "";
+      for (const v of [r.label, r.medianUs.toFixed(1), r.opsPerSec.toFixed(1), ratio, r.minUs.toFixed(1), r.maxUs.toFixed(1), `${r.batches}x${r.perBatch}`]) tr.insertCell().textContent = v;
+    }
+    root.appendChild(table);
+  }
+  root.appendChild(Object.assign(document.createElement("pre"), { textContent: JSON.stringify(result, null, 2) }));
+}
+
+ready = init();
+window.haapiBench = Object.freeze({ run, defaults: DEFAULTS, ready });
+
+const button = document.getElementById("run");
+const status = document.getElementById("status");
+ready.then(
+  () => {
+    button.disabled = false;
+    status.textContent = "ready";
+  },
+  (e) => {
+    status.textContent = `the module did not load: ${e.message}`;
+  },
+);
+button.addEventListener("click", async () => {
+  button.disabled = true;
+  try {
+    const result = await run({ progress: (text) => (status.textContent = text) });
+    status.textContent = `done in ${(result.elapsedMs / 1000).toFixed(1)} s`;
+    render(result);
+  } catch (e) {
+    status.textContent = `failed: ${e.message}`;
+  } finally {
+    button.disabled = false;
+  }
+});
