@@ -28,6 +28,15 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+mod device;
+mod prover;
+mod tools;
+
+use device::*;
+
+pub use prover::DpopProver;
+pub use tools::*;
+
 #[wasm_bindgen(module = "/src/js/device.js")]
 extern "C" {
     #[wasm_bindgen(js_name = openDevice, catch)]
@@ -117,63 +126,6 @@ impl DpopHandle {
     }
 }
 
-/// What the device keeps (encrypted at rest as one record).
-#[derive(Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DeviceRecord {
-    client: Option<DynamicClient>,
-    /// `method/alg` the generated material was made for.
-    material_for: Option<String>,
-    assertion_key_pem: Option<String>,
-    certificate_chain: Option<String>,
-    certificate_key_pem: Option<String>,
-    device_ca_certificate: Option<String>,
-    device_ca_key_pem: Option<String>,
-    /// The wasm key store's DPoP key (PKCS#8 PEM).
-    dpop_key_pem: Option<String>,
-    /// The in-page simulator's database.
-    simulator: Option<Value>,
-}
-
-/// The in-page simulated server; a build without the `sim` feature has none (uninhabited).
-#[cfg(feature = "sim")]
-type Sim = crate::sim::Simulator;
-#[cfg(not(feature = "sim"))]
-enum Sim {}
-
-#[cfg(feature = "sim")]
-fn make_sim(config: &Config, material: &Material, seed: u64, state: Option<&Value>) -> Result<Sim, JsValue> {
-    let settings = crate::lab::simulator_settings(config, material).map_err(into_js_error)?;
-    let mut sim = crate::sim::Simulator::new(settings, seed);
-    if let Some(state) = state {
-        // A database that no longer fits (another credential) is dropped: the device re-registers.
-        let _ = sim.import_state(state);
-    }
-    Ok(sim)
-}
-#[cfg(not(feature = "sim"))]
-fn make_sim(_: &Config, _: &Material, _: u64, _: Option<&Value>) -> Result<Sim, JsValue> {
-    Err(js_error("CONFIG_INVALID", "this build of the module has no simulator (built without the \"sim\" feature): set server.mode to \"http\" or load the full module", None))
-}
-#[cfg(feature = "sim")]
-fn sim_handle(sim: &mut Sim, request: &HttpRequest, now: Timestamp) -> HttpResponse {
-    sim.handle(request, now)
-}
-#[cfg(not(feature = "sim"))]
-fn sim_handle(sim: &mut Sim, _: &HttpRequest, _: Timestamp) -> HttpResponse {
-    match *sim {}
-}
-#[cfg(feature = "sim")]
-fn sim_state(sim: &Sim) -> (Value, Value) {
-    (sim.export_state(), serde_json::to_value(sim.dynamic_clients()).unwrap_or_default())
-}
-#[cfg(not(feature = "sim"))]
-fn sim_state(sim: &Sim) -> (Value, Value) {
-    match *sim {}
-}
-
-const RECORD: &str = "record";
-const WEBCRYPTO_KEY: &str = "dpop-webcrypto";
 
 struct Inner {
     config: Config,
@@ -193,65 +145,6 @@ struct Inner {
 #[wasm_bindgen]
 pub struct Lab {
     inner: Rc<RefCell<Inner>>,
-}
-
-fn material_key(config: &Config) -> String {
-    format!("{}/{}", config.credential.method.name(), config.credential.alg.as_deref().unwrap_or("-"))
-}
-
-impl Inner {
-    fn entropy(&mut self) -> Box<dyn Entropy> {
-        self.runs += 1;
-        match self.seed {
-            Some(seed) => Box::new(SeededEntropy::new(seed.wrapping_add(self.runs))),
-            None => Box::new(OsEntropy),
-        }
-    }
-
-    async fn save(device: &JsValue, record: &DeviceRecord) -> Result<(), JsValue> {
-        let text = serde_json::to_string(record).map_err(|e| js_error("STORAGE_ERROR", &e.to_string(), None))?;
-        js_put_secret(device, RECORD, &text).await.map_err(|e| storage_error("saving the device", e))?;
-        Ok(())
-    }
-}
-
-fn storage_error(what: &str, e: JsValue) -> JsValue {
-    let detail = e.as_string().or_else(|| Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string())).unwrap_or_default();
-    js_error("STORAGE_ERROR", &format!("{what} failed: {detail}"), None)
-}
-
-/// Reuses the device's generated material when it was made for this method and algorithm, or
-/// makes (and records) new material.
-fn material_for(config: &Config, record: &mut DeviceRecord, rng: &mut dyn Entropy) -> Result<Material, Error> {
-    let cr = &config.credential;
-    let pasted = cr.private_key.is_some() || cr.certificate.is_some();
-    let key = material_key(config);
-    if !pasted && record.material_for.as_deref() == Some(key.as_str()) {
-        let parse = |pem: &Option<String>| pem.as_deref().map(PrivateKey::parse).transpose();
-        let ca = match (&record.device_ca_certificate, &record.device_ca_key_pem) {
-            (Some(c), Some(k)) => Some(crate::x509::IssuedCertificate { certificate_pem: c.clone(), private_key_pem: k.clone() }),
-            _ => None,
-        };
-        return Ok(Material {
-            assertion_key: parse(&record.assertion_key_pem)?,
-            certificate_chain: record.certificate_chain.clone(),
-            certificate_key: parse(&record.certificate_key_pem)?,
-            device_ca: ca,
-            generated: vec!["(kept on this device)"],
-        });
-    }
-    let material = Material::prepare(config, now(), rng)?;
-    if !pasted {
-        record.material_for = Some(key);
-        record.assertion_key_pem = material.assertion_key.as_ref().map(|k| k.to_pkcs8_pem().expose().to_owned());
-        record.certificate_chain = material.certificate_chain.clone();
-        record.certificate_key_pem = material.certificate_key.as_ref().map(|k| k.to_pkcs8_pem().expose().to_owned());
-        record.device_ca_certificate = material.device_ca.as_ref().map(|c| c.certificate_pem.clone());
-        record.device_ca_key_pem = material.device_ca.as_ref().map(|c| c.private_key_pem.clone());
-        // A new credential means the simulated server must learn it: its database starts over.
-        record.simulator = None;
-    }
-    Ok(material)
 }
 
 #[wasm_bindgen]
@@ -606,203 +499,4 @@ fn result(s: &mut Inner, error: Option<Error>, outcome: Option<JsValue>) -> JsVa
     let v = to_js(&json!({ "state": state, "done": true, "step": last, "error": error_json, "trace": trace.to_json(false) }));
     let _ = Reflect::set(&v, &"outcome".into(), &outcome.unwrap_or(JsValue::NULL));
     v
-}
-
-/// Checks a configuration document; returns the list of problems (empty when it can run).
-#[wasm_bindgen(js_name = validateConfig, unchecked_return_type = "ConfigProblem[]")]
-pub fn validate_config(#[wasm_bindgen(unchecked_param_type = "unknown")] config: JsValue) -> JsValue {
-    let problems = match serde_wasm_bindgen::from_value::<Value>(config) {
-        Ok(v) => match Config::from_value(&v) {
-            Ok(config) => simulator_problems(&config),
-            Err(problems) => problems,
-        },
-        Err(e) => vec![crate::config::ConfigProblem { path: "(document)".into(), message: e.to_string() }],
-    };
-    to_js(&problems)
-}
-
-/// Problems in `server.simulator` (its settings are checked against the simulator's schema).
-#[cfg(feature = "sim")]
-fn simulator_problems(config: &Config) -> Vec<crate::config::ConfigProblem> {
-    match (&config.server.simulator, config.server.mode) {
-        (Some(overrides), ServerMode::Simulator) => crate::lab::check_simulator_overrides(overrides),
-        _ => vec![],
-    }
-}
-#[cfg(not(feature = "sim"))]
-fn simulator_problems(_: &Config) -> Vec<crate::config::ConfigProblem> {
-    vec![]
-}
-
-/// The JWS algorithms a client assertion can use: `{ asymmetric, symmetric }`.
-#[wasm_bindgen(unchecked_return_type = "{ asymmetric: string[], symmetric: string[] }")]
-pub fn algorithms() -> JsValue {
-    let names = |symmetric: bool| crate::jose::Alg::ALL.iter().filter(|a| a.is_symmetric() == symmetric).map(|a| a.name()).collect::<Vec<_>>();
-    to_js(&json!({ "asymmetric": names(false), "symmetric": names(true) }))
-}
-
-/// Deletes a device's stored client, keys and simulator database without needing a valid
-/// configuration ("Forget this device" for a page whose configuration cannot run).
-#[wasm_bindgen(js_name = forgetDevice, unchecked_return_type = "Promise<void>")]
-pub fn forget_device(device: Option<String>) -> js_sys::Promise {
-    future_to_promise(async move {
-        let store = js_open_device(device.as_deref().unwrap_or("default"), "indexeddb").await.map_err(|e| storage_error("opening the device", e))?;
-        js_remove(&store, RECORD).await.map_err(|e| storage_error("forgetting the device", e))?;
-        js_remove(&store, WEBCRYPTO_KEY).await.map_err(|e| storage_error("forgetting the device", e))?;
-        Ok(JsValue::UNDEFINED)
-    })
-}
-
-/// The default configuration document (DESIGN.md's example).
-#[wasm_bindgen(js_name = defaultConfig, unchecked_return_type = "LabConfig")]
-pub fn default_config() -> JsValue {
-    to_js(&Config::default().to_json())
-}
-
-/// Generates a private key for `alg` (PEM and JWK text), for the configuration panel.
-#[wasm_bindgen(js_name = generateKey, unchecked_return_type = "{ pem: string, jwk: string, publicJwk: object }")]
-pub fn generate_key(alg: &str) -> Result<JsValue, JsValue> {
-    let alg = crate::jose::Alg::parse(alg).map_err(|e| into_js_error(e.into()))?;
-    let key = PrivateKey::generate_for(alg, &mut OsEntropy).map_err(|e| into_js_error(e.into()))?;
-    Ok(to_js(&json!({ "pem": key.to_pkcs8_pem().expose(), "jwk": key.to_private_jwk().expose(), "publicJwk": key.public_jwk_value() })))
-}
-
-/// Generates a client certificate for a mutual-TLS method (`tls_client_auth`: CA-issued, the CA
-/// appended to the chain; `self_signed_tls_client_auth`: self-signed).
-#[wasm_bindgen(js_name = generateCertificate, unchecked_return_type = "{ certificate: string, privateKey: string, pin: string }")]
-pub fn generate_certificate(method: &str, subject: &str) -> Result<JsValue, JsValue> {
-    let now = now().secs();
-    let e = |e: crate::x509::X509Error| into_js_error(Error::Crypto(e.to_string()));
-    let (chain, key) = match method {
-        "tls_client_auth" => {
-            let ca = crate::x509::generate_ca("haapi-lab device CA", now, crate::material::CERTIFICATE_VALIDITY_SECS, &mut OsEntropy).map_err(e)?;
-            let leaf = crate::x509::issue_client_certificate(&ca, subject, now, crate::material::CERTIFICATE_VALIDITY_SECS, &mut OsEntropy).map_err(e)?;
-            (format!("{}{}", leaf.certificate_pem, ca.certificate_pem), leaf.private_key_pem)
-        }
-        "self_signed_tls_client_auth" => {
-            let c = crate::x509::self_signed_client_certificate(subject, now, crate::material::CERTIFICATE_VALIDITY_SECS, &mut OsEntropy).map_err(e)?;
-            (c.certificate_pem, c.private_key_pem)
-        }
-        other => return Err(js_error("INVALID_ARGUMENT", &format!("{other:?} is not a mutual-TLS method"), None)),
-    };
-    let pin = crate::x509::spki_sha256_pin(&chain).map_err(e)?;
-    Ok(to_js(&json!({ "certificate": chain, "privateKey": key, "pin": pin })))
-}
-
-/// Decodes a JWT without verifying it: `{ header, claims, signature }`.
-#[wasm_bindgen(js_name = decodeJwt, unchecked_return_type = "{ header: object, claims: object, signature: string }")]
-pub fn decode_jwt(token: &str) -> Result<JsValue, JsValue> {
-    crate::jose::decode_unverified(token).map(|d| to_js(&d)).map_err(|e| into_js_error(e.into()))
-}
-
-/// The step names in order, with the sentence that explains each.
-#[wasm_bindgen(unchecked_return_type = "{ name: string, purpose: string }[]")]
-pub fn steps() -> JsValue {
-    let all = [Step::Discovery, Step::Attestation, Step::DcrToken, Step::Registration, Step::Store, Step::HaapiToken, Step::Authorize];
-    to_js(&all.iter().map(|s| json!({ "name": s.name(), "purpose": s.purpose() })).collect::<Vec<_>>())
-}
-
-/// Every credential method, for the configuration panel.
-#[wasm_bindgen(unchecked_return_type = "string[]")]
-pub fn methods() -> JsValue {
-    to_js(&Method::ALL.iter().map(|m| m.name()).collect::<Vec<_>>())
-}
-
-#[wasm_bindgen(typescript_custom_section)]
-const TS_TYPES: &'static str = r#"
-/** The configuration document, version 1 (see the README). */
-export interface LabConfig {
-  version: 1;
-  server: { mode: "simulator" | "http"; issuer: string;
-    endpoints?: { token?: string | null; registration?: string | null; authorization?: string | null; cat?: string | null };
-    sendVia?: string | null; simulator?: Record<string, unknown> | null };
-  client: { clientId: string; templateClientId: string; redirectUri: string; scope: string };
-  credential: { method: "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "client_secret_jwt" | "tls_client_auth" | "self_signed_tls_client_auth" | "none";
-    secret?: string | null; alg?: string | null; privateKey?: string | null; certificate?: string | null; audience?: string | null; kid?: string | null };
-  dpop?: { alg?: "ES256"; keyStore?: "wasm" | "webcrypto" };
-  device?: { attestation: "supported" | "unsupported" | "refused" };
-  stopAfter?: StepName | null;
-}
-export type StepName = "discovery" | "attestation" | "dcr-token" | "registration" | "store" | "haapi-token" | "authorize" | "authenticate" | "code-exchange";
-export interface LabOptions { storage?: "indexeddb" | "memory"; device?: string; seed?: number }
-export interface RunOptions { signal?: AbortSignal }
-export interface ConfigProblem { path: string; message: string }
-export interface LabError { code: string; message: string; step?: StepName; status?: number; error?: string; errorDescription?: string; problems?: ConfigProblem[] }
-export interface TraceStep { name: StepName; status: "ok" | "failed" | "skipped"; purpose: string; notes: string[];
-  request: { method: string; url: string; headers: Record<string, string>; body?: string; clientCertificate?: string } | null;
-  response: { status: number; headers: Record<string, string>; body: string } | null;
-  retries: { reason: string; request: object; response: object }[];
-  error: LabError | null; startedAt: number | null; durationMs: number | null;
-  jwts: { at: string; header?: object; claims?: object; signature?: string; error?: string }[] }
-export interface Trace { steps: TraceStep[]; redacted: boolean }
-export interface Outcome { lastStep: StepName; dynamicClientId: string | null; reusedStoredClient: boolean; reregistered: boolean;
-  haapiToken: string | null; representation: object | null; sessionId: string | null }
-export interface RunResult { state: "running" | "succeeded" | "failed"; done: boolean; step: StepName | null; outcome?: Outcome | null; error?: LabError | null; trace: Trace }
-export interface DeviceState { client: { clientId: string; softwareId: string; registeredAt: number; issuer: string; tokenEndpointAuthMethod: string } | null;
-  storage: "indexeddb" | "memory"; dpop: { keyStore: "wasm" | "webcrypto"; publicJwk: object; thumbprint: string | null };
-  credential: object; simulator: { dynamicClients: object[] } | null }
-"#;
-
-enum ProverKey {
-    Wasm(DpopKey),
-    WebCrypto(JsValue),
-}
-
-/// DPoP proofs on their own (RFC 9449 §4.2), with either key store: what a HAAPI client sends
-/// on every request. Also the unit the benchmarks measure.
-#[wasm_bindgen]
-pub struct DpopProver {
-    key: ProverKey,
-    jwk: Value,
-}
-
-#[wasm_bindgen]
-impl DpopProver {
-    /// A prover with a new key in the `"wasm"` or `"webcrypto"` (non-extractable) key store.
-    #[wasm_bindgen(unchecked_return_type = "Promise<DpopProver>")]
-    pub fn create(#[wasm_bindgen(unchecked_param_type = "\"wasm\" | \"webcrypto\"")] key_store: String) -> js_sys::Promise {
-        future_to_promise(async move {
-            let prover = match key_store.as_str() {
-                "wasm" => {
-                    let key = DpopKey::generate(&mut OsEntropy);
-                    DpopProver { jwk: key.public_jwk(), key: ProverKey::Wasm(key) }
-                }
-                "webcrypto" => {
-                    let pair = js_generate_dpop_key().await.map_err(|e| storage_error("generating the WebCrypto DPoP key", e))?;
-                    let jwk = Reflect::get(&pair, &"publicJwk".into())?.as_string().unwrap_or_default();
-                    let jwk = serde_json::from_str(&jwk).map_err(|e| js_error("CRYPTO_ERROR", &e.to_string(), None))?;
-                    DpopProver { jwk, key: ProverKey::WebCrypto(Reflect::get(&pair, &"privateKey".into())?) }
-                }
-                other => return Err(js_error("INVALID_ARGUMENT", &format!("key store {other:?}: use \"wasm\" or \"webcrypto\""), None)),
-            };
-            Ok(prover.into())
-        })
-    }
-
-    /// The public JWK in every proof's header.
-    #[wasm_bindgen(js_name = publicJwk, unchecked_return_type = "object")]
-    pub fn public_jwk(&self) -> JsValue {
-        to_js(&self.jwk)
-    }
-
-    /// A proof for one request: `htm`, `htu` (query and fragment dropped), and `ath` / `nonce`
-    /// when given.
-    #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
-    pub fn proof(&self, htm: &str, url: &str, access_token: Option<String>, nonce: Option<String>) -> js_sys::Promise {
-        let input = crate::dpop::ProofInput { method: htm, url, access_token: access_token.as_deref(), nonce: nonce.as_deref() };
-        let unsigned = crate::dpop::unsigned_proof("ES256", &self.jwk, &input, now().secs(), &mut OsEntropy);
-        match &self.key {
-            ProverKey::Wasm(k) => {
-                let jws = crate::dpop::finish(&unsigned, &k.sign(unsigned.signing_input.as_bytes()));
-                js_sys::Promise::resolve(&JsValue::from(jws))
-            }
-            ProverKey::WebCrypto(key) => {
-                let key = key.clone();
-                future_to_promise(async move {
-                    let sig = js_sign_es256(&key, unsigned.signing_input.as_bytes()).await?;
-                    Ok(crate::dpop::finish(&unsigned, &Uint8Array::new(&sig).to_vec()).into())
-                })
-            }
-        }
-    }
 }
