@@ -154,7 +154,8 @@ impl NonceMemory {
     }
 }
 
-fn origin(url: &str) -> String {
+/// The ASCII serialisation of a URL's origin (RFC 6454 §6.2), or the text itself when it is not a URL.
+pub fn origin(url: &str) -> String {
     url::Url::parse(url).map(|u| u.origin().ascii_serialization()).unwrap_or_else(|_| url.to_owned())
 }
 

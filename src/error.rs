@@ -81,6 +81,17 @@ pub enum Error {
         /// What the transport reported.
         message: String,
     },
+    /// The configuration would send a client kept on the device to a place it was not
+    /// registered at, and nobody confirmed that; nothing was sent.
+    #[error("this device keeps client {client_id} for {}; this configuration would send it to {requested}. Nothing was sent: confirm the new destination, restore server.endpoints and server.sendVia, or forget this device", list_destinations(.registered_at))]
+    DestinationChanged {
+        /// The stored client.
+        client_id: String,
+        /// Where it may go.
+        registered_at: Vec<crate::flow::Destination>,
+        /// Where this configuration would send it.
+        requested: crate::flow::Destination,
+    },
     /// A key, certificate or JWT could not be made or used.
     #[error("{0}")]
     Crypto(String),
@@ -99,6 +110,13 @@ impl fmt::Debug for Error {
     }
 }
 
+fn list_destinations(d: &[crate::flow::Destination]) -> String {
+    if d.is_empty() {
+        return "its issuer's origin".into();
+    }
+    d.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
+
 fn list(problems: &[ConfigProblem]) -> String {
     problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")
 }
@@ -112,6 +130,7 @@ impl Error {
             Error::UnexpectedStatus { .. } => "UNEXPECTED_STATUS",
             Error::InvalidResponse { .. } => "INVALID_RESPONSE",
             Error::Transport { .. } => "TRANSPORT_ERROR",
+            Error::DestinationChanged { .. } => "CREDENTIAL_DESTINATION_CHANGED",
             Error::Crypto(_) => "CRYPTO_ERROR",
             Error::State(_) => "FLOW_STATE",
         }
@@ -121,6 +140,7 @@ impl Error {
     pub fn step(&self) -> Option<Step> {
         match self {
             Error::Server { step, .. } | Error::UnexpectedStatus { step, .. } | Error::InvalidResponse { step, .. } | Error::Transport { step, .. } => Some(*step),
+            Error::DestinationChanged { .. } => Some(Step::HaapiToken),
             _ => None,
         }
     }
@@ -158,6 +178,11 @@ impl Error {
         }
         if let Error::Config(problems) = self {
             v["problems"] = serde_json::to_value(problems).unwrap_or_default();
+        }
+        if let Error::DestinationChanged { client_id, registered_at, requested } = self {
+            v["clientId"] = client_id.clone().into();
+            v["registeredAt"] = serde_json::to_value(registered_at).unwrap_or_default();
+            v["requested"] = serde_json::to_value(requested).unwrap_or_default();
         }
         v
     }

@@ -9,7 +9,7 @@ use crate::config::{Config, ConfigProblem, KeyStore, Method};
 use crate::dpop::{DpopKey, DpopSigner};
 use crate::entropy::SeededEntropy;
 use crate::error::Error;
-use crate::flow::{DynamicClient, Flow, Outcome};
+use crate::flow::{DynamicClient, Flow, FlowOptions, Outcome};
 use crate::material::Material;
 use crate::secret::Secret;
 use crate::sim::{ClientAuthentication, SimSettings, Simulator};
@@ -49,8 +49,8 @@ pub struct SimLab {
     pub material: Material,
     /// The device's DPoP key (the `wasm` key store).
     pub dpop: DpopKey,
-    /// The dynamic client kept on the device (F3).
-    pub stored: Option<DynamicClient>,
+    /// The dynamic clients kept on the device (F3).
+    pub stored: Vec<DynamicClient>,
     rng: SeededEntropy,
 }
 
@@ -75,37 +75,32 @@ impl SimLab {
         let material = Material::prepare(config, now, &mut rng)?;
         let dpop = DpopKey::generate(&mut rng);
         let settings = simulator_settings(config, &material)?;
-        Ok(SimLab { sim: Simulator::new(settings, seed ^ 0x5eed), material, dpop, stored: None, rng })
+        Ok(SimLab { sim: Simulator::new(settings, seed ^ 0x5eed), material, dpop, stored: Vec::new(), rng })
     }
 
     /// Runs the flow once against the simulator; a dynamic client from an earlier run is reused.
     pub fn run(&mut self, config: &Config, now: Timestamp) -> Result<LabRun, Box<LabFailure>> {
+        self.run_with(config, now, FlowOptions::default())
+    }
+
+    /// [`SimLab::run`] with options (a confirmed new destination).
+    pub fn run_with(&mut self, config: &Config, now: Timestamp, options: FlowOptions) -> Result<LabRun, Box<LabFailure>> {
         let rng = Box::new(SeededEntropy::new(self.rng_seed()));
-        let mut flow = match Flow::new(config.clone(), &self.material, self.stored.clone(), self.dpop.public_jwk(), rng) {
+        let mut flow = match Flow::new(config.clone(), &self.material, self.stored.clone(), self.dpop.public_jwk(), rng, options) {
             Ok(f) => f,
             Err(error) => return Err(Box::new(LabFailure { error, trace: Trace::default() })),
         };
         let sim = &mut self.sim;
-        let mut stored = None;
-        let result = crate::driver::run(
-            &mut flow,
-            &self.dpop,
-            &mut |request| Ok(sim.handle(request, now)),
-            &mut |client| stored = Some(client.clone()),
-            &mut || now,
-        );
-        if let Some(client) = stored {
-            self.stored = Some(client);
-        }
+        let result = crate::driver::run(&mut flow, &self.dpop, &mut |request| Ok(sim.handle(request, now)), &mut self.stored, &mut || now);
         match result {
             Ok(outcome) => Ok(LabRun { outcome, trace: flow.trace().clone() }),
             Err(error) => Err(Box::new(LabFailure { error, trace: flow.trace().clone() })),
         }
     }
 
-    /// "Forget this device": drops the stored dynamic client.
+    /// "Forget this device": drops the stored dynamic clients.
     pub fn forget_device(&mut self) {
-        self.stored = None;
+        self.stored.clear();
     }
 
     fn rng_seed(&mut self) -> u64 {

@@ -168,7 +168,8 @@ fn a_stored_client_is_reused_and_f1_f2_skipped() {
     let mut lab = SimLab::new(&cfg, 1, NOW).unwrap();
     let first = lab.run(&cfg, NOW).unwrap();
     let id = first.outcome.dynamic_client_id.clone().unwrap();
-    assert_eq!(lab.stored.as_ref().unwrap().client_id, id);
+    assert_eq!(lab.stored.len(), 1);
+    assert_eq!(lab.stored[0].client_id, id);
     let second = lab.run(&cfg, NOW.plus_secs(30)).unwrap();
     assert!(second.outcome.reused_stored_client);
     assert_eq!(second.outcome.dynamic_client_id.as_deref(), Some(id.as_str()));
@@ -197,7 +198,8 @@ fn a_stale_stored_client_is_dropped_and_registered_again() {
     assert!(why.notes.iter().any(|n| n.contains(&old) && n.contains("registers a new")), "{:?}", why.notes);
     assert_eq!(names[first_f4 + 1..].iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["dcr-token", "registration", "store", "haapi-token", "authorize"]);
     assert!(names[first_f4 + 1..].iter().all(|(_, s)| *s == Status::Ok));
-    assert_ne!(lab.stored.as_ref().unwrap().client_id, old);
+    assert_eq!(lab.stored.len(), 1, "the stale client is forgotten, the new one kept");
+    assert_ne!(lab.stored[0].client_id, old);
 }
 
 #[test]
@@ -232,7 +234,7 @@ fn stop_after_ends_the_run_there() {
     let run = lab.run(&cfg, NOW).unwrap();
     assert_eq!(run.trace.steps.last().unwrap().name, Step::Registration);
     assert_eq!(run.outcome.last_step, Step::Registration);
-    assert!(lab.stored.is_none(), "the client was not stored");
+    assert!(lab.stored.is_empty(), "the client was not stored");
 }
 
 #[test]
@@ -304,8 +306,8 @@ fn a_transport_failure_keeps_the_step_and_message() {
     let cfg = Config::default();
     let material = haapi_lab::material::Material::prepare(&cfg, NOW, &mut haapi_lab::entropy::SeededEntropy::new(1)).unwrap();
     let key = haapi_lab::dpop::DpopKey::generate(&mut haapi_lab::entropy::SeededEntropy::new(2));
-    let mut flow = haapi_lab::flow::Flow::new(cfg, &material, None, haapi_lab::dpop::DpopSigner::public_jwk(&key), Box::new(haapi_lab::entropy::SeededEntropy::new(3))).unwrap();
-    let err = haapi_lab::driver::run(&mut flow, &key, &mut |_| Err("connection refused".into()), &mut |_| {}, &mut || NOW).unwrap_err();
+    let mut flow = haapi_lab::flow::Flow::new(cfg, &material, vec![], haapi_lab::dpop::DpopSigner::public_jwk(&key), Box::new(haapi_lab::entropy::SeededEntropy::new(3)), Default::default()).unwrap();
+    let err = haapi_lab::driver::run(&mut flow, &key, &mut |_| Err("connection refused".into()), &mut Vec::new(), &mut || NOW).unwrap_err();
     assert_eq!(err.code(), "TRANSPORT_ERROR");
     assert_eq!(err.step(), Some(Step::Discovery));
     assert!(err.to_string().contains("connection refused"));
@@ -332,7 +334,7 @@ fn the_simulators_database_survives_an_export_and_import() {
     let mut first = SimLab::new(&cfg, 21, NOW).unwrap();
     first.run(&cfg, NOW).unwrap();
     let state = first.sim.export_state();
-    assert!(!state.to_string().contains(first.stored.as_ref().unwrap().client_secret.expose()), "secrets are exported only as hashes");
+    assert!(!state.to_string().contains(first.stored[0].client_secret.expose()), "secrets are exported only as hashes");
     let mut second = SimLab::new(&cfg, 21, NOW).unwrap();
     second.sim.import_state(&state).unwrap();
     second.stored = first.stored.clone();
@@ -348,4 +350,103 @@ fn an_error_debug_print_keeps_evidence_but_not_secrets() {
     let e = Error::InvalidResponse { step: Step::Registration, status: 200, message: "201 expected".into(), body: r#"{"client_id":"c","client_secret":"s3cr3t"}"#.into() };
     let text = format!("{e:?}");
     assert!(text.contains("INVALID_RESPONSE") && text.contains("client_id") && !text.contains("s3cr3t"), "{text}");
+}
+
+
+// --- A stored credential never leaves for a place it did not come from (DESIGN.md) -------------
+
+/// Runs `cfg` on `lab`'s device; `transport` sees every request first (and may answer it).
+fn run_recording(
+    lab: &mut SimLab,
+    cfg: &Config,
+    options: haapi_lab::flow::FlowOptions,
+    transport: &mut dyn FnMut(&haapi_lab::http::HttpRequest, &mut haapi_lab::sim::Simulator) -> haapi_lab::http::HttpResponse,
+) -> (Result<haapi_lab::flow::Outcome, Error>, haapi_lab::trace::Trace) {
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(99);
+    let rng = Box::new(haapi_lab::entropy::SeededEntropy::new(RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
+    let mut flow = haapi_lab::flow::Flow::new(cfg.clone(), &lab.material, lab.stored.clone(), haapi_lab::dpop::DpopSigner::public_jwk(&lab.dpop), rng, options).unwrap();
+    let sim = &mut lab.sim;
+    let result = haapi_lab::driver::run(&mut flow, &lab.dpop, &mut |r| Ok(transport(r, sim)), &mut lab.stored, &mut || NOW);
+    (result, flow.trace().clone())
+}
+
+fn attacker_answers_401(request: &haapi_lab::http::HttpRequest) -> haapi_lab::http::HttpResponse {
+    assert!(request.url.starts_with("https://attacker.example/"), "unexpected request {}", request.url);
+    haapi_lab::http::HttpResponse::json(401, &json!({ "error": "invalid_client" }))
+}
+
+#[test]
+fn a_link_that_moves_the_token_endpoint_sends_the_stored_client_nowhere() {
+    let cfg = Config::default();
+    let mut lab = SimLab::new(&cfg, 31, NOW).unwrap();
+    let id = lab.run(&cfg, NOW).unwrap().outcome.dynamic_client_id.unwrap();
+    let hostile = with(cfg.to_json(), |v| v["server"]["endpoints"]["token"] = json!("https://attacker.example/oauth/v2/oauth-token"));
+    let mut seen = vec![];
+    let (result, trace) = run_recording(&mut lab, &hostile, Default::default(), &mut |r, sim| {
+        seen.push(r.url.clone());
+        if r.url.starts_with("https://attacker.example/") { attacker_answers_401(r) } else { sim.handle(r, NOW) }
+    });
+    let err = result.unwrap_err();
+    assert_eq!(err.code(), "CREDENTIAL_DESTINATION_CHANGED");
+    assert!(err.to_string().contains("https://attacker.example/oauth/v2/oauth-token"), "{err}");
+    assert!(seen.is_empty(), "the configuration names the token endpoint, so nothing is sent, not even discovery: {seen:?}");
+    let last = trace.steps.last().unwrap();
+    assert_eq!((last.name, last.status), (Step::HaapiToken, Status::Failed));
+    assert!(last.request.is_none());
+    assert!(last.notes.iter().any(|n| n.contains("Nothing was sent")), "{:?}", last.notes);
+    assert_eq!(lab.stored.len(), 1);
+    assert_eq!(lab.stored[0].client_id, id, "the device keeps its client");
+}
+
+#[test]
+fn a_link_with_a_hostile_send_via_is_refused_before_any_request() {
+    let cfg = Config::default();
+    let mut lab = SimLab::new(&cfg, 32, NOW).unwrap();
+    lab.run(&cfg, NOW).unwrap();
+    let hostile = with(cfg.to_json(), |v| v["server"]["sendVia"] = json!("https://attacker.example"));
+    let mut seen = vec![];
+    let (result, _) = run_recording(&mut lab, &hostile, Default::default(), &mut |r, _| {
+        seen.push(r.url.clone());
+        attacker_answers_401(r)
+    });
+    assert_eq!(result.unwrap_err().code(), "CREDENTIAL_DESTINATION_CHANGED");
+    assert!(seen.is_empty(), "nothing may be sent, not even discovery: {seen:?}");
+    assert_eq!(lab.stored.len(), 1);
+}
+
+#[test]
+fn a_confirmed_new_destination_that_refuses_the_client_does_not_make_the_device_forget_it() {
+    let cfg = Config::default();
+    let mut lab = SimLab::new(&cfg, 33, NOW).unwrap();
+    let id = lab.run(&cfg, NOW).unwrap().outcome.dynamic_client_id.unwrap();
+    let elsewhere = with(cfg.to_json(), |v| v["server"]["endpoints"]["token"] = json!("https://attacker.example/oauth/v2/oauth-token"));
+    let options = haapi_lab::flow::FlowOptions { allow_new_origin: true };
+    let (result, trace) = run_recording(&mut lab, &elsewhere, options, &mut |r, sim| {
+        if r.url.starts_with("https://attacker.example/") { attacker_answers_401(r) } else { sim.handle(r, NOW) }
+    });
+    assert!(result.is_err(), "the new destination refuses everything");
+    let f4 = trace.steps.iter().find(|s| s.name == Step::HaapiToken).unwrap();
+    assert!(f4.notes.iter().any(|n| n.contains("keeps it")), "{:?}", f4.notes);
+    assert!(lab.stored.iter().any(|c| c.client_id == id), "a 401 from elsewhere never deletes the stored client");
+    // And the original server still accepts it.
+    let again = lab.run(&cfg, NOW.plus_secs(10)).unwrap();
+    assert!(again.outcome.reused_stored_client);
+}
+
+#[test]
+fn a_confirmed_proxy_to_the_same_server_is_remembered() {
+    let cfg = Config::default();
+    let mut lab = SimLab::new(&cfg, 34, NOW).unwrap();
+    lab.run(&cfg, NOW).unwrap();
+    let proxied = with(cfg.to_json(), |v| v["server"]["sendVia"] = json!("http://127.0.0.1:9000"));
+    let refused = run_recording(&mut lab, &proxied, Default::default(), &mut |r, sim| sim.handle(r, NOW)).0.unwrap_err();
+    assert_eq!(refused.code(), "CREDENTIAL_DESTINATION_CHANGED");
+    let options = haapi_lab::flow::FlowOptions { allow_new_origin: true };
+    let outcome = run_recording(&mut lab, &proxied, options, &mut |r, sim| sim.handle(r, NOW)).0.unwrap();
+    assert!(outcome.reused_stored_client);
+    assert_eq!(lab.stored.len(), 1);
+    assert_eq!(lab.stored[0].destinations.len(), 2, "{:?}", lab.stored[0].destinations);
+    // Confirmed once: the next run through the proxy needs no confirmation.
+    let third = run_recording(&mut lab, &proxied, Default::default(), &mut |r, sim| sim.handle(r, NOW)).0;
+    assert!(third.is_ok(), "{third:?}");
 }

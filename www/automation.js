@@ -2,10 +2,12 @@
 //   - the configuration travels in the URL fragment as #config=<base64url(JSON)>; &run=1 runs it;
 //   - document.documentElement.dataset.flowState is idle | running | succeeded | failed
 //     (and dataset.flowBusy is "true" while a request is in flight);
-//   - window.haapiLab.run(config) resolves to the RunResult; window.haapiLab.trace() returns the
-//     trace, redacted unless { reveal: true }.
+//   - window.haapiLab.run(config, { allowNewOrigin }) resolves to the RunResult (allowNewOrigin:
+//     a stored client may go to a destination it was not registered at; never from a link);
+//     window.haapiLab.trace() returns the trace, redacted unless { reveal: true }.
 // Extras: window.haapiLab.device() resolves to the device's state, window.haapiLab.forget()
-// forgets the device, window.haapiLab.config() returns the current document.
+// forgets the device, window.haapiLab.resetServer() empties the in-page simulator's client
+// database, window.haapiLab.config() returns the current document.
 
 import { root } from "./dom.js";
 
@@ -86,10 +88,11 @@ export function setFlowBusy(busy) {
  */
 export function installAutomation(controller) {
   const api = {
-    run: (config) => controller.run(config),
+    run: (config, options) => controller.run(config, options),
     trace: (options) => controller.trace({ reveal: Boolean(options?.reveal) }),
     device: () => controller.device(),
     forget: () => controller.forget(),
+    resetServer: () => controller.resetServer(),
     config: () => controller.config(),
     get flowState() {
       return root.dataset.flowState;

@@ -50,6 +50,7 @@ export const runButton = byId("btn-run");
 export const nextButton = byId("btn-next");
 export const resetButton = byId("btn-reset");
 export const forgetButton = byId("btn-forget");
+export const resetServerButton = byId("btn-reset-server");
 export const statusLine = byId("status");
 export const statusText = byId("status-text");
 export const runError = byId("run-error");

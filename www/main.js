@@ -263,6 +263,12 @@ function finishRun(result) {
       advice,
       onField: panel.focusField,
       onInspect: failedIndex >= 0 ? () => select({ index: failedIndex }, { focus: true }) : null,
+      // Only a click of a person confirms a new destination: never a link or a fragment flag.
+      onConfirmDestination: (event) => {
+        if (!event?.isTrusted) return;
+        state.inRun = false;
+        advance("all", { allowNewOrigin: true });
+      },
     });
     dom.runError.hidden = false;
     setStatus(TEXT.runFailedStatus(error.step ?? (failedIndex >= 0 ? trace.steps[failedIndex].name : null), trace.steps.length > 0), { busy: false });
@@ -274,7 +280,7 @@ function finishRun(result) {
  * the picture lights up as the steps complete (`pace`: ms to pause between steps, for an
  * audience). Resolves to the RunResult.
  */
-function advance(mode, { pace = 0 } = {}) {
+function advance(mode, { pace = 0, allowNewOrigin = false } = {}) {
   return exclusive(async () => {
     const controller = new AbortController();
     state.abort = controller;
@@ -288,7 +294,7 @@ function advance(mode, { pace = 0 } = {}) {
         drawPicture(next);
         setStatus(TEXT.runningStep(next ?? "the flow"));
         const before = state.trace.steps.length;
-        result = await lab.step({ signal: controller.signal });
+        result = await lab.step({ signal: controller.signal, allowNewOrigin });
         if (!result.done && (result.trace.steps.length <= before || calls > 50)) {
           // A step must add to the trace of the same run, and a run must end: guard against a loop.
           throw Object.assign(new Error(`lab.step() returned done: false without completing a new step of this run (trace went from ${before} to ${result.trace.steps.length} steps)`), { code: "API_MISMATCH" });
@@ -380,6 +386,16 @@ function forget() {
       setStatus("Could not forget this device. The explanation is below the controls.", { busy: false });
       throw e;
     }
+  });
+}
+
+/** Empties the in-page simulator's client database (the "database was recreated" lesson). */
+function resetServer() {
+  return exclusive(async () => {
+    const lab = await ensureLab();
+    await lab.resetServer();
+    setStatus(TEXT.serverReset, { busy: false });
+    await refreshDevice();
   });
 }
 
@@ -510,6 +526,7 @@ dom.runButton.addEventListener("click", onRunClick);
 dom.nextButton.addEventListener("click", onNextClick);
 dom.resetButton.addEventListener("click", () => reset());
 dom.forgetButton.addEventListener("click", () => forget().catch(() => {})); // shown on the page
+dom.resetServerButton.addEventListener("click", () => resetServer().catch((e) => showBanner("Could not reset the simulated server.", errorObject(e).message)));
 dom.shortcutsToggle.addEventListener("change", () => setStatus(dom.shortcutsToggle.checked ? TEXT.shortcutsOn : TEXT.shortcutsOff));
 
 function typingIn(target) {
@@ -563,17 +580,17 @@ function traceFor({ reveal }) {
 
 let ready;
 installAutomation({
-  async run(config) {
+  async run(config, options) {
     await ready;
     state.abort?.abort();
-    if (config !== undefined) {
+    if (config !== undefined && config !== null) {
       state.keepRunFlag = false;
       panel.setConfig(config, "automation");
     }
     await exclusive(async () => {
       state.inRun = false;
     });
-    return advance("all");
+    return advance("all", { allowNewOrigin: options?.allowNewOrigin === true });
   },
   trace: traceFor,
   async device() {
@@ -587,6 +604,10 @@ installAutomation({
   async forget() {
     await ready;
     return forget();
+  },
+  async resetServer() {
+    await ready;
+    return resetServer();
   },
   config: () => structuredClone(state.config),
 });

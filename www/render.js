@@ -2,7 +2,7 @@
 // innerHTML, so nothing a server sends can become markup. No inline styles: state is a class.
 
 import { CLAIMS, claimText, describeLocation, meaning } from "./claims.js";
-import { DEVICE, ERROR_CODES, ERROR_LABELS, INSPECTOR, SHORTCUTS, STATUS_GLYPH, STATUS_WORD, STEPS } from "./strings.js";
+import { DEVICE, ERROR_CODES, ERROR_LABELS, INSPECTOR, SHORTCUTS, STATUS_GLYPH, STATUS_WORD, STEPS, TEXT } from "./strings.js";
 
 /**
  * Creates an element. `props`: `class` (string or array), `text`, `dataset`, `on<event>`
@@ -251,11 +251,25 @@ export function renderStepList(list, steps, selectedIndex, onSelect) {
 }
 
 /** The run-level explanation of a failure, with advice from the failed step's notes. */
-export function renderRunError(container, { title, error, advice, onField, onInspect }) {
+export function renderRunError(container, { title, error, advice, onField, onInspect, onConfirmDestination }) {
   replace(container,
     h("h3", {}, title),
+    error?.code === "CREDENTIAL_DESTINATION_CHANGED" && onConfirmDestination ? renderDestinationPrompt(error, onConfirmDestination) : null,
     renderError(error, { advice, onField, level: 4 }),
     onInspect ? h("button", { type: "button", class: "small", onclick: onInspect }, "Inspect the failed step") : null);
+}
+
+const where = (d) => (d ? `${d.tokenEndpoint}${d.sendOrigin && !d.tokenEndpoint.startsWith(d.sendOrigin) ? ` (sent via ${d.sendOrigin})` : ""}` : "?");
+
+/** The question a person must answer before a stored client goes to a new place. */
+function renderDestinationPrompt(error, onConfirm) {
+  const kept = (error.registeredAt ?? []).map(where);
+  return h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": "confirm-destination-title", dataset: { confirm: "new-origin" } },
+    h("h4", { id: "confirm-destination-title" }, TEXT.destinationTitle),
+    h("p", {}, TEXT.destinationBody(error.clientId ?? "?", kept.length ? kept.join(", ") : TEXT.destinationIssuerOrigin, where(error.requested))),
+    h("p", { class: "hint" }, TEXT.destinationHint),
+    h("div", { class: "button-row" },
+      h("button", { type: "button", id: "btn-confirm-destination", onclick: onConfirm }, TEXT.destinationConfirm)));
 }
 
 function dl(rows) {

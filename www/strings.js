@@ -35,6 +35,12 @@ function failedTitle(step, sent = false) {
 }
 
 export const TEXT = {
+  serverReset: "The simulated server's database is empty: it no longer knows this device's client, so the next run finds it stale and registers again.",
+  destinationTitle: "Send this device's client to a new place?",
+  destinationBody: (id, kept, to) => `This device keeps dynamic client ${id} (its id and secret) for ${kept}. This configuration would send it to ${to}. A configuration can come from a link, so nothing was sent.`,
+  destinationIssuerOrigin: "its issuer's origin",
+  destinationHint: "Confirm only if you trust that place (for example your own same-origin proxy to the same server). Otherwise restore server.endpoints and server.sendVia, or press Forget this device to register a new client.",
+  destinationConfirm: "I trust it: send the client there and run",
   loadingModule: "Loading the WebAssembly module…",
   moduleFailed: "The WebAssembly module could not be loaded, so nothing can run.",
   moduleFailedAdvice: "Build it with `bash scripts/build-pkg.sh` (it writes pkg/), and serve the repository root so that /pkg/haapi_lab.js is reachable from /www/index.html.",
@@ -123,6 +129,7 @@ export const ERROR_CODES = {
   UNEXPECTED_STATUS: "The server answered with an HTTP status this step does not expect, and without an OAuth error. Look at the response body.",
   INVALID_RESPONSE: "The server's answer does not follow the protocol (a missing field, a wrong type or a wrong media type). Look at the response body.",
   TRANSPORT_ERROR: "The request did not reach the server, or its answer could not be read: check the URL, that the server is running, and CORS (or use server.sendVia with a same-origin proxy).",
+  CREDENTIAL_DESTINATION_CHANGED: "This device keeps a dynamic client registered elsewhere, and this configuration would send it to a new place. Nothing was sent. Confirm only if you trust the new place.",
   CRYPTO_ERROR: "A key, certificate or JWT could not be made or used. Check the pasted key or certificate.",
   STORAGE_ERROR: "The browser's storage (IndexedDB, WebCrypto) failed. A private window or strict storage settings can cause this.",
   FLOW_STATE: "The flow was driven out of order. Press Reset and run again; if it persists, this is a bug in the lab.",

@@ -138,6 +138,61 @@ pub struct DynamicClient {
     pub issuer: String,
     /// When the device registered it (ms since the epoch).
     pub registered_at: u64,
+    /// Where this client may be sent: the token endpoint it was registered with and the origin
+    /// requests went to, plus any destination a person confirmed later. A stored credential
+    /// never leaves for a place it did not come from (DESIGN.md).
+    #[serde(default)]
+    pub destinations: Vec<Destination>,
+}
+
+/// Where a stored dynamic client's credentials go: the server's own token endpoint (what `htu`
+/// and the server know) and the origin the requests are actually sent to (`sendVia`, or the
+/// endpoint's own origin).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Destination {
+    /// The token endpoint's external URL.
+    pub token_endpoint: String,
+    /// The origin requests carrying the client's credentials or tokens are sent to.
+    pub send_origin: String,
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if crate::dpop::origin(&self.token_endpoint) == self.send_origin {
+            f.write_str(&self.token_endpoint)
+        } else {
+            write!(f, "{} (sent via {})", self.token_endpoint, self.send_origin)
+        }
+    }
+}
+
+impl DynamicClient {
+    /// True when this client may be sent to `to` (an empty list is a record from before
+    /// destinations were kept: it is bound to its issuer's origin).
+    pub fn may_go_to(&self, to: &Destination) -> bool {
+        if self.destinations.is_empty() {
+            let origin = crate::dpop::origin(&self.issuer);
+            return crate::dpop::origin(&to.token_endpoint) == origin && to.send_origin == origin;
+        }
+        self.destinations.contains(to)
+    }
+}
+
+/// Options of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowOptions {
+    /// A person confirmed that a stored client may be sent to a destination it was not
+    /// registered at (the page's prompt; `run({ allowNewOrigin: true })`). Never set from a link.
+    pub allow_new_origin: bool,
+}
+
+/// An update of what the device keeps, which the caller carries out ([`Next::Store`],
+/// [`Next::Forget`]) and confirms with [`Flow::on_stored`].
+#[derive(Clone, Debug)]
+enum Effect {
+    Store(DynamicClient),
+    Forget(String),
 }
 
 /// How a run ended.
@@ -172,8 +227,12 @@ pub enum Next {
     Send(HttpRequest),
     /// Sign these bytes with the DPoP key, then call [`Flow::on_signature`].
     Sign(UnsignedProof),
-    /// Persist this client on the device, then call [`Flow::on_stored`].
+    /// Persist this client on the device (add it, or replace the one with its `client_id`), then
+    /// call [`Flow::on_stored`].
     Store(DynamicClient),
+    /// Delete the stored client with this `client_id` (the server that registered it no longer
+    /// knows it), then call [`Flow::on_stored`].
+    Forget(String),
     /// The run is over.
     Done(Outcome),
 }
@@ -195,7 +254,7 @@ enum Pending {
     Sign { request: HttpRequest, proof: UnsignedProof },
     Ready(HttpRequest),
     Awaiting(HttpRequest),
-    Storing(DynamicClient),
+    Effect { effect: Effect, completes_step: bool },
 }
 
 /// One run of the fallback. Build it with [`Flow::new`], drive it with [`Flow::poll`].
@@ -211,6 +270,13 @@ pub struct Flow {
     record: Option<TraceStep>,
     trace: Trace,
     client: Option<DynamicClient>,
+    /// Every client the device keeps for this issuer (the one to reuse is chosen once the
+    /// destination is known).
+    stored: Vec<DynamicClient>,
+    options: FlowOptions,
+    /// The stored client is being sent to a destination a person just confirmed.
+    confirmed_destination: Option<Destination>,
+    effects: std::collections::VecDeque<Effect>,
     reused: bool,
     reregistered: bool,
     retried: bool,
@@ -231,12 +297,13 @@ impl fmt::Debug for Flow {
 }
 
 impl Flow {
-    /// A new run. `stored` is the dynamic client kept on the device from an earlier run, if any;
+    /// A new run. `stored` are the dynamic clients kept on the device from earlier runs (those of
+    /// other issuers are ignored; the one to reuse is chosen once the destination is known);
     /// `dpop_public_jwk` is the public key of the DPoP signer (`alg` ES256).
-    pub fn new(config: Config, material: &Material, stored: Option<DynamicClient>, dpop_public_jwk: Value, mut rng: Box<dyn Entropy>) -> Result<Flow, Error> {
+    pub fn new(config: Config, material: &Material, stored: Vec<DynamicClient>, dpop_public_jwk: Value, mut rng: Box<dyn Entropy>, options: FlowOptions) -> Result<Flow, Error> {
         config.validate().map_err(Error::Config)?;
         let auth = ClientAuth::for_main_client(&config, material)?;
-        let stored = stored.filter(|c| c.issuer == config.server.issuer);
+        let stored: Vec<DynamicClient> = stored.into_iter().filter(|c| c.issuer == config.server.issuer).collect();
         let s = &config.server.endpoints;
         let endpoints = match (&s.token, &s.registration, &s.authorization) {
             (Some(t), Some(r), Some(a)) => Some(Endpoints { token: t.clone(), registration: r.clone(), authorization: a.clone(), cat: s.cat.clone().unwrap_or_else(|| format!("{t}/cat")) }),
@@ -255,8 +322,12 @@ impl Flow {
             pending: Pending::Nothing,
             record: None,
             trace: Trace::default(),
-            reused: stored.is_some(),
-            client: stored,
+            reused: false,
+            client: None,
+            stored,
+            options,
+            confirmed_destination: None,
+            effects: Default::default(),
             reregistered: false,
             retried: false,
             dcr_token: None,
@@ -324,11 +395,19 @@ impl Flow {
                     self.pending = Pending::Awaiting(request);
                     return Err(Error::State("a response is awaited: call on_response or on_transport_error".into()));
                 }
-                Pending::Storing(client) => {
-                    self.pending = Pending::Storing(client.clone());
-                    return Ok(Next::Store(client));
+                Pending::Effect { effect, completes_step } => {
+                    let next = match &effect {
+                        Effect::Store(client) => Next::Store(client.clone()),
+                        Effect::Forget(client_id) => Next::Forget(client_id.clone()),
+                    };
+                    self.pending = Pending::Effect { effect, completes_step };
+                    return Ok(next);
                 }
                 Pending::Nothing => {}
+            }
+            if let Some(effect) = self.effects.pop_front() {
+                self.pending = Pending::Effect { effect, completes_step: false };
+                continue;
             }
             if self.stage == Stage::Done {
                 return Ok(Next::Done(self.outcome()));
@@ -353,12 +432,16 @@ impl Flow {
         }
     }
 
-    /// Confirms that the client of [`Next::Store`] is persisted.
+    /// Confirms that the device did what [`Next::Store`] or [`Next::Forget`] asked.
     pub fn on_stored(&mut self, now: Timestamp) -> Result<(), Error> {
         match std::mem::replace(&mut self.pending, Pending::Nothing) {
-            Pending::Storing(client) => {
-                self.note(format!("Kept client {} on the device; later runs reuse it and skip registration.", client.client_id));
-                self.complete(now);
+            Pending::Effect { effect, completes_step } => {
+                if completes_step {
+                    if let Effect::Store(client) = effect {
+                        self.note(format!("Kept client {} on the device; later runs reuse it and skip registration.", client.client_id));
+                    }
+                    self.complete(now);
+                }
                 Ok(())
             }
             other => {
@@ -428,7 +511,8 @@ impl Flow {
                 self.complete(now);
             }
             Stage::Registration => {
-                let client = steps::process_registration(resp, &self.config.client.template_client_id, &issuer, now)?;
+                let mut client = steps::process_registration(resp, &self.config.client.template_client_id, &issuer, now)?;
+                client.destinations = self.destination().into_iter().collect();
                 self.note(format!("Registered dynamic client {} from template {}.", client.client_id, client.software_id));
                 self.dcr_token = None;
                 self.client = Some(client);
@@ -445,6 +529,14 @@ impl Flow {
                 let token = steps::process_token(Step::HaapiToken, resp, "DPoP", HAAPI_SCOPE)?;
                 self.note(format!("Got a DPoP-bound HAAPI token{}.", token.expires_in.map(|s| format!(", valid {s} s")).unwrap_or_default()));
                 self.haapi_token = Some(token.access_token);
+                if let (Some(to), Some(client)) = (self.confirmed_destination.take(), self.client.as_mut()) {
+                    // The person confirmed this destination and the server there knows the client:
+                    // from now on it belongs there too.
+                    client.destinations.push(to.clone());
+                    let client = client.clone();
+                    self.note(format!("The server at {to} accepted client {}: the device now also allows it there.", client.client_id));
+                    self.effects.push_back(Effect::Store(client));
+                }
                 self.complete(now);
             }
             Stage::Authorize => {
@@ -476,15 +568,97 @@ impl Flow {
     fn forget_stale_client(&mut self, resp: &HttpResponse) {
         let old = self.client.take().map(|c| c.client_id).unwrap_or_default();
         let error = steps::response_error(Step::HaapiToken, resp);
+        let note = match self.confirmed_destination.take() {
+            // A server it was never registered at does not know it: that says nothing about the
+            // server that does, so the device keeps it.
+            Some(to) => format!("The server at {to} does not know client {old}; the device keeps it for the place it was registered at and registers a new client here."),
+            None => {
+                self.effects.push_back(Effect::Forget(old.clone()));
+                format!("The server no longer knows the stored client {old} (its database was probably reset). The app forgets it and registers a new dynamic client.")
+            }
+        };
         if let Some(mut r) = self.record.take() {
             r.status = Status::Failed;
             r.error = Some(error.to_json());
-            r.notes.push(format!("The server no longer knows the stored client {old} (its database was probably reset). The app forgets it and registers a new dynamic client."));
+            r.notes.push(note);
             self.trace.steps.push(r);
         }
         self.reregistered = true;
         self.retried = false;
         self.stage = Stage::DcrToken;
+    }
+
+    /// Where the stored client's credentials would go in this run, once the endpoints are known.
+    fn destination(&self) -> Option<Destination> {
+        let token = &self.endpoints.as_ref()?.token;
+        Some(Destination { token_endpoint: token.clone(), send_origin: crate::dpop::origin(&self.send_url(token)) })
+    }
+
+    /// Chooses the stored client for this run's destination. A client kept for this issuer but
+    /// for another destination is not sent anywhere unless a person confirmed it
+    /// ([`FlowOptions::allow_new_origin`]); the run stops before any request that would carry it.
+    fn choose_stored_client(&mut self, now: Timestamp) -> Result<(), Error> {
+        if self.stored.is_empty() || self.client.is_some() || self.reregistered {
+            return Ok(());
+        }
+        let Some(to) = self.destination() else { return Ok(()) };
+        if let Some(i) = self.stored.iter().position(|c| c.may_go_to(&to)) {
+            self.client = Some(self.stored.swap_remove(i));
+            self.reused = true;
+            return Ok(());
+        }
+        let newest = self.stored.iter().max_by_key(|c| c.registered_at).cloned().expect("stored is not empty");
+        if self.options.allow_new_origin {
+            self.note(format!("A person confirmed sending client {} (kept for {}) to {to}.", newest.client_id, list_destinations(&newest)));
+            self.client = Some(newest);
+            self.reused = true;
+            self.confirmed_destination = Some(to);
+            return Ok(());
+        }
+        Err(self.refuse_destination(&newest, to, now))
+    }
+
+    /// Before anything is sent: a configuration that names where requests go (`sendVia`, a token
+    /// endpoint) and matches no stored client's destination stops here, so a link cannot even
+    /// make the device call a new origin (discovery included).
+    fn precheck_destination(&mut self, now: Timestamp) -> Result<(), Error> {
+        if self.stored.is_empty() || self.options.allow_new_origin {
+            return Ok(());
+        }
+        if self.endpoints.is_some() {
+            return self.choose_stored_client(now);
+        }
+        let token = self.config.server.endpoints.token.clone();
+        let send_origin = match (&self.config.server.send_via, &token) {
+            (Some(via), _) => Some(crate::dpop::origin(via)),
+            (None, Some(t)) => Some(crate::dpop::origin(t)),
+            (None, None) => None,
+        };
+        let Some(send_origin) = send_origin else { return Ok(()) };
+        // A record from before destinations were kept is bound to its issuer's origin.
+        let fits = |c: &DynamicClient| match c.destinations.is_empty() {
+            true => crate::dpop::origin(&c.issuer) == send_origin,
+            false => c.destinations.iter().any(|d| d.send_origin == send_origin && token.as_ref().is_none_or(|t| *t == d.token_endpoint)),
+        };
+        if self.stored.iter().any(fits) {
+            return Ok(());
+        }
+        let newest = self.stored.iter().max_by_key(|c| c.registered_at).cloned().expect("stored is not empty");
+        let to = Destination { token_endpoint: token.unwrap_or_else(|| "(from discovery)".into()), send_origin };
+        Err(self.refuse_destination(&newest, to, now))
+    }
+
+    fn refuse_destination(&mut self, client: &DynamicClient, to: Destination, now: Timestamp) -> Error {
+        let error = Error::DestinationChanged { client_id: client.client_id.clone(), registered_at: client.destinations.clone(), requested: to };
+        let mut r = TraceStep::new(Step::HaapiToken, Status::Failed);
+        r.started_at = Some(now.millis());
+        r.duration_ms = Some(0);
+        r.error = Some(error.to_json());
+        r.notes.push(advice(&error, &self.config));
+        self.record = None;
+        self.trace.steps.push(r);
+        self.failed = Some(error.clone());
+        error
     }
 
     fn begin(&mut self, now: Timestamp) -> Result<(), Error> {
@@ -498,6 +672,11 @@ impl Flow {
             Stage::Authorize => Step::Authorize,
             Stage::Done => return Ok(()),
         };
+        match self.stage {
+            Stage::Discovery => self.precheck_destination(now)?,
+            Stage::DcrToken => self.choose_stored_client(now)?,
+            _ => {}
+        }
         let mut record = TraceStep::new(step, Status::Ok);
         record.started_at = Some(now.millis());
         self.record = Some(record);
@@ -524,7 +703,7 @@ impl Flow {
         }
         if self.stage == Stage::Store {
             let client = self.client.clone().ok_or_else(|| Error::State("store without a client".into()))?;
-            self.pending = Pending::Storing(client);
+            self.pending = Pending::Effect { effect: Effect::Store(client), completes_step: true };
             return Ok(());
         }
         self.build_request(now)
@@ -664,8 +843,20 @@ impl Flow {
     }
 }
 
+fn list_destinations(client: &DynamicClient) -> String {
+    if client.destinations.is_empty() {
+        return format!("its issuer's origin {}", crate::dpop::origin(&client.issuer));
+    }
+    client.destinations.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
+
 /// What a person should change, for the errors that have a usual cause.
 fn advice(error: &Error, config: &Config) -> String {
+    if let Error::DestinationChanged { client_id, requested, .. } = error {
+        return format!(
+            "Nothing was sent. Check that you trust {requested} (it came from this configuration, perhaps from a link): if you do, confirm sending client {client_id} there; otherwise restore server.endpoints and server.sendVia, or forget this device to register anew."
+        );
+    }
     let oauth = error.oauth_error().map(|e| e.error.as_str());
     let method = config.credential.method;
     match (error.step(), oauth) {

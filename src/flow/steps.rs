@@ -186,6 +186,7 @@ pub fn process_registration(resp: &HttpResponse, software_id: &str, issuer: &str
         software_id: software_id.to_owned(),
         issuer: issuer.to_owned(),
         registered_at: now.millis(),
+        destinations: Vec::new(),
     })
 }
 

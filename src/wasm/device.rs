@@ -7,18 +7,49 @@ use super::*;
 #[derive(Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct DeviceRecord {
-    pub(super) client: Option<DynamicClient>,
-    /// `method/alg` the generated material was made for.
-    pub(super) material_for: Option<String>,
+    /// The dynamic clients, each bound to the destinations it may be sent to.
+    #[serde(default)]
+    pub(super) clients: Vec<DynamicClient>,
+    /// Generated key material, one entry per `method/alg`, so switching methods loses nothing.
+    #[serde(default)]
+    pub(super) materials: std::collections::BTreeMap<String, StoredMaterial>,
+    /// The wasm key store's DPoP key (PKCS#8 PEM).
+    pub(super) dpop_key_pem: Option<String>,
+    /// The in-page simulator's database.
+    pub(super) simulator: Option<Value>,
+    // Records written before several clients and materials were kept: read, then migrated.
+    #[serde(default, skip_serializing)]
+    client: Option<DynamicClient>,
+    #[serde(default, skip_serializing)]
+    material_for: Option<String>,
+    #[serde(flatten, skip_serializing)]
+    legacy_material: StoredMaterial,
+}
+
+/// Generated material for one `method/alg`.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct StoredMaterial {
     pub(super) assertion_key_pem: Option<String>,
     pub(super) certificate_chain: Option<String>,
     pub(super) certificate_key_pem: Option<String>,
     pub(super) device_ca_certificate: Option<String>,
     pub(super) device_ca_key_pem: Option<String>,
-    /// The wasm key store's DPoP key (PKCS#8 PEM).
-    pub(super) dpop_key_pem: Option<String>,
-    /// The in-page simulator's database.
-    pub(super) simulator: Option<Value>,
+}
+
+impl DeviceRecord {
+    /// Reads a stored record, migrating the single-client, single-material layout.
+    pub(super) fn from_json(text: &str) -> DeviceRecord {
+        let mut record: DeviceRecord = serde_json::from_str(text).unwrap_or_default();
+        if let Some(client) = record.client.take() {
+            crate::driver::ClientStore::store(&mut record.clients, &client);
+        }
+        if let Some(key) = record.material_for.take() {
+            let legacy = std::mem::take(&mut record.legacy_material);
+            record.materials.entry(key).or_insert(legacy);
+        }
+        record
+    }
 }
 
 /// The in-page simulated server; a build without the `sim` feature has none (uninhabited).
@@ -50,6 +81,14 @@ pub(super) fn sim_handle(sim: &mut Sim, _: &HttpRequest, _: Timestamp) -> HttpRe
     match *sim {}
 }
 #[cfg(feature = "sim")]
+pub(super) fn reset_sim(sim: &mut Sim) {
+    sim.reset_database();
+}
+#[cfg(not(feature = "sim"))]
+pub(super) fn reset_sim(sim: &mut Sim) {
+    match *sim {}
+}
+#[cfg(feature = "sim")]
 pub(super) fn sim_state(sim: &Sim) -> (Value, Value) {
     (sim.export_state(), serde_json::to_value(sim.dynamic_clients()).unwrap_or_default())
 }
@@ -73,12 +112,6 @@ impl Inner {
             None => Box::new(OsEntropy),
         }
     }
-
-    pub(super) async fn save(device: &JsValue, record: &DeviceRecord) -> Result<(), JsValue> {
-        let text = serde_json::to_string(record).map_err(|e| js_error("STORAGE_ERROR", &e.to_string(), None))?;
-        js_put_secret(device, RECORD, &text).await.map_err(|e| storage_error("saving the device", e))?;
-        Ok(())
-    }
 }
 
 pub(super) fn storage_error(what: &str, e: JsValue) -> JsValue {
@@ -87,36 +120,34 @@ pub(super) fn storage_error(what: &str, e: JsValue) -> JsValue {
 }
 
 /// Reuses the device's generated material when it was made for this method and algorithm, or
-/// makes (and records) new material.
+/// makes new material and records it beside the others (nothing is saved until a run starts).
 pub(super) fn material_for(config: &Config, record: &mut DeviceRecord, rng: &mut dyn Entropy) -> Result<Material, Error> {
     let cr = &config.credential;
     let pasted = cr.private_key.is_some() || cr.certificate.is_some();
     let key = material_key(config);
-    if !pasted && record.material_for.as_deref() == Some(key.as_str()) {
+    if let (false, Some(m)) = (pasted, record.materials.get(&key)) {
         let parse = |pem: &Option<String>| pem.as_deref().map(PrivateKey::parse).transpose();
-        let ca = match (&record.device_ca_certificate, &record.device_ca_key_pem) {
+        let ca = match (&m.device_ca_certificate, &m.device_ca_key_pem) {
             (Some(c), Some(k)) => Some(crate::x509::IssuedCertificate { certificate_pem: c.clone(), private_key_pem: k.clone() }),
             _ => None,
         };
         return Ok(Material {
-            assertion_key: parse(&record.assertion_key_pem)?,
-            certificate_chain: record.certificate_chain.clone(),
-            certificate_key: parse(&record.certificate_key_pem)?,
+            assertion_key: parse(&m.assertion_key_pem)?,
+            certificate_chain: m.certificate_chain.clone(),
+            certificate_key: parse(&m.certificate_key_pem)?,
             device_ca: ca,
             generated: vec!["(kept on this device)"],
         });
     }
     let material = Material::prepare(config, now(), rng)?;
-    if !pasted {
-        record.material_for = Some(key);
-        record.assertion_key_pem = material.assertion_key.as_ref().map(|k| k.to_pkcs8_pem().expose().to_owned());
-        record.certificate_chain = material.certificate_chain.clone();
-        record.certificate_key_pem = material.certificate_key.as_ref().map(|k| k.to_pkcs8_pem().expose().to_owned());
-        record.device_ca_certificate = material.device_ca.as_ref().map(|c| c.certificate_pem.clone());
-        record.device_ca_key_pem = material.device_ca.as_ref().map(|c| c.private_key_pem.clone());
-        // A new credential means the simulated server must learn it: its database starts over.
-        record.simulator = None;
+    if !pasted && !material.generated.is_empty() {
+        record.materials.insert(key, StoredMaterial {
+            assertion_key_pem: material.assertion_key.as_ref().map(|k| k.to_pkcs8_pem().expose().to_owned()),
+            certificate_chain: material.certificate_chain.clone(),
+            certificate_key_pem: material.certificate_key.as_ref().map(|k| k.to_pkcs8_pem().expose().to_owned()),
+            device_ca_certificate: material.device_ca.as_ref().map(|c| c.certificate_pem.clone()),
+            device_ca_key_pem: material.device_ca.as_ref().map(|c| c.private_key_pem.clone()),
+        });
     }
     Ok(material)
 }
-

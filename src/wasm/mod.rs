@@ -15,11 +15,11 @@ use crate::config::{Config, KeyStore, Method, ServerMode};
 use crate::dpop::{DpopKey, DpopSigner};
 use crate::entropy::{Entropy, OsEntropy, SeededEntropy};
 use crate::error::Error;
-use crate::flow::{DynamicClient, Flow, Next, Step};
+use crate::flow::{DynamicClient, Flow, FlowOptions, Next, Step};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::jose::PrivateKey;
 use crate::material::Material;
-use crate::trace::{Status, Trace};
+use crate::trace::Trace;
 use js_sys::{Object, Reflect, Uint8Array};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -139,6 +139,9 @@ struct Inner {
     last_error: Option<Value>,
     seed: Option<u64>,
     runs: u64,
+    /// A WebCrypto DPoP key made for this device and not yet stored: loading a configuration
+    /// changes nothing stored until a run starts.
+    unsaved_webcrypto_key: Option<JsValue>,
 }
 
 /// One device and one configuration: runs the attestation fallback all at once or step by step.
@@ -161,8 +164,8 @@ impl Lab {
     #[wasm_bindgen(unchecked_return_type = "Promise<RunResult>")]
     pub fn run(&self, #[wasm_bindgen(unchecked_param_type = "RunOptions")] options: Option<JsValue>) -> js_sys::Promise {
         let inner = self.inner.clone();
-        let signal = signal_of(options);
-        future_to_promise(async move { drive(inner, false, signal).await })
+        let options = RunOptions::from(options);
+        future_to_promise(async move { drive(inner, false, options).await })
     }
 
     /// Runs until at least one more step of the trace is complete (a skipped step completes
@@ -171,8 +174,8 @@ impl Lab {
     #[wasm_bindgen(unchecked_return_type = "Promise<RunResult>")]
     pub fn step(&self, #[wasm_bindgen(unchecked_param_type = "RunOptions")] options: Option<JsValue>) -> js_sys::Promise {
         let inner = self.inner.clone();
-        let signal = signal_of(options);
-        future_to_promise(async move { drive(inner, true, signal).await })
+        let options = RunOptions::from(options);
+        future_to_promise(async move { drive(inner, true, options).await })
     }
 
     /// Ends the current run, if any; the next `run` or `step` starts a new one.
@@ -196,11 +199,14 @@ impl Lab {
     #[wasm_bindgen(unchecked_return_type = "DeviceState")]
     pub fn device(&self) -> JsValue {
         let s = self.inner.borrow();
-        let client = s.record.client.as_ref().map(|c| {
-            json!({ "clientId": c.client_id, "softwareId": c.software_id, "registeredAt": c.registered_at, "issuer": c.issuer, "tokenEndpointAuthMethod": c.token_endpoint_auth_method })
-        });
+        let summary = |c: &DynamicClient| {
+            json!({ "clientId": c.client_id, "softwareId": c.software_id, "registeredAt": c.registered_at, "issuer": c.issuer, "tokenEndpointAuthMethod": c.token_endpoint_auth_method, "destinations": c.destinations })
+        };
+        // `client`: the one this configuration's issuer would use (the newest for it).
+        let client = s.record.clients.iter().filter(|c| c.issuer == s.config.server.issuer).max_by_key(|c| c.registered_at).map(summary);
         to_js(&json!({
             "client": client,
+            "clients": s.record.clients.iter().map(summary).collect::<Vec<_>>(),
             "storage": Reflect::get(&s.device, &"kind".into()).ok().and_then(|k| k.as_string()),
             "dpop": { "keyStore": match s.dpop { DpopHandle::Wasm(_) => "wasm", DpopHandle::WebCrypto { .. } => "webcrypto" }, "publicJwk": s.dpop.public_jwk(),
                       "thumbprint": serde_json::from_value::<crate::jose::Jwk>(s.dpop.public_jwk()).ok().and_then(|j| crate::jose::thumbprint(&j).ok()) },
@@ -224,6 +230,22 @@ impl Lab {
             let fresh = Lab::prepare(config, device, options).await?;
             let fresh = Rc::try_unwrap(fresh.inner).map_err(|_| js_error("FLOW_STATE", "busy", None))?.into_inner();
             *inner.borrow_mut() = fresh;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Empties the in-page simulator's client database, as when Curity's database is recreated:
+    /// the client this device keeps goes stale and the next run registers again. Rejects with
+    /// `INVALID_ARGUMENT` when the configuration does not use the in-page simulator.
+    #[wasm_bindgen(js_name = resetServer, unchecked_return_type = "Promise<void>")]
+    pub fn reset_server(&self) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            match inner.borrow_mut().sim.as_mut() {
+                Some(sim) => reset_sim(sim),
+                None => return Err(js_error("INVALID_ARGUMENT", "resetServer: this configuration talks to a real server (server.mode \"http\"); only the in-page simulator can be reset", None)),
+            }
+            persist_simulator(&inner).await?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -269,8 +291,8 @@ impl Lab {
     }
 
     async fn prepare(config: Config, device: JsValue, options: LabOptions) -> Result<Lab, JsValue> {
-        let mut record: DeviceRecord = match js_get_secret(&device, RECORD).await.map_err(|e| storage_error("reading the device", e))?.as_string() {
-            Some(text) => serde_json::from_str(&text).unwrap_or_default(),
+        let mut record = match js_get_secret(&device, RECORD).await.map_err(|e| storage_error("reading the device", e))?.as_string() {
+            Some(text) => DeviceRecord::from_json(&text),
             None => DeviceRecord::default(),
         };
         let mut rng: Box<dyn Entropy> = match options.seed {
@@ -278,6 +300,7 @@ impl Lab {
             None => Box::new(OsEntropy),
         };
         let material = material_for(&config, &mut record, rng.as_mut()).map_err(into_js_error)?;
+        let mut unsaved_webcrypto_key = None;
         let dpop = match config.dpop.key_store {
             KeyStore::Wasm => {
                 let key = match record.dpop_key_pem.as_deref().map(PrivateKey::parse) {
@@ -292,7 +315,7 @@ impl Lab {
                 let mut stored = js_get_plain(&device, WEBCRYPTO_KEY).await.map_err(|e| storage_error("reading the DPoP key", e))?;
                 if stored.is_null() {
                     stored = js_generate_dpop_key().await.map_err(|e| storage_error("generating the WebCrypto DPoP key", e))?;
-                    js_put_plain(&device, WEBCRYPTO_KEY, &stored).await.map_err(|e| storage_error("storing the DPoP key", e))?;
+                    unsaved_webcrypto_key = Some(stored.clone());
                 }
                 let key = Reflect::get(&stored, &"privateKey".into())?;
                 let jwk = Reflect::get(&stored, &"publicJwk".into())?.as_string().unwrap_or_default();
@@ -311,7 +334,6 @@ impl Lab {
         } else {
             None
         };
-        Inner::save(&device, &record).await?;
         Ok(Lab {
             inner: Rc::new(RefCell::new(Inner {
                 config,
@@ -325,15 +347,25 @@ impl Lab {
                 last_error: None,
                 seed: options.seed,
                 runs: 0,
+                unsaved_webcrypto_key,
             })),
         })
     }
 }
 
-fn signal_of(options: Option<JsValue>) -> JsValue {
-    match options {
-        Some(o) if o.is_object() => Reflect::get(&o, &"signal".into()).unwrap_or(JsValue::UNDEFINED),
-        _ => JsValue::UNDEFINED,
+/// Options of `run` and `step`.
+struct RunOptions {
+    signal: JsValue,
+    flow: FlowOptions,
+}
+
+impl RunOptions {
+    fn from(options: Option<JsValue>) -> RunOptions {
+        let get = |name: &str| match &options {
+            Some(o) if o.is_object() => Reflect::get(o, &name.into()).unwrap_or(JsValue::UNDEFINED),
+            _ => JsValue::UNDEFINED,
+        };
+        RunOptions { signal: get("signal"), flow: FlowOptions { allow_new_origin: get("allowNewOrigin").as_bool().unwrap_or(false) } }
     }
 }
 
@@ -366,16 +398,31 @@ async fn fetch(request: &HttpRequest, signal: &JsValue) -> Result<HttpResponse, 
     Ok(response)
 }
 
-async fn drive(inner: Rc<RefCell<Inner>>, one_step: bool, signal: JsValue) -> Result<JsValue, JsValue> {
-    {
+async fn drive(inner: Rc<RefCell<Inner>>, one_step: bool, options: RunOptions) -> Result<JsValue, JsValue> {
+    let signal = options.signal;
+    let starting = {
         let mut s = inner.borrow_mut();
         if s.flow.as_ref().is_none_or(Flow::is_finished) || s.last_error.is_some() {
             let rng = s.entropy();
-            let stored = s.record.client.clone();
-            let flow = Flow::new(s.config.clone(), &s.material, stored, s.dpop.public_jwk(), rng).map_err(into_js_error)?;
+            let stored = s.record.clients.clone();
+            let flow = Flow::new(s.config.clone(), &s.material, stored, s.dpop.public_jwk(), rng, options.flow).map_err(into_js_error)?;
             s.flow = Some(flow);
             s.last_error = None;
+            true
+        } else {
+            false
         }
+    };
+    if starting {
+        // A run starts: what loading the configuration prepared (keys, material) is kept now.
+        let (device, key, text) = {
+            let mut s = inner.borrow_mut();
+            (s.device.clone(), s.unsaved_webcrypto_key.take(), serde_json::to_string(&s.record).unwrap_or_default())
+        };
+        if let Some(key) = key {
+            js_put_plain(&device, WEBCRYPTO_KEY, &key).await.map_err(|e| storage_error("storing the DPoP key", e))?;
+        }
+        js_put_secret(&device, RECORD, &text).await.map_err(|e| storage_error("saving the device", e))?;
     }
     let start_len = inner.borrow().flow.as_ref().map(|f| f.trace().steps.len()).unwrap_or(0);
     loop {
@@ -418,10 +465,14 @@ async fn drive(inner: Rc<RefCell<Inner>>, one_step: bool, signal: JsValue) -> Re
                     return Ok(result(&mut s, Some(e), None));
                 }
             }
-            Next::Store(client) => {
+            Next::Store(_) | Next::Forget(_) => {
                 let (device, text) = {
                     let mut s = inner.borrow_mut();
-                    s.record.client = Some(client);
+                    match &next {
+                        Next::Store(client) => crate::driver::ClientStore::store(&mut s.record.clients, client),
+                        Next::Forget(id) => crate::driver::ClientStore::forget(&mut s.record.clients, id),
+                        _ => {}
+                    }
                     (s.device.clone(), serde_json::to_string(&s.record).unwrap_or_default())
                 };
                 js_put_secret(&device, RECORD, &text).await.map_err(|e| storage_error("storing the dynamic client", e))?;
@@ -456,10 +507,6 @@ async fn drive(inner: Rc<RefCell<Inner>>, one_step: bool, signal: JsValue) -> Re
                 };
                 if let Err(e) = outcome {
                     return Ok(result(&mut s, Some(e), None));
-                }
-                // The server forgot a stored client: the device forgets it too.
-                if flow.trace().steps.last().is_some_and(|st| st.name == Step::HaapiToken && st.status == Status::Failed) {
-                    s.record.client = None;
                 }
             }
         }

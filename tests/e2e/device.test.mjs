@@ -49,8 +49,10 @@ test("a client the server no longer knows is replaced, and the page says so", as
   const page = await openPage(env, t);
   await page.goto(labUrl(env.server, configFor("client_secret_basic"), { run: true }));
   assert.equal(await waitForFlowState(page), "succeeded");
-  // New credential material: the simulated server's database starts over, the device keeps its client.
-  const result = await page.evaluate((c) => window.haapiLab.run(c), configFor("private_key_jwt"));
+  // The simulated server's database is recreated; the device still keeps its client.
+  await page.getByRole("button", { name: "Reset the simulated server's database" }).click();
+  await page.waitForFunction(() => /no longer knows this device/.test(document.querySelector("#status-text").textContent));
+  const result = await page.evaluate((c) => window.haapiLab.run(c), configFor("client_secret_basic"));
   assert.equal(result.state, "succeeded", JSON.stringify(result.error));
   assert.equal(result.outcome.reregistered, true);
   const names = (await traceSummary(page)).map(([n, s]) => `${n}:${s}`);

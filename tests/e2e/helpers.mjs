@@ -142,3 +142,52 @@ export const REUSED_RUN = [
   ["discovery", "ok"], ["attestation", "skipped"], ["dcr-token", "skipped"], ["registration", "skipped"],
   ["store", "skipped"], ["haapi-token", "ok"], ["authorize", "ok"],
 ];
+
+/**
+ * Starts the lab's own server binary (the simulated Curity over HTTP, with CORS) on a free port:
+ * what the page meets in `http` mode. Built by scripts/test.sh before the e2e step
+ * (`cargo build --features server`); HAAPI_LAB_SERVER_BIN points at another build.
+ */
+export async function startLabServer() {
+  const { spawn } = await import("node:child_process");
+  const { createServer } = await import("node:net");
+  const bin = process.env.HAAPI_LAB_SERVER_BIN ?? join(REPO_ROOT, "target", "debug", "haapi-lab-server");
+  if (!existsSync(bin)) throw new Error(`no server binary at ${bin}: build it with 'cargo build --features server --bin haapi-lab-server'`);
+  const port = await new Promise((ok, fail) => {
+    const s = createServer();
+    s.once("error", fail);
+    s.listen(0, "127.0.0.1", () => {
+      const p = s.address().port;
+      s.close(() => ok(p));
+    });
+  });
+  const child = spawn(bin, ["--host", "127.0.0.1", "--port", String(port), "--root", REPO_ROOT], { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (d) => { output += d; });
+  child.stderr.on("data", (d) => { output += d; });
+  const origin = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}): ${output}`);
+    try {
+      const r = await fetch(`${origin}/oauth/v2/oauth-anonymous/.well-known/openid-configuration`);
+      if (r.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill();
+      throw new Error(`the server did not answer on ${origin}: ${output}`);
+    }
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  return {
+    origin,
+    issuer: `${origin}/oauth/v2/oauth-anonymous`,
+    close: () => new Promise((ok) => {
+      if (child.exitCode !== null) return ok();
+      child.once("exit", () => ok());
+      child.kill("SIGTERM");
+    }),
+  };
+}
