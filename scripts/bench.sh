@@ -77,16 +77,14 @@ say "Native benchmark: cargo bench --bench fallback"
 cargo bench --bench fallback 2>&1 | tee -a "$raw_log"
 
 say "WebAssembly benchmark in headless Chromium (release build)"
-run_own_group cargo test --release --target "$WASM_TARGET" --test bench_wasm -- --include-ignored --nocapture 2>&1 | tee -a "$raw_log"
+run_own_group cargo test --release --target "$WASM_TARGET" --features wasm-client,wasm-sim,wasm-tools --test bench_wasm -- --include-ignored --nocapture 2>&1 | tee -a "$raw_log"
 
 say "Module sizes"
-bash scripts/build-pkg.sh --client-only
-client_wasm=$TARGET_DIR/pkg-client-only/haapi_lab_bg.wasm
-client_raw=$(file_bytes "$client_wasm")
-client_gz=$(gzip_bytes "$client_wasm")
 bash scripts/build-pkg.sh
-full_raw=$(file_bytes pkg/haapi_lab_bg.wasm)
-full_gz=$(gzip_bytes pkg/haapi_lab_bg.wasm)
+sizes=""
+for m in pkg/haapi_lab_bg.wasm pkg/sim/haapi_lab_sim_bg.wasm pkg/tools/haapi_lab_tools_bg.wasm; do
+  sizes+=$(printf '%-40s %14s %12s' "$m" "$(file_bytes "$m")" "$(gzip_bytes "$m")")$'\n'
+done
 
 # One table from the "BENCH <platform> <id> <µs/op> <ops/s> <min> <max> <batches>x<ops>" lines.
 table=$(
@@ -110,9 +108,8 @@ table=$(
             (wu == "" ? "-" : wu), (ops["wasm", id] == "" ? "-" : ops["wasm", id]), ratio
         }
       }'
-    printf '\n%-40s %14s %12s\n' "module (after wasm-bindgen, no wasm-opt)" "bytes" "gzip -9"
-    printf '%-40s %14s %12s\n' "pkg/haapi_lab_bg.wasm (with simulator)" "$full_raw" "$full_gz"
-    printf '%-40s %14s %12s\n' "client only (--no-default-features)" "$client_raw" "$client_gz"
+    printf '\n%-40s %14s %12s\n' "module (wasm-bindgen, wasm-opt -Oz)" "bytes" "gzip -9"
+    printf '%s' "$sizes"
   }
 )
 

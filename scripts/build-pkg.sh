@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
-# Builds the release WebAssembly module and its JavaScript bindings (ES module, `--target web`).
+# Builds the three WebAssembly modules and their JavaScript bindings (ES modules, --target web):
 #
-#   bash scripts/build-pkg.sh                    # pkg/: the full module, simulator included
-#   bash scripts/build-pkg.sh --client-only      # target/pkg-client-only/: without the simulator
-#   bash scripts/build-pkg.sh --out-dir DIR      # somewhere else
+#   pkg/haapi_lab.js, pkg/haapi_lab_bg.wasm                the client (feature wasm-client)
+#   pkg/sim/haapi_lab_sim.js, haapi_lab_sim_bg.wasm         the simulated Curity (wasm-sim)
+#   pkg/tools/haapi_lab_tools.js, haapi_lab_tools_bg.wasm   RSA/P-384 keys, certificates (wasm-tools)
 #
-# Does not run setup (scripts/lab.sh, test.sh and bench.sh do); needs the wasm32 target and
-# wasm-bindgen at the Cargo.lock version. wasm-opt is not used (Debian's binaryen is broken).
+#   bash scripts/build-pkg.sh               # all three into pkg/, then prints their sizes
+#   bash scripts/build-pkg.sh --out-dir DIR # somewhere else
+#   bash scripts/build-pkg.sh --no-opt      # without wasm-opt (faster; bigger modules)
+#
+# Each module: cargo build --release --target wasm32-unknown-unknown --lib --no-default-features
+# --features wasm-<module>; wasm-bindgen --remove-name-section; then wasm-opt -Oz from npm's
+# binaryen (pinned in package-lock.json; Debian's binaryen 108 breaks the module). Does not run
+# setup (scripts/lab.sh, test.sh and bench.sh do); needs the wasm32 target, wasm-bindgen at the
+# Cargo.lock version and node_modules (npm ci).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 out_dir=pkg
-features=()
-variant="full (simulator included)"
+optimise=1
 while [ $# -gt 0 ]; do
   case "$1" in
-    --client-only) features=(--no-default-features); variant="client only (--no-default-features)"; out_dir="$TARGET_DIR/pkg-client-only"; shift ;;
     --out-dir) [ $# -ge 2 ] || die "--out-dir needs a folder"; out_dir="$2"; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-opt) optimise=0; shift ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
@@ -25,22 +31,40 @@ done
 want=$(locked_wasm_bindgen_version)
 have=$(tool_version wasm-bindgen)
 [ "$have" = "$want" ] || die "wasm-bindgen is '${have:-missing}' but Cargo.lock pins $want: run 'bash scripts/setup.sh'"
+wasm_opt="$REPO_ROOT/node_modules/.bin/wasm-opt"
+if [ "$optimise" -eq 1 ] && [ ! -x "$wasm_opt" ]; then
+  die "node_modules/.bin/wasm-opt is missing: run 'npm ci' (or bash scripts/setup.sh), or pass --no-opt"
+fi
 
-say "Building the release wasm module: $variant"
-cargo build --release --target "$WASM_TARGET" --lib "${features[@]}"
-
-# Cargo copies the cdylib of the feature set it just built to this path, so bind it right away.
-wasm_in="$TARGET_DIR/$WASM_TARGET/release/haapi_lab.wasm"
-[ -f "$wasm_in" ] || die "$wasm_in was not produced"
-
-say "Generating JavaScript bindings into $out_dir/"
+staging="$TARGET_DIR/wasm-modules"
+mkdir -p "$staging"
 rm -rf "$out_dir"
-wasm-bindgen --target web --out-dir "$out_dir" --remove-name-section "$wasm_in"
-# The bindings are ES modules: say so, for Node (no "reparsing as ES module" warning).
-printf '{ "type": "module" }\n' >"$out_dir/package.json"
+mkdir -p "$out_dir"
 
-wasm_out="$out_dir/haapi_lab_bg.wasm"
-[ -f "$wasm_out" ] || die "wasm-bindgen did not write $wasm_out"
-raw=$(file_bytes "$wasm_out")
-gz=$(gzip_bytes "$wasm_out")
-note "$wasm_out: $raw bytes ($(kib "$raw")), gzip -9: $gz bytes ($(kib "$gz"))"
+# build_module FEATURE NAME SUBDIR
+build_module() {
+  local feature=$1 name=$2 sub=$3
+  say "Building the $name module (--features $feature)"
+  cargo build --release --target "$WASM_TARGET" --lib --no-default-features --features "$feature"
+  # Cargo writes every feature set's cdylib to the same path: keep this one under its own name.
+  cp "$TARGET_DIR/$WASM_TARGET/release/haapi_lab.wasm" "$staging/$name.wasm"
+  local dir="$out_dir${sub:+/$sub}"
+  wasm-bindgen --target web --out-dir "$dir" --out-name "$name" --remove-name-section "$staging/$name.wasm"
+  if [ "$optimise" -eq 1 ]; then
+    "$wasm_opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+      --enable-reference-types --enable-multivalue -o "$dir/${name}_bg.wasm" "$dir/${name}_bg.wasm"
+  fi
+}
+
+build_module wasm-client haapi_lab ""
+build_module wasm-sim haapi_lab_sim sim
+build_module wasm-tools haapi_lab_tools tools
+# The bindings are ES modules: say so, for Node (no "reparsing as ES module" warning).
+for d in "$out_dir" "$out_dir/sim" "$out_dir/tools"; do printf '{ "type": "module" }\n' >"$d/package.json"; done
+
+say "Module sizes (gzip -9)"
+for f in "$out_dir/haapi_lab_bg.wasm" "$out_dir/sim/haapi_lab_sim_bg.wasm" "$out_dir/tools/haapi_lab_tools_bg.wasm"; do
+  raw=$(file_bytes "$f")
+  gz=$(gzip_bytes "$f")
+  note "$(printf '%-40s %9s bytes  gzip -9 %8s bytes (%s)' "$f" "$raw" "$gz" "$(kib "$gz")")"
+done

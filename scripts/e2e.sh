@@ -17,12 +17,6 @@ command -v npm >/dev/null 2>&1 || die "npm not found: the end-to-end tests insta
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node.js $(node --version) is too old: the end-to-end tests need 20 or later"
 
-# playwright-core at the version package-lock.json pins; npm ci only when it is not installed yet
-# or the lock file changed since.
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "Installing the end-to-end tests' npm packages (npm ci)"
-  npm ci --no-audit --no-fund
-fi
 
 [ -f pkg/haapi_lab_bg.wasm ] || bash scripts/build-pkg.sh
 

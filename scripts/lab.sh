@@ -27,14 +27,11 @@ have_server=0; [ -f src/bin/server.rs ] && grep -q '^server *=' Cargo.toml && ha
 bash scripts/setup.sh
 bash scripts/build-pkg.sh
 
-wasm=pkg/haapi_lab_bg.wasm
-raw=$(file_bytes "$wasm")
-gz=$(gzip_bytes "$wasm")
 printf '\n'
-say "The lab's WebAssembly package is built"
-note "folder:   $REPO_ROOT/pkg/"
-note "module:   $wasm, $raw bytes ($(kib "$raw")); gzip -9: $gz bytes ($(kib "$gz"))"
-note "bindings: pkg/haapi_lab.js (ES module), pkg/haapi_lab.d.ts"
+say "The lab's WebAssembly modules are built (pkg/; sizes above)"
+note "client:    pkg/haapi_lab.js, always loaded first"
+note "simulator: pkg/sim/haapi_lab_sim.js, loaded for server.mode \"simulator\""
+note "tools:     pkg/tools/haapi_lab_tools.js, loaded for RSA/P-384 keys and certificates"
 printf '\n'
 
 if [ "$have_page" -eq 0 ] || [ "$have_server" -eq 0 ]; then

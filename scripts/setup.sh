@@ -4,7 +4,8 @@
 #   - Chromium and its ChromeDriver (apt), for the wasm tests in a headless browser;
 #   - the Rust target wasm32-unknown-unknown (rustup);
 #   - wasm-bindgen-cli (wasm-bindgen, wasm-bindgen-test-runner) at exactly the version Cargo.lock
-#     pins (cargo install, about two minutes; only when missing or a different version).
+#     pins (cargo install, about two minutes; only when missing or a different version);
+#   - the npm packages package-lock.json pins (npm ci): binaryen's wasm-opt, playwright-core, jose.
 # Safe to run again: when everything is present it only checks, in a second or two.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -60,6 +61,18 @@ if [ "$have" != "$want" ] || [ "$have_runner" != "$want" ]; then
   changed=1
 fi
 note "wasm-bindgen: $want (matches Cargo.lock)"
+
+# --- npm packages: binaryen (wasm-opt for scripts/build-pkg.sh), playwright-core and jose (tests) -
+command -v node >/dev/null 2>&1 || die "node not found: install Node.js 20 or later (Debian: apt-get install nodejs npm, or nodesource)"
+command -v npm >/dev/null 2>&1 || die "npm not found: install npm (it installs binaryen's wasm-opt and the test tools)"
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 20 ] || die "Node.js $(node --version) is too old: the lab needs 20 or later"
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ ! -x node_modules/.bin/wasm-opt ]; then
+  say "Installing the npm packages package-lock.json pins (npm ci)"
+  npm ci --no-audit --no-fund
+  changed=1
+fi
+note "wasm-opt:     $(node_modules/.bin/wasm-opt --version 2>/dev/null) (npm binaryen)"
 
 if [ "$changed" -eq 0 ]; then
   say "Setup: everything already installed ($(elapsed_since "$started")s)"

@@ -167,15 +167,14 @@ for f in tests/*.rs; do
   fi
 done
 if [ ${#wasm_tests[@]} -gt 0 ]; then
-  run_step "wasm tests (headless Chromium)" run_own_group cargo test --no-fail-fast --target "$WASM_TARGET" "${wasm_tests[@]}"
+  # The three modules' APIs compiled into one test module (the client then calls the simulator
+  # and the tools directly instead of loading their modules).
+  run_step "wasm tests (headless Chromium)" run_own_group cargo test --no-fail-fast --target "$WASM_TARGET" --features wasm-client,wasm-sim,wasm-tools "${wasm_tests[@]}"
 else
   skip_step "wasm tests (headless Chromium)" "no tests/*.rs with run_in_browser"
 fi
 
-# 6. The client-only module (no simulator) must build on its own.
-run_step "client-only wasm build" bash scripts/build-pkg.sh --client-only
-
-# 7. The module and bindings the page imports.
+# 6. The three modules and the bindings the page imports.
 run_step "pkg/ release build" bash scripts/build-pkg.sh
 
 # 8. The module in Node.js (no browser): needs pkg/.

@@ -1,6 +1,6 @@
 //! The configuration document: parsing, every problem at once, field paths, refusals.
 
-use haapi_lab::config::{Config, Method};
+use haapi_lab::client::config::{Config, Method};
 use serde_json::json;
 
 fn doc() -> serde_json::Value {
@@ -73,7 +73,7 @@ fn algorithms_must_fit_the_method_and_the_key() {
     assert!(problems(v.clone())[0].1.contains("client_secret_jwt"));
     v["credential"] = json!({ "method": "private_key_jwt", "alg": "ES512" });
     assert!(problems(v.clone())[0].1.contains("ES512"));
-    let key = haapi_lab::jose::PrivateKey::generate_p256(&mut haapi_lab::entropy::SeededEntropy::new(1));
+    let key = haapi_lab::proto::jose::p256::P256Key::generate(&mut haapi_lab::proto::entropy::SeededEntropy::new(1));
     v["credential"] = json!({ "method": "private_key_jwt", "alg": "RS256", "privateKey": key.to_pkcs8_pem().expose() });
     let p = problems(v);
     assert!(p[0].1.contains("P-256") && p[0].1.contains("ES256"), "{p:?}");
@@ -111,7 +111,7 @@ fn every_method_but_none_has_a_valid_document() {
 
 #[test]
 fn a_key_without_its_certificate_is_refused_for_mutual_tls() {
-    let key = haapi_lab::jose::PrivateKey::generate_p256(&mut haapi_lab::entropy::SeededEntropy::new(2));
+    let key = haapi_lab::proto::jose::p256::P256Key::generate(&mut haapi_lab::proto::entropy::SeededEntropy::new(2));
     let mut v = doc();
     v["credential"] = json!({ "method": "tls_client_auth", "privateKey": key.to_pkcs8_pem().expose() });
     let p = problems(v);

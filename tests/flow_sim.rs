@@ -1,12 +1,12 @@
 //! The flow against the simulator, in process, for every method and algorithm; reuse of the stored
 //! client; re-registration after the server forgets it; nonces; sendVia; stopAfter.
 
-use haapi_lab::clock::Timestamp;
-use haapi_lab::config::Config;
-use haapi_lab::error::Error;
-use haapi_lab::flow::Step;
+use haapi_lab::proto::clock::Timestamp;
+use haapi_lab::client::config::Config;
+use haapi_lab::client::error::Error;
+use haapi_lab::client::flow::Step;
 use haapi_lab::lab::{LabRun, SimLab};
-use haapi_lab::trace::Status;
+use haapi_lab::client::trace::Status;
 use serde_json::{json, Value};
 
 const NOW: Timestamp = Timestamp::from_secs(1_800_000_000);
@@ -45,7 +45,7 @@ fn full_run(config: &Config) -> LabRun {
     run
 }
 
-fn request(run: &LabRun, step: Step) -> &haapi_lab::http::HttpRequest {
+fn request(run: &LabRun, step: Step) -> &haapi_lab::proto::http::HttpRequest {
     run.trace.last(step).unwrap().request.as_ref().unwrap()
 }
 
@@ -55,7 +55,7 @@ fn client_secret_basic() {
     let f1 = request(&run, Step::DcrToken);
     assert_eq!(f1.form_param("grant_type").as_deref(), Some("client_credentials"));
     assert_eq!(f1.form_param("scope").as_deref(), Some("dcr"));
-    assert_eq!(f1.header("authorization"), Some(haapi_lab::client_auth::basic_authorization("haapi-android-client", "Password1").as_str()));
+    assert_eq!(f1.header("authorization"), Some(haapi_lab::client::client_auth::basic_authorization("haapi-android-client", "Password1").as_str()));
     assert_eq!(f1.form_param("client_secret"), None);
 }
 
@@ -74,7 +74,7 @@ fn private_key_jwt_with_every_asymmetric_algorithm() {
         let run = full_run(&config(json!({ "method": "private_key_jwt", "alg": alg, "privateKey": key })));
         let f1 = request(&run, Step::DcrToken);
         assert_eq!(f1.form_param("client_assertion_type").as_deref(), Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
-        let jwt = haapi_lab::jose::decode_unverified(&f1.form_param("client_assertion").unwrap()).unwrap();
+        let jwt = haapi_lab::proto::jose::decode_unverified(&f1.form_param("client_assertion").unwrap()).unwrap();
         assert_eq!(jwt.header["alg"], alg);
         assert!(jwt.header["kid"].is_string(), "kid is sent when known");
         assert_eq!(jwt.claims["iss"], "haapi-android-client");
@@ -88,13 +88,13 @@ fn private_key_jwt_with_every_asymmetric_algorithm() {
 
 #[test]
 fn private_key_jwt_with_a_pasted_jwk_and_explicit_kid_and_audience() {
-    let key = haapi_lab::jose::PrivateKey::generate_p256(&mut haapi_lab::entropy::SeededEntropy::new(9));
+    let key = haapi_lab::proto::jose::p256::P256Key::generate(&mut haapi_lab::proto::entropy::SeededEntropy::new(9));
     let cfg = with(Config::default().to_json(), |v| {
         v["credential"] = json!({ "method": "private_key_jwt", "alg": "ES256", "privateKey": key.to_private_jwk().expose(), "kid": "device-key-1",
                                   "audience": "https://localhost:8443/oauth/v2/oauth-token" });
     });
     let run = full_run(&cfg);
-    let jwt = haapi_lab::jose::decode_unverified(&request(&run, Step::DcrToken).form_param("client_assertion").unwrap()).unwrap();
+    let jwt = haapi_lab::proto::jose::decode_unverified(&request(&run, Step::DcrToken).form_param("client_assertion").unwrap()).unwrap();
     assert_eq!(jwt.header["kid"], "device-key-1");
 }
 
@@ -102,7 +102,7 @@ fn private_key_jwt_with_a_pasted_jwk_and_explicit_kid_and_audience() {
 fn client_secret_jwt_with_every_hmac_algorithm() {
     for alg in ["HS256", "HS384", "HS512"] {
         let run = full_run(&config(json!({ "method": "client_secret_jwt", "secret": "a-shared-secret-of-enough-length-for-hs512-0123456789", "alg": alg })));
-        let jwt = haapi_lab::jose::decode_unverified(&request(&run, Step::DcrToken).form_param("client_assertion").unwrap()).unwrap();
+        let jwt = haapi_lab::proto::jose::decode_unverified(&request(&run, Step::DcrToken).form_param("client_assertion").unwrap()).unwrap();
         assert_eq!(jwt.header["alg"], alg);
     }
 }
@@ -118,9 +118,9 @@ fn tls_client_auth_with_a_generated_device_ca() {
 
 #[test]
 fn tls_client_auth_with_a_pasted_chain() {
-    let mut rng = haapi_lab::entropy::SeededEntropy::new(3);
-    let ca = haapi_lab::x509::generate_ca("QA device CA", NOW.secs() - 10, 86400, &mut rng).unwrap();
-    let leaf = haapi_lab::x509::issue_client_certificate(&ca, "haapi-android-client", NOW.secs() - 10, 86400, &mut rng).unwrap();
+    let mut rng = haapi_lab::proto::entropy::SeededEntropy::new(3);
+    let ca = haapi_lab::proto::x509::generate_ca("QA device CA", NOW.secs() - 10, 86400, &mut rng).unwrap();
+    let leaf = haapi_lab::proto::x509::issue_client_certificate(&ca, "haapi-android-client", NOW.secs() - 10, 86400, &mut rng).unwrap();
     let chain = format!("{}{}", leaf.certificate_pem, ca.certificate_pem);
     full_run(&config(json!({ "method": "tls_client_auth", "certificate": chain, "privateKey": leaf.private_key_pem })));
 }
@@ -144,7 +144,7 @@ fn registration_and_haapi_token_requests_are_exact() {
     let f4 = request(&run, Step::HaapiToken);
     assert_eq!(f4.form_param("scope").as_deref(), Some("urn:se:curity:scopes:haapi"));
     assert!(f4.header("authorization").unwrap().starts_with("Basic "));
-    let proof = haapi_lab::jose::decode_unverified(f4.header("dpop").unwrap()).unwrap();
+    let proof = haapi_lab::proto::jose::decode_unverified(f4.header("dpop").unwrap()).unwrap();
     assert_eq!(proof.header["typ"], "dpop+jwt");
     assert_eq!(proof.claims["htm"], "POST");
     assert_eq!(proof.claims["htu"], "https://localhost:8443/oauth/v2/oauth-token");
@@ -155,10 +155,10 @@ fn registration_and_haapi_token_requests_are_exact() {
     let authorize = request(&run, Step::Authorize);
     assert_eq!(authorize.header("accept"), Some("application/vnd.auth+json"));
     assert!(authorize.header("authorization").unwrap().starts_with("DPoP "));
-    let proof = haapi_lab::jose::decode_unverified(authorize.header("dpop").unwrap()).unwrap();
+    let proof = haapi_lab::proto::jose::decode_unverified(authorize.header("dpop").unwrap()).unwrap();
     assert_eq!(proof.claims["htm"], "GET");
     assert_eq!(proof.claims["htu"], "https://localhost:8443/oauth/v2/oauth-authorize");
-    assert_eq!(proof.claims["ath"], haapi_lab::dpop::ath(run.outcome.haapi_token.as_ref().unwrap().expose()));
+    assert_eq!(proof.claims["ath"], haapi_lab::client::dpop::ath(run.outcome.haapi_token.as_ref().unwrap().expose()));
     assert!(authorize.url.contains("code_challenge_method=S256"));
 }
 
@@ -211,7 +211,7 @@ fn dpop_nonce_is_retried_once_with_the_servers_nonce() {
     let challenge = &f4.retries[0].response;
     assert_eq!(challenge.status, 400);
     let nonce = challenge.header("dpop-nonce").unwrap();
-    let proof = haapi_lab::jose::decode_unverified(f4.request.as_ref().unwrap().header("dpop").unwrap()).unwrap();
+    let proof = haapi_lab::proto::jose::decode_unverified(f4.request.as_ref().unwrap().header("dpop").unwrap()).unwrap();
     assert_eq!(proof.claims["nonce"], nonce);
 }
 
@@ -221,9 +221,9 @@ fn send_via_changes_where_requests_go_but_not_htu_or_aud() {
     let run = full_run(&cfg);
     let f1 = request(&run, Step::DcrToken);
     assert_eq!(f1.url, "http://127.0.0.1:9000/oauth/v2/oauth-token");
-    let jwt = haapi_lab::jose::decode_unverified(&f1.form_param("client_assertion").unwrap()).unwrap();
+    let jwt = haapi_lab::proto::jose::decode_unverified(&f1.form_param("client_assertion").unwrap()).unwrap();
     assert_eq!(jwt.claims["aud"], "https://localhost:8443/oauth/v2/oauth-token");
-    let proof = haapi_lab::jose::decode_unverified(request(&run, Step::HaapiToken).header("dpop").unwrap()).unwrap();
+    let proof = haapi_lab::proto::jose::decode_unverified(request(&run, Step::HaapiToken).header("dpop").unwrap()).unwrap();
     assert_eq!(proof.claims["htu"], "https://localhost:8443/oauth/v2/oauth-token");
 }
 
@@ -304,10 +304,17 @@ fn runs_are_deterministic_under_a_fixed_clock_and_seed() {
 #[test]
 fn a_transport_failure_keeps_the_step_and_message() {
     let cfg = Config::default();
-    let material = haapi_lab::material::Material::prepare(&cfg, NOW, &mut haapi_lab::entropy::SeededEntropy::new(1)).unwrap();
-    let key = haapi_lab::dpop::DpopKey::generate(&mut haapi_lab::entropy::SeededEntropy::new(2));
-    let mut flow = haapi_lab::flow::Flow::new(cfg, &material, vec![], haapi_lab::dpop::DpopSigner::public_jwk(&key), Box::new(haapi_lab::entropy::SeededEntropy::new(3)), Default::default()).unwrap();
-    let err = haapi_lab::driver::run(&mut flow, &key, &mut |_| Err("connection refused".into()), &mut Vec::new(), &mut || NOW).unwrap_err();
+    let material = haapi_lab::client::material::Material::prepare(&cfg, NOW, &mut haapi_lab::proto::entropy::SeededEntropy::new(1)).unwrap();
+    let key = haapi_lab::proto::jose::p256::P256Key::generate(&mut haapi_lab::proto::entropy::SeededEntropy::new(2));
+    let mut flow = haapi_lab::client::flow::Flow::new(cfg, &material, vec![], key.public_jwk().clone(), Box::new(haapi_lab::proto::entropy::SeededEntropy::new(3)), Default::default()).unwrap();
+    let mut clients = Vec::new();
+    let mut env = haapi_lab::client::driver::SyncEnvironment {
+        transport: |_: &haapi_lab::proto::http::HttpRequest| Err("connection refused".to_owned()),
+        signer: |job: &haapi_lab::client::client_auth::SignRequest| Ok(key.sign(job.signing_input.as_bytes())),
+        clients: &mut clients,
+        clock: &mut || NOW,
+    };
+    let err = haapi_lab::client::driver::run_blocking(&mut flow, &mut env).unwrap_err();
     assert_eq!(err.code(), "TRANSPORT_ERROR");
     assert_eq!(err.step(), Some(Step::Discovery));
     assert!(err.to_string().contains("connection refused"));
@@ -322,7 +329,7 @@ fn method_none_is_refused_before_any_request() {
     assert_eq!(problems[0].path, "credential.method");
     // And a document that bypassed parsing is refused by the flow itself.
     let mut cfg = Config::default();
-    cfg.credential.method = haapi_lab::config::Method::None;
+    cfg.credential.method = haapi_lab::client::config::Method::None;
     cfg.credential.alg = None;
     let err = SimLab::new(&cfg, 1, NOW).unwrap_err();
     assert_eq!(err.code(), "CONFIG_INVALID");
@@ -359,20 +366,18 @@ fn an_error_debug_print_keeps_evidence_but_not_secrets() {
 fn run_recording(
     lab: &mut SimLab,
     cfg: &Config,
-    options: haapi_lab::flow::FlowOptions,
-    transport: &mut dyn FnMut(&haapi_lab::http::HttpRequest, &mut haapi_lab::sim::Simulator) -> haapi_lab::http::HttpResponse,
-) -> (Result<haapi_lab::flow::Outcome, Error>, haapi_lab::trace::Trace) {
-    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(99);
-    let rng = Box::new(haapi_lab::entropy::SeededEntropy::new(RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
-    let mut flow = haapi_lab::flow::Flow::new(cfg.clone(), &lab.material, lab.stored.clone(), haapi_lab::dpop::DpopSigner::public_jwk(&lab.dpop), rng, options).unwrap();
-    let sim = &mut lab.sim;
-    let result = haapi_lab::driver::run(&mut flow, &lab.dpop, &mut |r| Ok(transport(r, sim)), &mut lab.stored, &mut || NOW);
-    (result, flow.trace().clone())
+    options: haapi_lab::client::flow::FlowOptions,
+    transport: &mut dyn FnMut(&haapi_lab::proto::http::HttpRequest, &mut haapi_lab::sim::Simulator) -> haapi_lab::proto::http::HttpResponse,
+) -> (Result<haapi_lab::client::flow::Outcome, Error>, haapi_lab::client::trace::Trace) {
+    match lab.run_over(cfg, NOW, options, &mut |r, sim| Ok(transport(r, sim))) {
+        Ok(run) => (Ok(run.outcome), run.trace),
+        Err(failure) => (Err(failure.error), failure.trace),
+    }
 }
 
-fn attacker_answers_401(request: &haapi_lab::http::HttpRequest) -> haapi_lab::http::HttpResponse {
+fn attacker_answers_401(request: &haapi_lab::proto::http::HttpRequest) -> haapi_lab::proto::http::HttpResponse {
     assert!(request.url.starts_with("https://attacker.example/"), "unexpected request {}", request.url);
-    haapi_lab::http::HttpResponse::json(401, &json!({ "error": "invalid_client" }))
+    haapi_lab::proto::http::HttpResponse::json(401, &json!({ "error": "invalid_client" }))
 }
 
 #[test]
@@ -420,7 +425,7 @@ fn a_confirmed_new_destination_that_refuses_the_client_does_not_make_the_device_
     let mut lab = SimLab::new(&cfg, 33, NOW).unwrap();
     let id = lab.run(&cfg, NOW).unwrap().outcome.dynamic_client_id.unwrap();
     let elsewhere = with(cfg.to_json(), |v| v["server"]["endpoints"]["token"] = json!("https://attacker.example/oauth/v2/oauth-token"));
-    let options = haapi_lab::flow::FlowOptions { allow_new_origin: true };
+    let options = haapi_lab::client::flow::FlowOptions { allow_new_origin: true };
     let (result, trace) = run_recording(&mut lab, &elsewhere, options, &mut |r, sim| {
         if r.url.starts_with("https://attacker.example/") { attacker_answers_401(r) } else { sim.handle(r, NOW) }
     });
@@ -441,7 +446,7 @@ fn a_confirmed_proxy_to_the_same_server_is_remembered() {
     let proxied = with(cfg.to_json(), |v| v["server"]["sendVia"] = json!("http://127.0.0.1:9000"));
     let refused = run_recording(&mut lab, &proxied, Default::default(), &mut |r, sim| sim.handle(r, NOW)).0.unwrap_err();
     assert_eq!(refused.code(), "CREDENTIAL_DESTINATION_CHANGED");
-    let options = haapi_lab::flow::FlowOptions { allow_new_origin: true };
+    let options = haapi_lab::client::flow::FlowOptions { allow_new_origin: true };
     let outcome = run_recording(&mut lab, &proxied, options, &mut |r, sim| sim.handle(r, NOW)).0.unwrap();
     assert!(outcome.reused_stored_client);
     assert_eq!(lab.stored.len(), 1);

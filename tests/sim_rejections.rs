@@ -6,11 +6,12 @@
 #[path = "support/sim.rs"]
 mod support;
 
-use haapi_lab::entropy::SeededEntropy;
-use haapi_lab::http::HttpRequest;
-use haapi_lab::jose::{self, Alg, PrivateKey};
+use haapi_lab::proto::entropy::SeededEntropy;
+use haapi_lab::proto::http::HttpRequest;
+use haapi_lab::proto::jose::keys::PrivateKey;
+use haapi_lab::proto::jose::{self, Alg};
 use haapi_lab::sim::{AcceptAudience, DpopNonceMode, SimSettings};
-use haapi_lab::x509;
+use haapi_lab::proto::x509;
 use serde_json::json;
 use support::*;
 
@@ -88,7 +89,7 @@ fn replayed_assertion_jti() {
 #[test]
 fn assertion_signed_by_another_key() {
     let mut lab = assertion_lab();
-    let other = PrivateKey::generate_p256(&mut SeededEntropy::new(99));
+    let other = PrivateKey::generate_for(Alg::ES256, &mut SeededEntropy::new(99)).unwrap();
     refuse_assertion(&mut lab, &sign_assertion(&other, Alg::ES256, Some("k1"), &assertion_claims("j1", NOW)), "signature does not verify");
 }
 

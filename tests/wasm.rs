@@ -11,8 +11,10 @@
 //! attestation fallback against the simulator running inside the module.
 #![cfg(target_arch = "wasm32")]
 
-use haapi_lab::entropy::{Entropy, OsEntropy};
-use haapi_lab::jose::{self, Alg, JoseError, PrivateKey, SigningKeyRef};
+use haapi_lab::proto::entropy::{Entropy, OsEntropy};
+use haapi_lab::proto::jose::keys::PrivateKey;
+use haapi_lab::proto::jose::verify::{verify_jws, VerifyKey};
+use haapi_lab::proto::jose::{self, Alg, JoseError};
 use serde_json::json;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
@@ -36,23 +38,23 @@ fn runs_in_a_browser_window() {
 
 #[wasm_bindgen_test]
 fn es256_jwt_signs_and_verifies() {
-    let key = PrivateKey::generate_p256(&mut OsEntropy);
+    let key = PrivateKey::generate_for(Alg::ES256, &mut OsEntropy).unwrap();
     let claims = json!({ "iss": "haapi-android-client", "sub": "haapi-android-client", "aud": "https://as.example/token", "iat": 1_800_000_000u64 });
-    let jwt = jose::sign_jwt(Alg::ES256, None, None, &claims, SigningKeyRef::Private(&key)).expect("ES256 signing works in wasm");
-
-    let decoded = jose::verify_jwt(&jwt, &key.decoding_key(), &[Alg::ES256]).expect("the signature verifies with the signer's public key");
+    let jwt = key.sign_jwt(Alg::ES256, None, None, &claims, &mut OsEntropy).expect("ES256 signing works in wasm");
+    let vk = VerifyKey::from_jwk(&key.public_jwk()).unwrap();
+    let decoded = verify_jws(&jwt, &vk, &[Alg::ES256]).expect("the signature verifies with the signer's public key");
     assert_eq!(decoded.header["alg"], "ES256");
     assert_eq!(serde_json::Value::Object(decoded.claims), claims);
 
     // A verifier that accepts anything would pass the checks above: make sure it does not.
-    let other = PrivateKey::generate_p256(&mut OsEntropy);
-    assert_eq!(jose::verify_jwt(&jwt, &other.decoding_key(), &[Alg::ES256]).unwrap_err(), JoseError::BadSignature);
+    let other = PrivateKey::generate_for(Alg::ES256, &mut OsEntropy).unwrap();
+    assert_eq!(verify_jws(&jwt, &VerifyKey::from_jwk(&other.public_jwk()).unwrap(), &[Alg::ES256]).unwrap_err(), JoseError::BadSignature);
     let (signed, signature) = jwt.rsplit_once('.').unwrap();
     let mut sig = jose::b64url_decode(signature).unwrap();
     sig[10] ^= 1;
     let tampered = format!("{signed}.{}", jose::b64url(&sig));
-    assert_eq!(jose::verify_jwt(&tampered, &key.decoding_key(), &[Alg::ES256]).unwrap_err(), JoseError::BadSignature);
-    assert!(matches!(jose::verify_jwt(&jwt, &key.decoding_key(), &[Alg::RS256]), Err(JoseError::UnsupportedAlg(_))));
+    assert_eq!(verify_jws(&tampered, &vk, &[Alg::ES256]).unwrap_err(), JoseError::BadSignature);
+    assert!(matches!(verify_jws(&jwt, &vk, &[Alg::RS256]), Err(JoseError::UnsupportedAlg(_))));
 }
 
 #[wasm_bindgen_test]
@@ -67,13 +69,13 @@ fn os_entropy_uses_the_browser_csprng() {
     assert!(bytes.iter().any(|&b| b != 0), "the random bytes are all zero");
 }
 
-#[cfg(feature = "sim")]
+#[cfg(all(feature = "sim", feature = "tools"))]
 mod fallback {
     use super::*;
-    use haapi_lab::clock::Timestamp;
-    use haapi_lab::config::Config;
+    use haapi_lab::proto::clock::Timestamp;
+    use haapi_lab::client::config::Config;
     use haapi_lab::lab::SimLab;
-    use haapi_lab::trace::{Status, Trace};
+    use haapi_lab::client::trace::{Status, Trace};
 
     const T0: u64 = 1_800_000_000;
 
@@ -143,7 +145,7 @@ mod fallback {
         assert!(run.outcome.dynamic_client_id.is_some());
         let dcr = run.trace.steps.iter().find(|s| s.name.name() == "dcr-token").unwrap();
         let request = dcr.request.as_ref().expect("the dcr-token step recorded its request");
-        assert_eq!(request.headers.get("authorization"), Some(haapi_lab::client_auth::basic_authorization("haapi-android-client", "Password1").as_str()));
+        assert_eq!(request.headers.get("authorization"), Some(haapi_lab::client::client_auth::basic_authorization("haapi-android-client", "Password1").as_str()));
         assert_eq!(run.outcome.representation.as_ref().unwrap()["type"], "authentication-step");
     }
 }

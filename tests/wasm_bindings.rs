@@ -179,13 +179,13 @@ async fn dpop_provers_of_both_key_stores_make_proofs_that_verify_with_p256() {
             wasm_bindgen::convert::TryFromJsValue::try_from_js_value(p).unwrap_or_else(|_| panic!("{store}: not a DpopProver"))
         };
         let jws = JsFuture::from(prover.proof("GET", "https://as.example/authorize?x=1", Some("token".into()), Some("n".into()))).await.unwrap().as_string().unwrap();
-        let d = haapi_lab::jose::decode_unverified(&jws).unwrap();
+        let d = haapi_lab::proto::jose::decode_unverified(&jws).unwrap();
         assert_eq!(d.claims["htu"], "https://as.example/authorize", "{store}");
-        assert_eq!(d.claims["ath"], haapi_lab::dpop::ath("token"));
+        assert_eq!(d.claims["ath"], haapi_lab::client::dpop::ath("token"));
         assert_eq!(d.claims["nonce"], "n");
-        let vk = p256::ecdsa::VerifyingKey::from(p256::PublicKey::from_jwk_str(&Value::Object(d.header["jwk"].as_object().unwrap().clone()).to_string()).unwrap());
+        let vk = haapi_lab::proto::jose::p256::verifying_key_from_jwk(&Value::Object(d.header["jwk"].as_object().unwrap().clone())).unwrap();
         let (input, sig) = jws.rsplit_once('.').unwrap();
-        let sig = p256::ecdsa::Signature::from_slice(&haapi_lab::jose::b64url_decode(sig).unwrap()).unwrap();
+        let sig = p256::ecdsa::Signature::from_slice(&haapi_lab::proto::jose::b64url_decode(sig).unwrap()).unwrap();
         vk.verify(input.as_bytes(), &sig).unwrap_or_else(|e| panic!("{store}: {e}"));
     }
 }

@@ -1,8 +1,8 @@
-//! Tests for `haapi_lab::x509`: issuing, describing and verifying mutual-TLS
+//! Tests for `haapi_lab::proto::x509`: issuing, describing and verifying mutual-TLS
 //! client certificates (RFC 8705).
 
 use der::{Decode, Encode};
-use haapi_lab::x509::{
+use haapi_lab::proto::x509::{
     describe, generate_ca, issue_client_certificate, issue_client_certificate_for_key,
     parse_pem_chain, self_signed_client_certificate, spki_sha256_pin, spki_sha256_pin_for_key,
     verify_client_chain, IssuedCertificate, TrustAnchor, X509Error,
@@ -435,8 +435,7 @@ fn pin_is_44_char_base64_of_sha256_spki_and_stable() {
         .subject_public_key_info
         .to_der()
         .unwrap();
-    use base64::Engine;
-    let expected = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&spki_der));
+    let expected = haapi_lab::proto::base64::encode_standard(&Sha256::digest(&spki_der));
     assert_eq!(pin, expected);
 
     // Same key → same pin, from the key alone.

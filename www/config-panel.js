@@ -12,7 +12,7 @@ const SECRET = new Set(["client_secret_basic", "client_secret_post", "client_sec
 const JWT = new Set(["private_key_jwt", "client_secret_jwt"]);
 const FALLBACK_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt", "tls_client_auth", "self_signed_tls_client_auth", "none"];
 
-/** Which credential fields a method uses (the validator refuses the others). */
+/** Which credential fields a method uses (the others are ignored, and said so). */
 const RELEVANT = {
   secret: (m) => SECRET.has(m),
   alg: (m) => JWT.has(m),
@@ -57,6 +57,8 @@ function setSelectValue(select, value) {
  */
 export function createConfigPanel({ onChange }) {
   let api = null;
+  let simApi = null; // the simulator module, when loaded: it checks server.simulator
+  let ignored = [];
   let doc = {};
   let problems = [];
   let runProblems = []; // found by Lab.create only (e.g. server.simulator settings), until the next change
@@ -243,8 +245,10 @@ export function createConfigPanel({ onChange }) {
       replace(dom.configSummary, h("p", { class: "muted" }, TEXT.configUnchecked));
       return;
     }
+    const notes = ignored.length === 0 ? null : h("ul", { class: "ignored-fields", dataset: { ignored: "true" } }, ignored.map((p) => h("li", { class: "muted" },
+      h("button", { type: "button", class: "link", onclick: () => focusField(p.path) }, h("code", {}, p.path)), `: ${p.message}`)));
     if (all.length === 0) {
-      replace(dom.configSummary, h("p", { class: "ok-line" }, h("span", { "aria-hidden": "true" }, "✓ "), TEXT.configOk));
+      replace(dom.configSummary, h("p", { class: "ok-line" }, h("span", { "aria-hidden": "true" }, "✓ "), TEXT.configOk), notes);
       return;
     }
     replace(dom.configSummary,
@@ -256,7 +260,18 @@ export function createConfigPanel({ onChange }) {
   }
 
   function validate() {
-    problems = api ? api.validateConfig(doc) : [];
+    if (!api) {
+      problems = [];
+      ignored = [];
+      return;
+    }
+    const checked = api.checkConfig(doc);
+    problems = checked.problems;
+    ignored = checked.ignored;
+    const overrides = doc?.server?.mode === "simulator" ? doc?.server?.simulator : null;
+    if (simApi && problems.length === 0 && overrides && typeof overrides === "object") {
+      problems = JSON.parse(simApi.checkSimulatorOverrides(JSON.stringify(overrides)));
+    }
   }
 
   function changed(source, except) {
@@ -344,7 +359,7 @@ export function createConfigPanel({ onChange }) {
     dom.generateKeyButton.setAttribute("aria-disabled", "true");
     await nextFrame(); // let the status paint: RSA generation blocks the main thread
     try {
-      const key = api.generateKey(alg);
+      const key = await api.generateKey(alg);
       setPath(doc, "credential.privateKey", key.pem);
       dom.credentialStatus.textContent = TEXT.keyGenerated(alg);
       changed("form");
@@ -362,7 +377,7 @@ export function createConfigPanel({ onChange }) {
     await nextFrame();
     try {
       const subject = getPath(doc, "client.clientId") || "haapi-device";
-      const cert = api.generateCertificate(m, subject);
+      const cert = await api.generateCertificate(m, subject);
       setPath(doc, "credential.certificate", cert.certificate);
       setPath(doc, "credential.privateKey", cert.privateKey);
       dom.credentialStatus.textContent = `${TEXT.certGenerated(m)} SPKI pin ${cert.pin}.`;
@@ -380,6 +395,15 @@ export function createConfigPanel({ onChange }) {
       setSelectOptions(dom.methodSelect, [...known, ...FALLBACK_METHODS.filter((m) => !known.includes(m))]);
       if (Object.keys(doc).length > 0) changed("api");
       else showProblems();
+    },
+    /** Connects the simulator module: `server.simulator` is checked against its settings. */
+    setSimApi(module) {
+      simApi = module;
+      if (Object.keys(doc).length > 0) changed("api");
+    },
+    /** Fields the chosen method does not use (ignored, never an error). */
+    get ignored() {
+      return ignored;
     },
     /** Replaces the document (from the link, an import, or automation). */
     setConfig(next, source = "set") {

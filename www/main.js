@@ -403,6 +403,7 @@ function resetServer() {
 
 const panel = createConfigPanel({
   onChange(doc, problems, source) {
+    if (doc?.server?.mode === "simulator") loadSimModule();
     const edited = ["form", "json", "import", "default"].includes(source);
     if (edited) state.keepRunFlag = false;
     state.config = doc;
@@ -626,6 +627,23 @@ async function loadModule() {
   }
 }
 
+/**
+ * The simulated server's module, loaded only for `server.mode: "simulator"`, in parallel with
+ * the client module (the client module would load the same URL when a Lab opens; an ES module
+ * is loaded once). Resolves to null when it cannot load: the Lab then says why.
+ */
+let simModule = null;
+function loadSimModule() {
+  simModule ??= import("../pkg/sim/haapi_lab_sim.js")
+    .then(async (m) => {
+      await m.default();
+      panel.setSimApi(m);
+      return m;
+    })
+    .catch(() => null);
+  return simModule;
+}
+
 async function start() {
   applyTheme(storedTheme());
   renderShortcuts(dom.shortcutList);
@@ -639,6 +657,9 @@ async function start() {
   state.keepRunFlag = fragment.run;
   if (fragment.config) panel.setConfig(fragment.config, "load");
 
+  // The default configuration and most links use the in-page simulator: fetch its module now,
+  // beside the client module, rather than when the first run opens a Lab.
+  if ((fragment.config?.server?.mode ?? "simulator") === "simulator") loadSimModule();
   state.mod = await loadModule();
   if (!state.mod) {
     const why = errorObject(state.moduleError).message;

@@ -9,12 +9,15 @@
 
 #![allow(dead_code)] // each of the two benchmarks uses its own part of this module
 
-use haapi_lab::client_auth::assertion_claims;
-use haapi_lab::clock::Timestamp;
-use haapi_lab::config::Config;
-use haapi_lab::dpop::{self, DpopKey, DpopSigner, ProofInput};
-use haapi_lab::entropy::SeededEntropy;
-use haapi_lab::jose::{self, Alg, PrivateKey, SigningKeyRef};
+use haapi_lab::client::client_auth::assertion_claims;
+use haapi_lab::proto::clock::Timestamp;
+use haapi_lab::client::config::Config;
+use haapi_lab::client::dpop::{self, ProofInput};
+use haapi_lab::proto::entropy::SeededEntropy;
+use haapi_lab::proto::jose::keys::PrivateKey;
+use haapi_lab::proto::jose::p256::P256Key;
+use haapi_lab::proto::jose::verify::{verify_jws, VerifyKey};
+use haapi_lab::proto::jose::{self, Alg};
 use haapi_lab::lab::SimLab;
 use std::hint::black_box;
 
@@ -42,36 +45,36 @@ pub struct Workload {
 /// The workloads, set up and each checked once.
 pub fn workloads() -> Vec<Workload> {
     let mut rng = SeededEntropy::new(1);
-    let key = PrivateKey::generate_p256(&mut rng);
+    let key = PrivateKey::generate_for(Alg::ES256, &mut rng).unwrap();
 
     let assertion = {
         let key = key.clone();
         let mut rng = SeededEntropy::new(2);
         move || {
             let claims = assertion_claims(CLIENT_ID, TOKEN_ENDPOINT, Timestamp::from_secs(T0), &mut rng);
-            let jwt = jose::sign_jwt(Alg::ES256, None, None, &claims, SigningKeyRef::Private(&key)).expect("ES256 client assertion");
+            let jwt = key.sign_jwt(Alg::ES256, None, None, &claims, &mut rng).expect("ES256 client assertion");
             black_box(jwt);
         }
     };
 
     let dpop_proof = {
-        let dpop_key = DpopKey::generate(&mut rng);
-        let jwk = dpop_key.public_jwk();
+        let dpop_key = P256Key::generate(&mut rng);
+        let jwk = dpop_key.public_jwk().clone();
         let mut rng = SeededEntropy::new(3);
         move || {
             let input = ProofInput { method: "POST", url: TOKEN_ENDPOINT, access_token: None, nonce: None };
-            let unsigned = dpop::unsigned_proof(dpop_key.alg(), &jwk, &input, T0, &mut rng);
-            let signature = dpop_key.sign(unsigned.signing_input.as_bytes());
-            black_box(dpop::finish(&unsigned, &signature));
+            let unsigned = dpop::unsigned_proof("ES256", &jwk, &input, T0, &mut rng);
+            let signature = dpop_key.sign(unsigned.as_bytes());
+            black_box(jose::compact(&unsigned, &signature));
         }
     };
 
     let verify = {
         let claims = assertion_claims(CLIENT_ID, TOKEN_ENDPOINT, Timestamp::from_secs(T0), &mut rng);
-        let jwt = jose::sign_jwt(Alg::ES256, None, None, &claims, SigningKeyRef::Private(&key)).expect("ES256 JWT");
-        let decoding_key = key.decoding_key();
+        let jwt = key.sign_jwt(Alg::ES256, None, None, &claims, &mut rng).expect("ES256 JWT");
+        let verify_key = VerifyKey::from_jwk(&key.public_jwk()).expect("a P-256 JWK");
         move || {
-            black_box(jose::verify_jwt(&jwt, &decoding_key, &[Alg::ES256]).expect("the JWT verifies"));
+            black_box(verify_jws(&jwt, &verify_key, &[Alg::ES256]).expect("the JWT verifies"));
         }
     };
 

@@ -107,7 +107,7 @@ export async function signEs256(privateKey, bytes) {
   return new Uint8Array(await subtle().sign({ name: "ECDSA", hash: "SHA-256" }, privateKey, bytes));
 }
 
-/** The global `fetch` (window, worker or Node), with the request's own AbortSignal. */
+/** The global `fetch` (window, worker or Node), with the request's own AbortSignal; the response as JSON text. */
 export async function send(method, url, headers, body, signal) {
   const init = { method, headers, redirect: "manual", credentials: "omit", cache: "no-store" };
   if (body !== undefined && body !== null) init.body = body;
@@ -115,5 +115,5 @@ export async function send(method, url, headers, body, signal) {
   const resp = await globalThis.fetch(url, init);
   const out = {};
   resp.headers.forEach((v, k) => { out[k] = v; });
-  return { status: resp.status, headers: out, body: await resp.text() };
+  return JSON.stringify({ status: resp.status, headers: out, body: await resp.text() });
 }

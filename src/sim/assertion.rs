@@ -6,9 +6,10 @@ use super::request::numeric_claim;
 use super::response::SimError;
 use super::settings::AcceptAudience;
 use super::Simulator;
-use crate::clock::Timestamp;
-use crate::jose::{self, Alg, JoseError, Jwk, KeyFamily};
-use jsonwebtoken::DecodingKey;
+use crate::proto::clock::Timestamp;
+use crate::proto::jose::verify::{verify_jws, VerifyKey};
+use crate::proto::jose::{self, Alg, JoseError, KeyFamily};
+use crate::proto::pem;
 use serde_json::Value;
 
 fn invalid(description: impl Into<String>) -> SimError {
@@ -19,42 +20,32 @@ fn invalid(description: impl Into<String>) -> SimError {
 struct RegisteredKey {
     kid: String,
     family: Option<KeyFamily>,
-    key: DecodingKey,
-}
-
-/// The public JWK of a SPKI PEM public key (P-256, P-384 or RSA).
-fn pem_to_jwk(pem: &str) -> Result<Value, String> {
-    use p256::pkcs8::DecodePublicKey;
-    if let Ok(k) = p256::PublicKey::from_public_key_pem(pem) {
-        return serde_json::from_str(&k.to_jwk_string()).map_err(|e| e.to_string());
-    }
-    if let Ok(k) = p384::PublicKey::from_public_key_pem(pem) {
-        return serde_json::from_str(&k.to_jwk_string()).map_err(|e| e.to_string());
-    }
-    use rsa::traits::PublicKeyParts;
-    let k = rsa::RsaPublicKey::from_public_key_pem(pem).map_err(|e| format!("not a P-256, P-384 or RSA SPKI PEM public key ({e})"))?;
-    Ok(serde_json::json!({ "kty": "RSA", "n": jose::b64url(&k.n().to_bytes_be()), "e": jose::b64url(&k.e().to_bytes_be()) }))
+    key: VerifyKey,
 }
 
 /// The main client's registered keys. A key's `kid` is its JWK `kid`, or else its RFC 7638
-/// thumbprint. A key that cannot be read is a settings error (500 with what to fix).
+/// thumbprint (a PEM key's: that of its public JWK form). A key that cannot be read is a settings
+/// error (500 with what to fix).
 fn registered_keys(jwks: &[Value], pems: &[String]) -> Result<Vec<RegisteredKey>, SimError> {
-    let mut values = jwks.to_vec();
-    for (i, pem) in pems.iter().enumerate() {
-        values.push(pem_to_jwk(pem).map_err(|e| SimError::server_error(format!("mainClient.authentication.publicKeysPem[{i}]: {e}")))?);
-    }
     let mut keys = Vec::new();
-    for (i, value) in values.iter().enumerate() {
-        let bad = |e: &dyn std::fmt::Display| {
-            SimError::server_error(format!("registered key #{i} of the main client is not a usable public JWK: {e}"))
-        };
-        let jwk: Jwk = serde_json::from_value(value.clone()).map_err(|e| bad(&e))?;
-        let key = DecodingKey::from_jwk(&jwk).map_err(|e| bad(&e))?;
+    for (i, value) in jwks.iter().enumerate() {
+        let bad = |e: &dyn std::fmt::Display| SimError::server_error(format!("registered key #{i} of the main client is not a usable public JWK: {e}"));
+        let key = VerifyKey::from_jwk(value).map_err(|e| bad(&e))?;
         let kid = match value.get("kid").and_then(Value::as_str) {
             Some(kid) => kid.to_owned(),
-            None => jose::thumbprint(&jwk).map_err(|e| bad(&e))?,
+            None => jose::thumbprint(value).map_err(|e| bad(&e))?,
         };
         keys.push(RegisteredKey { kid, family: jwk_family(value), key });
+    }
+    for (i, text) in pems.iter().enumerate() {
+        let bad = |e: &dyn std::fmt::Display| SimError::server_error(format!("mainClient.authentication.publicKeysPem[{i}]: {e}"));
+        let block = pem::parse_one(text).map_err(|e| bad(&e))?;
+        if block.label != "PUBLIC KEY" {
+            return Err(bad(&format!("a {} block is not a PUBLIC KEY (SPKI)", block.label)));
+        }
+        let key = VerifyKey::from_spki_der(&block.der).map_err(|e| bad(&e))?;
+        let jwk = key.public_jwk().ok_or_else(|| bad(&"not an asymmetric public key"))?;
+        keys.push(RegisteredKey { kid: jose::thumbprint(&jwk).map_err(|e| bad(&e))?, family: Some(key.family()), key });
     }
     Ok(keys)
 }
@@ -101,7 +92,7 @@ impl Simulator {
         let keys: Vec<RegisteredKey> = match (&auth, alg.is_symmetric()) {
             (A::PrivateKeyJwt { jwks, public_keys_pem }, false) => registered_keys(jwks, public_keys_pem)?,
             (A::ClientSecretJwt { secret }, true) => {
-                vec![RegisteredKey { kid: String::new(), family: Some(KeyFamily::Hmac), key: DecodingKey::from_secret(secret.expose().as_bytes()) }]
+                vec![RegisteredKey { kid: String::new(), family: Some(KeyFamily::Hmac), key: VerifyKey::from_secret(secret.expose().as_bytes()) }]
             }
             (A::PrivateKeyJwt { .. }, true) => return Err(invalid(format!(
                 "algorithm confusion refused: {alg} is an HMAC algorithm, but client {client_id:?} is registered for private_key_jwt with public keys; sign with its private key (RS*, PS*, ES*)"
@@ -131,7 +122,7 @@ impl Simulator {
             return Err(invalid(format!("no registered key of client {client_id:?} fits alg {alg}")));
         }
         let mut last = JoseError::BadSignature;
-        let verified = fitting.iter().any(|k| match jose::verify_jwt(assertion, &k.key, &[alg]) {
+        let verified = fitting.iter().any(|k| match verify_jws(assertion, &k.key, &[alg]) {
             Ok(_) => true,
             Err(e) => {
                 last = e;

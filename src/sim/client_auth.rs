@@ -5,10 +5,10 @@ use super::request::{authorization, decode_basic, Form};
 use super::response::{Challenge, SimError};
 use super::settings::{AttestationMode, ClientAuthentication};
 use super::{DynamicClient, Simulator};
-use crate::clock::Timestamp;
-use crate::http::HttpRequest;
-use crate::secret::Secret;
-use crate::x509::{self, TrustAnchor, X509Error};
+use crate::proto::clock::Timestamp;
+use crate::proto::http::HttpRequest;
+use crate::proto::secret::Secret;
+use crate::proto::x509::{self, TrustAnchor, X509Error};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 

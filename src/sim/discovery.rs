@@ -4,7 +4,7 @@
 use super::response::json_public;
 use super::settings::{AttestationMode, Endpoints, DCR_SCOPE, HAAPI_SCOPE};
 use super::Simulator;
-use crate::http::HttpResponse;
+use crate::proto::http::HttpResponse;
 use serde_json::{json, Value};
 
 /// The client authentication methods the simulator verifies (RFC 8414 §2
@@ -49,7 +49,7 @@ impl Simulator {
 
     /// The JWKS (RFC 7517 §5): the public half of the ES256 key that signs access tokens.
     pub(super) fn jwks_document(&self) -> HttpResponse {
-        let mut key = self.signing_key.public_jwk_value();
+        let mut key = self.signing_key.public_jwk().clone();
         key["kid"] = Value::String(self.signing_kid.clone());
         key["use"] = Value::String("sig".into());
         key["alg"] = Value::String("ES256".into());

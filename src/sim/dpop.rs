@@ -3,9 +3,10 @@
 use super::request::numeric_claim;
 use super::settings::DpopNonceMode;
 use super::Simulator;
-use crate::clock::Timestamp;
-use crate::http::HttpRequest;
-use crate::jose::{self, Alg, Jwk, KeyFamily};
+use crate::proto::clock::Timestamp;
+use crate::proto::http::HttpRequest;
+use crate::proto::jose::verify::{verify_jws, VerifyKey};
+use crate::proto::jose::{self, Alg, KeyFamily};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -64,11 +65,9 @@ pub(super) fn ath(access_token: &str) -> String {
 /// compared case-insensitively and default ports normalised (RFC 9449 §4.3 point 9, RFC 3986
 /// §6.2.2-6.2.3).
 fn same_htu(htu: &str, expected: &str) -> bool {
-    let (Ok(a), Ok(b)) = (url::Url::parse(htu), url::Url::parse(expected)) else { return false };
-    a.scheme() == b.scheme()
-        && a.host_str() == b.host_str()
-        && a.port_or_known_default() == b.port_or_known_default()
-        && a.path() == b.path()
+    use crate::proto::url::Url;
+    let (Ok(a), Ok(b)) = (Url::parse(htu), Url::parse(expected)) else { return false };
+    a.origin() == b.origin() && a.path() == b.path()
 }
 
 impl Simulator {
@@ -118,12 +117,10 @@ impl Simulator {
                 jwk_value.get("crv").map_or("absent".into(), Value::to_string)
             )));
         }
-        let jwk: Jwk =
-            serde_json::from_value(jwk_value.clone()).map_err(|e| Invalid(format!("the proof's jwk is not a valid public JWK: {e}")))?;
-        let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).map_err(|e| Invalid(format!("the proof's jwk is not a usable key: {e}")))?;
-        jose::verify_jwt(proof, &key, &[alg])
+        let key = VerifyKey::from_jwk(jwk_value).map_err(|e| Invalid(format!("the proof's jwk is not a usable public key: {e}")))?;
+        verify_jws(proof, &key, &[alg])
             .map_err(|e| Invalid(format!("the proof's signature does not verify with its jwk (RFC 9449 §4.3 point 6): {e}")))?;
-        let jkt = jose::thumbprint(&jwk).map_err(|e| Invalid(format!("cannot compute the jwk thumbprint: {e}")))?;
+        let jkt = jose::thumbprint(jwk_value).map_err(|e| Invalid(format!("cannot compute the jwk thumbprint: {e}")))?;
 
         let jti = claims
             .get("jti")
@@ -196,7 +193,7 @@ impl Simulator {
 
     /// Issues a fresh nonce (RFC 9449 §8) valid for `dpopNonceTtlSecs`.
     pub(super) fn fresh_nonce(&mut self, now: Timestamp) -> String {
-        use crate::entropy::Entropy as _;
+        use crate::proto::entropy::Entropy as _;
         let nonce = self.rng.token(16);
         while self.store.nonces.len() >= super::MAX_NONCES {
             let oldest = self.store.nonces.iter().min_by_key(|(_, exp)| **exp).map(|(n, _)| n.clone());

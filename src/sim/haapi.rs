@@ -7,12 +7,11 @@ use super::request::{authorization, duplicate_param, query_param};
 use super::response::{Challenge, SimError};
 use super::settings::{AttestationMode, Endpoints, HAAPI_SCOPE};
 use super::Simulator;
-use crate::clock::Timestamp;
-use crate::entropy::Entropy as _;
-use crate::http::{Headers, HttpRequest, HttpResponse};
-use crate::jose::{self, Alg};
+use crate::proto::clock::Timestamp;
+use crate::proto::entropy::Entropy as _;
+use crate::proto::http::{Headers, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
-use url::Url;
+use crate::proto::url::Url;
 
 /// The HAAPI media type (PROTOCOL.md §5).
 const HAAPI_MEDIA_TYPE: &str = "application/vnd.auth+json";
@@ -145,7 +144,7 @@ impl Simulator {
         if self.store.dcr_tokens.contains_key(token) {
             return Err(invalid("this is the one-time dcr token; it is valid only at the registration endpoint. Get a HAAPI token (scope urn:se:curity:scopes:haapi) with the dynamic client".into()));
         }
-        let decoded = jose::verify_jwt(token, &self.signing_key.decoding_key(), &[Alg::ES256])
+        let decoded = self.verify_own_token(token)
             .map_err(|e| invalid(format!("the access token is not a HAAPI token issued by this server: {e}")))?;
         let claims = &decoded.claims;
         if claims.get("iss").and_then(Value::as_str) != Some(endpoints.issuer.as_str()) {

@@ -38,10 +38,12 @@ pub use settings::{
     SimSettings, TemplateClient, DCR_SCOPE, HAAPI_SCOPE,
 };
 
-use crate::clock::Timestamp;
-use crate::entropy::SeededEntropy;
-use crate::http::{HttpRequest, HttpResponse};
-use crate::jose::PrivateKey;
+use crate::proto::clock::Timestamp;
+use crate::proto::entropy::SeededEntropy;
+use crate::proto::http::{HttpRequest, HttpResponse};
+use crate::proto::jose::p256::P256Key;
+use crate::proto::jose::verify::{sign_es256, verify_jws, VerifyKey};
+use crate::proto::jose::{self, Alg, DecodedJwt, JoseError};
 use response::SimError;
 use serde::Serialize;
 use serde_json::Value;
@@ -62,6 +64,13 @@ pub struct DynamicClientInfo {
     pub secret_expires_at: u64,
     /// The client whose `dcr` token registered it.
     pub registered_by: String,
+}
+
+impl DynamicClientInfo {
+    /// `{clientId, template, issuedAt, secretExpiresAt, registeredBy}`.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({ "clientId": self.client_id, "template": self.template, "issuedAt": self.issued_at, "secretExpiresAt": self.secret_expires_at, "registeredBy": self.registered_by })
+    }
 }
 
 /// A dynamic client as stored: its secret only as a SHA-256 hash.
@@ -113,7 +122,10 @@ pub struct Simulator {
     endpoints: Result<Endpoints, String>,
     rng: SeededEntropy,
     /// The token-signing key (P-256, ES256), published at the JWKS endpoint.
-    signing_key: PrivateKey,
+    signing_key: P256Key,
+    /// Its PKCS#8 DER (what the `jsonwebtoken` provider signs with) and its verifying key.
+    signing_der: Vec<u8>,
+    verify_key: VerifyKey,
     /// Its `kid`: the RFC 7638 thumbprint of its public JWK.
     signing_kid: String,
     store: Store,
@@ -136,10 +148,24 @@ impl Simulator {
     /// request is then answered with 500 `server_error` saying what to change.
     pub fn new(settings: SimSettings, seed: u64) -> Simulator {
         let mut rng = SeededEntropy::new(seed);
-        let signing_key = PrivateKey::generate_p256(&mut rng);
-        let signing_kid = crate::jose::thumbprint(&signing_key.public_jwk()).unwrap_or_else(|_| "sim-signing-key".into());
+        let signing_key = P256Key::generate(&mut rng);
+        let signing_kid = jose::thumbprint(signing_key.public_jwk()).unwrap_or_else(|_| "sim-signing-key".into());
+        let signing_der = signing_key.to_pkcs8_der();
+        let verify_key = VerifyKey::from_jwk(signing_key.public_jwk()).expect("a P-256 public JWK is a verification key");
         let endpoints = settings.validate();
-        Simulator { settings, endpoints, rng, signing_key, signing_kid, store: Store::default() }
+        Simulator { settings, endpoints, rng, signing_key, signing_der, verify_key, signing_kid, store: Store::default() }
+    }
+
+    /// Signs a JWT this server issues (ES256, `kid` of the signing key, the given `typ`).
+    fn issue_jwt(&self, typ: &str, claims: &Value) -> Result<String, SimError> {
+        let input = jose::signing_input(&serde_json::json!({ "alg": "ES256", "kid": self.signing_kid, "typ": typ }), claims);
+        let signature = sign_es256(&self.signing_der, input.as_bytes()).map_err(|e| SimError::server_error(format!("signing a token failed: {e}")))?;
+        Ok(jose::compact(&input, &signature))
+    }
+
+    /// Verifies the signature of a token this server issued.
+    fn verify_own_token(&self, token: &str) -> Result<DecodedJwt, JoseError> {
+        verify_jws(token, &self.verify_key, &[Alg::ES256])
     }
 
     /// The settings this server runs with.
@@ -195,7 +221,7 @@ impl Simulator {
             return Err(SimError::invalid_request(format!("the request URL {:?} is not a URL or an absolute path", request.url)));
         };
         let path = url.path();
-        let issuer_path = url::Url::parse(&endpoints.issuer).map(|u| u.path().trim_end_matches('/').to_owned()).unwrap_or_default();
+        let issuer_path = crate::proto::url::Url::parse(&endpoints.issuer).map(|u| u.path().trim_end_matches('/').to_owned()).unwrap_or_default();
         let paths = &self.settings.paths;
         let (allowed, endpoint): (&[&str], Endpoint) = if path == paths.token {
             (&["POST"], Endpoint::Token)

@@ -6,9 +6,9 @@ use super::request::{authorization, media_type};
 use super::response::{json_ok, SimError};
 use super::settings::HAAPI_SCOPE;
 use super::{DynamicClient, DynamicClientInfo, Simulator};
-use crate::clock::Timestamp;
-use crate::entropy::Entropy as _;
-use crate::http::{HttpRequest, HttpResponse};
+use crate::proto::clock::Timestamp;
+use crate::proto::entropy::Entropy as _;
+use crate::proto::http::{HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 impl Simulator {
@@ -29,7 +29,7 @@ impl Simulator {
     pub(super) fn registration_endpoint(&mut self, request: &HttpRequest, now: Timestamp) -> Result<HttpResponse, SimError> {
         let registered_by = self.consume_dcr_token(request, now)?;
         match media_type(request).as_deref() {
-            Some(crate::http::JSON) => {}
+            Some(crate::proto::http::JSON) => {}
             other => {
                 return Err(SimError::invalid_request(format!(
                     "the registration request must be application/json (RFC 7591 §3.1), not {}; the dcr token is used up, get a new one",

@@ -2,10 +2,10 @@
 //! panics, whatever the client sends.
 
 use super::response::SimError;
-use crate::http::HttpRequest;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
-use url::Url;
+use crate::proto::http::HttpRequest;
+use crate::proto::base64;
+use crate::proto::url::Url;
+use std::collections::HashSet;
 
 /// The request URL, parsed. A bare path (`/oauth/v2/oauth-token?x=1`) is accepted too.
 pub(crate) fn request_url(request: &HttpRequest) -> Option<Url> {
@@ -14,6 +14,12 @@ pub(crate) fn request_url(request: &HttpRequest) -> Option<Url> {
         Err(_) if request.url.starts_with('/') => Url::parse("http://simulator.invalid").ok()?.join(&request.url).ok(),
         Err(_) => None,
     }
+}
+
+/// The first name that occurs twice, found in one pass.
+fn first_duplicate<'a>(names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let mut seen = HashSet::new();
+    names.into_iter().find(|n| !seen.insert(*n))
 }
 
 /// The media type of the request body, lowercased, without parameters (RFC 9110 §8.3.1).
@@ -30,7 +36,7 @@ impl Form {
     /// parameter may appear twice (RFC 6749 §3.1, §3.2: "MUST NOT be included more than once").
     pub fn parse(request: &HttpRequest) -> Result<Form, SimError> {
         match media_type(request).as_deref() {
-            Some(crate::http::FORM) => {}
+            Some(crate::proto::http::FORM) => {}
             Some(other) => {
                 return Err(SimError::invalid_request(format!(
                     "the body must be application/x-www-form-urlencoded (RFC 6749 §3.2), not {other}"
@@ -43,12 +49,8 @@ impl Form {
             }
         }
         let params: Vec<(String, String)> = form_urlencoded::parse(request.body.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
-        for (i, (name, _)) in params.iter().enumerate() {
-            if params[..i].iter().any(|(n, _)| n == name) {
-                return Err(SimError::invalid_request(format!(
-                    "parameter {name:?} appears more than once; send each parameter once (RFC 6749 §3.2)"
-                )));
-            }
+        if let Some(name) = first_duplicate(params.iter().map(|(n, _)| n.as_str())) {
+            return Err(SimError::invalid_request(format!("parameter {name:?} appears more than once; send each parameter once (RFC 6749 §3.2)")));
         }
         Ok(Form(params))
     }
@@ -70,7 +72,7 @@ pub(crate) fn authorization(request: &HttpRequest) -> Option<(String, String)> {
 /// Decodes HTTP Basic credentials as RFC 6749 §2.3.1 requires: base64 of
 /// `urlencode(client_id) ":" urlencode(secret)`, each half form-urldecoded.
 pub(crate) fn decode_basic(credentials: &str) -> Result<(String, String), String> {
-    let bytes = STANDARD.decode(credentials.trim()).map_err(|e| format!("the Basic credentials are not base64 ({e})"))?;
+    let bytes = base64::decode_standard(credentials.trim()).map_err(|e| format!("the Basic credentials are not base64 ({e})"))?;
     let text = String::from_utf8(bytes).map_err(|_| "the Basic credentials are not UTF-8".to_owned())?;
     let (id, secret) = text.split_once(':').ok_or("the Basic credentials have no ':' between client_id and secret")?;
     Ok((form_urldecode(id)?, form_urldecode(secret)?))
@@ -103,13 +105,13 @@ pub(crate) fn form_urldecode(text: &str) -> Result<String, String> {
 
 /// True if `query` parameters contain `name` more than once.
 pub(crate) fn duplicate_param(url: &Url) -> Option<String> {
-    let names: Vec<String> = url.query_pairs().map(|(n, _)| n.into_owned()).collect();
-    names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)).map(|(_, n)| n.clone())
+    let pairs = url.query_pairs();
+    first_duplicate(pairs.iter().map(|(n, _)| n.as_str())).map(str::to_owned)
 }
 
 /// A query parameter (the first of that name).
 pub(crate) fn query_param(url: &Url, name: &str) -> Option<String> {
-    url.query_pairs().find(|(n, _)| n == name).map(|(_, v)| v.into_owned())
+    url.query_pairs().into_iter().find(|(n, _)| n == name).map(|(_, v)| v)
 }
 
 /// A numeric JWT claim (RFC 7519 §2 NumericDate), as whole seconds.
@@ -130,12 +132,12 @@ mod tests {
 
     #[test]
     fn basic_halves_are_form_urldecoded() {
-        let header = STANDARD.encode("dyn%3Aclient:pa+ss%25word");
+        let header = base64::encode_standard(b"dyn%3Aclient:pa+ss%25word");
         assert_eq!(decode_basic(&header).unwrap(), ("dyn:client".into(), "pa ss%word".into()));
-        assert!(decode_basic(&STANDARD.encode("a:%zz")).is_err());
-        assert!(decode_basic(&STANDARD.encode("a:%")).is_err());
-        assert!(decode_basic(&STANDARD.encode("a:%+1")).is_err());
+        assert!(decode_basic(&base64::encode_standard(b"a:%zz")).is_err());
+        assert!(decode_basic(&base64::encode_standard(b"a:%")).is_err());
+        assert!(decode_basic(&base64::encode_standard(b"a:%+1")).is_err());
         assert!(decode_basic("!!!").is_err());
-        assert!(decode_basic(&STANDARD.encode("nocolon")).is_err());
+        assert!(decode_basic(&base64::encode_standard(b"nocolon")).is_err());
     }
 }

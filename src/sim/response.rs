@@ -1,7 +1,7 @@
 //! Error and success responses: the JSON error body of RFC 6749 §5.2 (also used by RFC 7591
 //! §3.2.2 and RFC 9449), with the status and `WWW-Authenticate` challenge each case needs.
 
-use crate::http::{Headers, HttpResponse};
+use crate::proto::http::{Headers, HttpResponse};
 use serde_json::{json, Value};
 
 /// An error the simulator answers with: `{"error", "error_description"}` (RFC 6749 §5.2).
@@ -119,7 +119,7 @@ pub(crate) fn json_ok(status: u16, body: &Value) -> HttpResponse {
 /// A JSON response that caches are allowed to keep (discovery and JWKS are public metadata).
 pub(crate) fn json_public(body: &Value) -> HttpResponse {
     let mut headers = Headers::new();
-    headers.set("content-type", crate::http::JSON);
+    headers.set("content-type", crate::proto::http::JSON);
     headers.set("cache-control", "public, max-age=60");
     HttpResponse { status: 200, headers, body: body.to_string() }
 }

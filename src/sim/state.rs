@@ -5,7 +5,7 @@
 //! Replay stores, nonces and one-time `dcr` tokens are short-lived and start empty again.
 
 use super::{DynamicClient, DynamicClientInfo, Simulator};
-use crate::jose::{b64url, b64url_decode};
+use crate::proto::jose::{b64url, b64url_decode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -7,10 +7,10 @@ use super::request::Form;
 use super::response::{json_ok, Challenge, SimError};
 use super::settings::{DpopNonceMode, Endpoints, DCR_SCOPE, HAAPI_SCOPE};
 use super::{DcrToken, Simulator};
-use crate::clock::Timestamp;
-use crate::entropy::Entropy as _;
-use crate::http::{HttpRequest, HttpResponse};
-use crate::jose::{self, Alg, SigningKeyRef};
+use crate::proto::clock::Timestamp;
+use crate::proto::entropy::Entropy as _;
+use crate::proto::http::{HttpRequest, HttpResponse};
+
 use serde_json::json;
 
 impl Simulator {
@@ -139,8 +139,7 @@ impl Simulator {
         });
         let assurance = &self.settings.client_assurance;
         claims[assurance.claim.as_str()] = json!(assurance.fallback);
-        let token = jose::sign_jwt(Alg::ES256, Some(&self.signing_kid), Some("at+jwt"), &claims, SigningKeyRef::Private(&self.signing_key))
-            .map_err(|e| SimError::server_error(format!("signing the access token failed: {e}")))?;
+        let token = self.issue_jwt("at+jwt", &claims)?;
         let mut response = json_ok(200, &json!({ "access_token": token, "token_type": "DPoP", "expires_in": ttl, "scope": scope }));
         if self.settings.dpop_nonce == DpopNonceMode::Required {
             let nonce = self.fresh_nonce(now);

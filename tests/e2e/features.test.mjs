@@ -125,7 +125,7 @@ test("the configuration is always in the URL fragment, and a link reproduces it"
   // A problem appears next to its field, and in the summary.
   await page.locator("#f-server-issuer").fill("not a url");
   const problem = page.locator('[data-field="server.issuer"] .problem');
-  assert.match(await problem.textContent(), /not an absolute URL/);
+  assert.match(await problem.textContent(), /not an absolute http\(s\) URL/);
   assert.match(await page.locator("#config-summary").textContent(), /1 problem/);
   await page.locator("#f-server-issuer").fill("https://localhost:8443/oauth/v2/oauth-anonymous");
   assert.equal(await problem.isVisible(), false);

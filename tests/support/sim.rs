@@ -3,12 +3,13 @@
 #![cfg(feature = "sim")]
 #![allow(dead_code)]
 
-use haapi_lab::clock::Timestamp;
-use haapi_lab::entropy::SeededEntropy;
-use haapi_lab::http::{encode_form, HttpRequest, HttpResponse};
-use haapi_lab::jose::{self, Alg, PrivateKey, SigningKeyRef};
+use haapi_lab::proto::clock::Timestamp;
+use haapi_lab::proto::entropy::SeededEntropy;
+use haapi_lab::proto::http::{encode_form, HttpRequest, HttpResponse};
+use haapi_lab::proto::jose::keys::PrivateKey;
+use haapi_lab::proto::jose::p256::P256Key;
+use haapi_lab::proto::jose::{self, Alg};
 use haapi_lab::sim::{SimSettings, Simulator};
-use p256::ecdsa::signature::Signer as _;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -70,7 +71,7 @@ pub fn assert_refused(response: &HttpResponse, status: u16, error: &str, reason:
 pub fn assert_challenge(response: &HttpResponse, scheme: &str, error: Option<&str>) {
     let header = response.header("www-authenticate").unwrap_or_else(|| panic!("no WWW-Authenticate: {response:?}"));
     assert!(header.starts_with(&format!("{scheme} ")), "challenge {header:?} is not {scheme}");
-    assert_eq!(haapi_lab::http::challenge_param(header, "error").as_deref(), error, "challenge {header:?}");
+    assert_eq!(haapi_lab::proto::http::challenge_param(header, "error").as_deref(), error, "challenge {header:?}");
 }
 
 /// `Authorization: Basic` as RFC 6749 §2.3.1 builds it.
@@ -127,31 +128,28 @@ pub fn dynamic_client(lab: &mut Lab) -> (String, String) {
 
 /// A P-256 DPoP key that signs proofs by hand (header and claims as given).
 pub struct DpopKey {
-    secret: p256::SecretKey,
-    key: p256::ecdsa::SigningKey,
+    key: P256Key,
     pub jwk: Value,
     jti: std::cell::Cell<u32>,
 }
 
 impl DpopKey {
     pub fn new(seed: u64) -> DpopKey {
-        let secret = p256::SecretKey::random(&mut SeededEntropy::new(seed));
-        let jwk = serde_json::from_str(&secret.public_key().to_jwk_string()).unwrap();
-        DpopKey { key: p256::ecdsa::SigningKey::from(&secret), secret, jwk, jti: std::cell::Cell::new(0) }
+        let key = P256Key::generate(&mut SeededEntropy::new(seed));
+        DpopKey { jwk: key.public_jwk().clone(), key, jti: std::cell::Cell::new(0) }
     }
     /// The private JWK (with `d`).
     pub fn private_jwk(&self) -> Value {
-        serde_json::from_str(&self.secret.to_jwk_string()).unwrap()
+        serde_json::from_str(self.key.to_private_jwk().expose()).unwrap()
     }
     /// RFC 7638 thumbprint.
     pub fn jkt(&self) -> String {
-        jose::thumbprint(&serde_json::from_value(self.jwk.clone()).unwrap()).unwrap()
+        jose::thumbprint(&self.jwk).unwrap()
     }
     /// Signs any header and claims with ES256.
     pub fn sign(&self, header: &Value, claims: &Value) -> String {
-        let input = format!("{}.{}", jose::b64url(header.to_string().as_bytes()), jose::b64url(claims.to_string().as_bytes()));
-        let signature: p256::ecdsa::Signature = self.key.sign(input.as_bytes());
-        format!("{input}.{}", jose::b64url(&signature.to_bytes()))
+        let input = jose::signing_input(header, claims);
+        jose::compact(&input, &self.key.sign(input.as_bytes()))
     }
     /// The standard header `{typ: dpop+jwt, alg: ES256, jwk}`.
     pub fn header(&self) -> Value {
@@ -224,12 +222,12 @@ pub fn assertion_claims(jti: &str, now: u64) -> Value {
 
 /// Signs an assertion with a private key.
 pub fn sign_assertion(key: &PrivateKey, alg: Alg, kid: Option<&str>, claims: &Value) -> String {
-    jose::sign_jwt(alg, kid, None, claims, SigningKeyRef::Private(key)).unwrap()
+    key.sign_jwt(alg, kid, None, claims, &mut SeededEntropy::new(7)).unwrap()
 }
 
 /// Signs an assertion with a shared secret.
 pub fn sign_assertion_hmac(secret: &[u8], alg: Alg, claims: &Value) -> String {
-    jose::sign_jwt(alg, None, None, claims, SigningKeyRef::Secret(secret)).unwrap()
+    jose::sign_jwt_hmac(alg, secret, claims).unwrap()
 }
 
 /// F1 with a client assertion.
@@ -249,12 +247,12 @@ pub fn form(params: &[(&str, &str)]) -> String {
 
 /// The main client's assertion key (P-256, `kid` "k1").
 pub fn main_key() -> PrivateKey {
-    PrivateKey::generate_p256(&mut SeededEntropy::new(1))
+    PrivateKey::generate_for(Alg::ES256, &mut SeededEntropy::new(1)).unwrap()
 }
 
 /// Settings with the main client on `private_key_jwt` with [`main_key`] as kid "k1".
 pub fn private_key_jwt_settings() -> SimSettings {
-    let mut jwk = main_key().public_jwk_value();
+    let mut jwk = main_key().public_jwk();
     jwk["kid"] = json!("k1");
     let mut s = SimSettings::default();
     s.main_client.authentication = haapi_lab::sim::ClientAuthentication::PrivateKeyJwt { jwks: vec![jwk], public_keys_pem: vec![] };
@@ -268,16 +266,16 @@ pub const HMAC_SECRET: &[u8] = b"a-shared-secret-of-at-least-32-bytes!";
 pub fn client_secret_jwt_settings() -> SimSettings {
     let mut s = SimSettings::default();
     s.main_client.authentication = haapi_lab::sim::ClientAuthentication::ClientSecretJwt {
-        secret: haapi_lab::secret::Secret::new(std::str::from_utf8(HMAC_SECRET).unwrap()),
+        secret: haapi_lab::proto::secret::Secret::new(std::str::from_utf8(HMAC_SECRET).unwrap()),
     };
     s
 }
 
 /// A CA and a client certificate it issued, valid from `NOW - 60` for `validity` seconds.
-pub fn ca_and_leaf(seed: u64, validity: u64) -> (haapi_lab::x509::IssuedCertificate, haapi_lab::x509::IssuedCertificate) {
+pub fn ca_and_leaf(seed: u64, validity: u64) -> (haapi_lab::proto::x509::IssuedCertificate, haapi_lab::proto::x509::IssuedCertificate) {
     let mut rng = SeededEntropy::new(seed);
-    let ca = haapi_lab::x509::generate_ca("Device Authority", NOW - 3600, 365 * 86400, &mut rng).unwrap();
-    let leaf = haapi_lab::x509::issue_client_certificate(&ca, "haapi-device", NOW - 60, validity, &mut rng).unwrap();
+    let ca = haapi_lab::proto::x509::generate_ca("Device Authority", NOW - 3600, 365 * 86400, &mut rng).unwrap();
+    let leaf = haapi_lab::proto::x509::issue_client_certificate(&ca, "haapi-device", NOW - 60, validity, &mut rng).unwrap();
     (ca, leaf)
 }
 

@@ -1,21 +1,19 @@
 //! Errors that keep their evidence: the step, the HTTP status, the body and the server's OAuth
 //! error. Each has a stable [`Error::code`] that JavaScript receives as `error.code`.
 
-use crate::config::ConfigProblem;
-use crate::flow::Step;
-use serde::{Deserialize, Serialize};
+use super::config::ConfigProblem;
+use super::flow::Destination;
+use crate::proto::step::Step;
 use std::fmt;
 
 /// An OAuth error response body (RFC 6749 §5.2, RFC 7591 §3.2.2, RFC 9449 §5).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OAuthError {
     /// The error code, e.g. `invalid_client`.
     pub error: String,
     /// Human-readable detail from the server.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_description: Option<String>,
     /// A page about the error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_uri: Option<String>,
 }
 
@@ -88,13 +86,16 @@ pub enum Error {
         /// The stored client.
         client_id: String,
         /// Where it may go.
-        registered_at: Vec<crate::flow::Destination>,
+        registered_at: Vec<Destination>,
         /// Where this configuration would send it.
-        requested: crate::flow::Destination,
+        requested: Destination,
     },
     /// A key, certificate or JWT could not be made or used.
     #[error("{0}")]
     Crypto(String),
+    /// The device's storage failed (IndexedDB, WebCrypto).
+    #[error("the device's storage failed: {0}")]
+    Storage(String),
     /// The flow was driven out of order (a bug in the caller).
     #[error("flow misuse: {0}")]
     State(String),
@@ -104,13 +105,13 @@ impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut v = self.to_json();
         if let Error::Server { body, .. } | Error::UnexpectedStatus { body, .. } | Error::InvalidResponse { body, .. } = self {
-            v["body"] = crate::trace::redacted_body(body).into();
+            v["body"] = crate::proto::redact::redacted_body(body).into();
         }
         write!(f, "Error({v})")
     }
 }
 
-fn list_destinations(d: &[crate::flow::Destination]) -> String {
+fn list_destinations(d: &[Destination]) -> String {
     if d.is_empty() {
         return "its issuer's origin".into();
     }
@@ -132,6 +133,7 @@ impl Error {
             Error::Transport { .. } => "TRANSPORT_ERROR",
             Error::DestinationChanged { .. } => "CREDENTIAL_DESTINATION_CHANGED",
             Error::Crypto(_) => "CRYPTO_ERROR",
+            Error::Storage(_) => "STORAGE_ERROR",
             Error::State(_) => "FLOW_STATE",
         }
     }
@@ -165,7 +167,7 @@ impl Error {
     pub fn to_json(&self) -> serde_json::Value {
         let mut v = serde_json::json!({ "code": self.code(), "message": self.to_string() });
         if let Some(step) = self.step() {
-            v["step"] = serde_json::to_value(step).unwrap_or_default();
+            v["step"] = step.name().into();
         }
         if let Some(status) = self.status() {
             v["status"] = status.into();
@@ -177,24 +179,24 @@ impl Error {
             }
         }
         if let Error::Config(problems) = self {
-            v["problems"] = serde_json::to_value(problems).unwrap_or_default();
+            v["problems"] = super::config::problems_json(problems);
         }
         if let Error::DestinationChanged { client_id, registered_at, requested } = self {
             v["clientId"] = client_id.clone().into();
-            v["registeredAt"] = serde_json::to_value(registered_at).unwrap_or_default();
-            v["requested"] = serde_json::to_value(requested).unwrap_or_default();
+            v["registeredAt"] = registered_at.iter().map(Destination::to_json).collect();
+            v["requested"] = requested.to_json();
         }
         v
     }
 }
 
-impl From<crate::jose::JoseError> for Error {
-    fn from(e: crate::jose::JoseError) -> Self {
+impl From<crate::proto::jose::JoseError> for Error {
+    fn from(e: crate::proto::jose::JoseError) -> Self {
         Error::Crypto(e.to_string())
     }
 }
-impl From<crate::jose::KeyError> for Error {
-    fn from(e: crate::jose::KeyError) -> Self {
+impl From<crate::proto::jose::KeyError> for Error {
+    fn from(e: crate::proto::jose::KeyError) -> Self {
         Error::Crypto(e.to_string())
     }
 }

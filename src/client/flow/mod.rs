@@ -10,104 +10,48 @@
 //!        (invalid_client at F4), the flow drops it and registers again.
 //! ```
 //!
-//! The flow never sends, signs with a DPoP key, stores or reads a clock. Its caller loops:
+//! The flow never sends, signs, stores or reads a clock. Its caller loops (the one loop is
+//! [`super::driver::drive`], over any [`super::driver::Environment`]):
 //!
 //! ```text
 //! loop {
 //!     match flow.poll(now)? {
 //!         Next::Send(request)  => flow.on_response(transport(request), now)?,
-//!         Next::Sign(proof)    => flow.on_signature(&dpop_key.sign(proof.signing_input))?,
-//!         Next::Store(client)  => { device.save(client); flow.on_stored(now) }
+//!         Next::Sign(job)      => flow.on_signature(&device_key(job.role).sign(job.signing_input))?,
+//!         Next::Store(client)  => { device.save(client); flow.on_stored(now)? }
+//!         Next::Forget(id)     => { device.delete(id); flow.on_stored(now)? }
 //!         Next::Done(outcome)  => break outcome,
 //!     }
 //! }
 //! ```
-//! [`crate::driver::run`] is that loop for synchronous transports (tests, the simulator).
 
 mod steps;
+pub mod text;
 
-pub use steps::{response_error, HAAPI_MEDIA_TYPE, HAAPI_SCOPE, DCR_SCOPE};
+pub use crate::proto::step::Step;
+pub use steps::{response_error, DCR_SCOPE, HAAPI_MEDIA_TYPE, HAAPI_SCOPE};
 
-use crate::clock::Timestamp;
-use crate::client_auth::{basic_authorization, ClientAuth};
-use crate::config::{Attestation, Config, Method};
-use crate::dpop::{self, NonceMemory, ProofInput, UnsignedProof};
-use crate::entropy::Entropy;
-use crate::error::Error;
-use crate::http::{HttpRequest, HttpResponse};
-use crate::material::Material;
-use crate::secret::Secret;
-use crate::trace::{Retry, Status, Trace, TraceStep};
-use serde::{Deserialize, Serialize};
+use super::client_auth::{basic_authorization, set_assertion, ClientAuth, KeyRole, SignRequest};
+use super::config::{Attestation, Config};
+use super::dpop::{self, NonceMemory, ProofInput};
+use super::error::Error;
+use super::material::Material;
+use super::trace::{Retry, Status, Trace, TraceStep};
+use crate::proto::clock::Timestamp;
+use crate::proto::entropy::Entropy;
+use crate::proto::http::{HttpRequest, HttpResponse};
+use crate::proto::jose::{self, Alg};
+use crate::proto::secret::Secret;
+use crate::proto::url::{origin_of, Url};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
 use std::fmt;
 
-/// The steps of a run (DESIGN.md): names used by `stopAfter`, the trace and the page.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Step {
-    /// Read the server's metadata.
-    Discovery,
-    /// Try hardware attestation (skipped or refused in the fallback).
-    Attestation,
-    /// F1: the one-time `dcr` token for the main client.
-    DcrToken,
-    /// F2: register a dynamic client from the template.
-    Registration,
-    /// F3: keep the dynamic client on the device.
-    Store,
-    /// F4: the DPoP-bound HAAPI token for the dynamic client.
-    HaapiToken,
-    /// The first HAAPI request.
-    Authorize,
-    /// Each HAAPI form or redirect (a later issue).
-    Authenticate,
-    /// The authorization-code exchange (a later issue).
-    CodeExchange,
-}
-
-impl Step {
-    /// The DESIGN.md name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Step::Discovery => "discovery",
-            Step::Attestation => "attestation",
-            Step::DcrToken => "dcr-token",
-            Step::Registration => "registration",
-            Step::Store => "store",
-            Step::HaapiToken => "haapi-token",
-            Step::Authorize => "authorize",
-            Step::Authenticate => "authenticate",
-            Step::CodeExchange => "code-exchange",
-        }
-    }
-
-    /// Why the step exists, in one sentence.
-    pub fn purpose(self) -> &'static str {
-        match self {
-            Step::Discovery => "Reads the server's metadata so the app learns its token, registration and authorization endpoints instead of hard-coding paths.",
-            Step::Attestation => "A compliant device would prove it runs the genuine app with hardware attestation; this device cannot, so the app falls back to a secondary credential.",
-            Step::DcrToken => "The main HAAPI client proves its identity with its secondary credential and gets a one-time token whose only power is to register one dynamic client (scope dcr).",
-            Step::Registration => "The app registers a client of its own for this device from the template client (software_id), using the one-time token; the server answers with a new client id and secret.",
-            Step::Store => "The dynamic client's id and secret are kept on the device, so later runs skip registration and authenticate as this client directly.",
-            Step::HaapiToken => "The dynamic client asks for the HAAPI access token with a DPoP proof, so the token is bound to a key only this device holds.",
-            Step::Authorize => "The first HAAPI request: the authorization request sent as an API call, carrying the DPoP-bound token and a fresh proof, answered with a JSON representation of the next login step.",
-            Step::Authenticate => "Each HAAPI step (form or redirect) is followed as an API call with a fresh DPoP proof.",
-            Step::CodeExchange => "The authorization code is exchanged for tokens at the token endpoint.",
-        }
-    }
-}
-
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// The endpoints the flow uses (the server's own, external URLs).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Endpoints {
+/// The endpoints the flow uses: the server's own (external) URLs, from discovery and the
+/// configuration's overrides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerEndpoints {
     /// Token endpoint.
     pub token: String,
     /// Registration endpoint.
@@ -119,8 +63,7 @@ pub struct Endpoints {
 }
 
 /// A dynamically registered client, as kept on the device (F3). `Debug` redacts the secret.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DynamicClient {
     /// The client id the server issued.
     pub client_id: String,
@@ -141,15 +84,13 @@ pub struct DynamicClient {
     /// Where this client may be sent: the token endpoint it was registered with and the origin
     /// requests went to, plus any destination a person confirmed later. A stored credential
     /// never leaves for a place it did not come from (DESIGN.md).
-    #[serde(default)]
     pub destinations: Vec<Destination>,
 }
 
 /// Where a stored dynamic client's credentials go: the server's own token endpoint (what `htu`
 /// and the server know) and the origin the requests are actually sent to (`sendVia`, or the
 /// endpoint's own origin).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Destination {
     /// The token endpoint's external URL.
     pub token_endpoint: String,
@@ -157,9 +98,16 @@ pub struct Destination {
     pub send_origin: String,
 }
 
+impl Destination {
+    /// `{tokenEndpoint, sendOrigin}`.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({ "tokenEndpoint": self.token_endpoint, "sendOrigin": self.send_origin })
+    }
+}
+
 impl fmt::Display for Destination {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if crate::dpop::origin(&self.token_endpoint) == self.send_origin {
+        if origin_of(&self.token_endpoint) == self.send_origin {
             f.write_str(&self.token_endpoint)
         } else {
             write!(f, "{} (sent via {})", self.token_endpoint, self.send_origin)
@@ -168,12 +116,47 @@ impl fmt::Display for Destination {
 }
 
 impl DynamicClient {
+    /// The client as the device keeps it (its secret included: the device encrypts it).
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "clientId": self.client_id,
+            "clientSecret": self.client_secret.expose(),
+            "tokenEndpointAuthMethod": self.token_endpoint_auth_method,
+            "clientIdIssuedAt": self.client_id_issued_at,
+            "clientSecretExpiresAt": self.client_secret_expires_at,
+            "softwareId": self.software_id,
+            "issuer": self.issuer,
+            "registeredAt": self.registered_at,
+            "destinations": self.destinations.iter().map(Destination::to_json).collect::<Vec<_>>(),
+        })
+    }
+
+    /// Reads a client as the device stored it (its JSON form); `None` when it is not one.
+    pub fn from_json(v: &Value) -> Option<DynamicClient> {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        let n = |k: &str| v.get(k).and_then(Value::as_u64);
+        let destinations = v.get("destinations").and_then(Value::as_array).map(|a| {
+            a.iter().filter_map(|d| Some(Destination { token_endpoint: d.get("tokenEndpoint")?.as_str()?.to_owned(), send_origin: d.get("sendOrigin")?.as_str()?.to_owned() })).collect()
+        });
+        Some(DynamicClient {
+            client_id: s("clientId")?,
+            client_secret: Secret::new(s("clientSecret")?),
+            token_endpoint_auth_method: s("tokenEndpointAuthMethod").unwrap_or_else(|| "client_secret_basic".into()),
+            client_id_issued_at: n("clientIdIssuedAt"),
+            client_secret_expires_at: n("clientSecretExpiresAt").unwrap_or(0),
+            software_id: s("softwareId")?,
+            issuer: s("issuer")?,
+            registered_at: n("registeredAt").unwrap_or(0),
+            destinations: destinations.unwrap_or_default(),
+        })
+    }
+
     /// True when this client may be sent to `to` (an empty list is a record from before
     /// destinations were kept: it is bound to its issuer's origin).
     pub fn may_go_to(&self, to: &Destination) -> bool {
         if self.destinations.is_empty() {
-            let origin = crate::dpop::origin(&self.issuer);
-            return crate::dpop::origin(&to.token_endpoint) == origin && to.send_origin == origin;
+            let origin = origin_of(&self.issuer);
+            return origin_of(&to.token_endpoint) == origin && to.send_origin == origin;
         }
         self.destinations.contains(to)
     }
@@ -195,9 +178,8 @@ enum Effect {
     Forget(String),
 }
 
-/// How a run ended.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// How a run ended. Serialise it with [`Outcome::to_json`], which redacts as the trace does.
+#[derive(Clone, Debug)]
 pub struct Outcome {
     /// The step the run stopped after (`stopAfter`), or the last step.
     pub last_step: Step,
@@ -207,17 +189,34 @@ pub struct Outcome {
     pub reused_stored_client: bool,
     /// True when a stored client was rejected and a new one registered.
     pub reregistered: bool,
-    /// The HAAPI access token (redacted when serialised; read it with [`Flow::haapi_token`]).
-    #[serde(serialize_with = "redacted_token")]
+    /// The HAAPI access token.
     pub haapi_token: Option<Secret>,
     /// The first HAAPI representation.
     pub representation: Option<Value>,
     /// The HAAPI session id (`Set-Session-Id`).
-    pub session_id: Option<String>,
+    pub session_id: Option<Secret>,
 }
 
-fn redacted_token<S: serde::Serializer>(t: &Option<Secret>, s: S) -> Result<S::Ok, S::Error> {
-    t.as_ref().map(|t| crate::jose::redact_signature(t.expose())).serialize(s)
+impl Outcome {
+    /// The outcome as JSON, redacted unless `reveal` (the run result the page and QA read): the
+    /// token loses its signature, the session id is `[redacted]`, the representation is
+    /// redacted as a response body is.
+    pub fn to_json(&self, reveal: bool) -> Value {
+        let secret = |s: &Option<Secret>, redact: fn(&str) -> String| s.as_ref().map(|s| if reveal { s.expose().to_owned() } else { redact(s.expose()) });
+        let mut representation = self.representation.clone();
+        if let (Some(r), false) = (representation.as_mut(), reveal) {
+            crate::proto::redact::redact_value(r);
+        }
+        serde_json::json!({
+            "lastStep": self.last_step,
+            "dynamicClientId": self.dynamic_client_id,
+            "reusedStoredClient": self.reused_stored_client,
+            "reregistered": self.reregistered,
+            "haapiToken": secret(&self.haapi_token, jose::redact_signature),
+            "representation": representation,
+            "sessionId": secret(&self.session_id, |_| crate::proto::secret::REDACTED.to_owned()),
+        })
+    }
 }
 
 /// What the caller must do next.
@@ -225,8 +224,9 @@ fn redacted_token<S: serde::Serializer>(t: &Option<Secret>, s: S) -> Result<S::O
 pub enum Next {
     /// Send this request, then call [`Flow::on_response`] (or [`Flow::on_transport_error`]).
     Send(HttpRequest),
-    /// Sign these bytes with the DPoP key, then call [`Flow::on_signature`].
-    Sign(UnsignedProof),
+    /// Sign these bytes with the device's key for `role` (the DPoP key, or the main client's
+    /// assertion key), then call [`Flow::on_signature`].
+    Sign(SignRequest),
     /// Persist this client on the device (add it, or replace the one with its `client_id`), then
     /// call [`Flow::on_stored`].
     Store(DynamicClient),
@@ -251,7 +251,7 @@ enum Stage {
 
 enum Pending {
     Nothing,
-    Sign { request: HttpRequest, proof: UnsignedProof },
+    Sign { request: HttpRequest, jobs: VecDeque<SignRequest> },
     Ready(HttpRequest),
     Awaiting(HttpRequest),
     Effect { effect: Effect, completes_step: bool },
@@ -261,10 +261,10 @@ enum Pending {
 pub struct Flow {
     config: Config,
     auth: ClientAuth,
-    dpop_alg: String,
+    dpop_alg: Alg,
     dpop_jwk: Value,
     rng: Box<dyn Entropy>,
-    endpoints: Option<Endpoints>,
+    endpoints: Option<ServerEndpoints>,
     stage: Stage,
     pending: Pending,
     record: Option<TraceStep>,
@@ -286,7 +286,7 @@ pub struct Flow {
     state: String,
     code_verifier: Secret,
     representation: Option<Value>,
-    session_id: Option<String>,
+    session_id: Option<Secret>,
     failed: Option<Error>,
 }
 
@@ -306,13 +306,13 @@ impl Flow {
         let stored: Vec<DynamicClient> = stored.into_iter().filter(|c| c.issuer == config.server.issuer).collect();
         let s = &config.server.endpoints;
         let endpoints = match (&s.token, &s.registration, &s.authorization) {
-            (Some(t), Some(r), Some(a)) => Some(Endpoints { token: t.clone(), registration: r.clone(), authorization: a.clone(), cat: s.cat.clone().unwrap_or_else(|| format!("{t}/cat")) }),
+            (Some(t), Some(r), Some(a)) => Some(ServerEndpoints { token: t.clone(), registration: r.clone(), authorization: a.clone(), cat: s.cat.clone().unwrap_or_else(|| format!("{t}/cat")) }),
             _ => None,
         };
         let state = rng.token(16);
         let code_verifier = Secret::new(rng.token(32));
         Ok(Flow {
-            dpop_alg: config.dpop.alg.clone(),
+            dpop_alg: Alg::parse(&config.dpop.alg).map_err(|e| Error::Crypto(e.to_string()))?,
             config,
             auth,
             dpop_jwk: dpop_public_jwk,
@@ -347,7 +347,7 @@ impl Flow {
     }
 
     /// The endpoints in use, once known.
-    pub fn endpoints(&self) -> Option<&Endpoints> {
+    pub fn endpoints(&self) -> Option<&ServerEndpoints> {
         self.endpoints.as_ref()
     }
 
@@ -383,9 +383,10 @@ impl Flow {
         }
         loop {
             match std::mem::replace(&mut self.pending, Pending::Nothing) {
-                Pending::Sign { request, proof } => {
-                    self.pending = Pending::Sign { request, proof: proof.clone() };
-                    return Ok(Next::Sign(proof));
+                Pending::Sign { request, jobs } => {
+                    let next = jobs.front().cloned().ok_or_else(|| Error::State("a signature step without a job".into()))?;
+                    self.pending = Pending::Sign { request, jobs };
+                    return Ok(Next::Sign(next));
                 }
                 Pending::Ready(request) => {
                     self.pending = Pending::Awaiting(request.clone());
@@ -416,13 +417,25 @@ impl Flow {
         }
     }
 
-    /// Hands the flow the DPoP signature it asked for with [`Next::Sign`].
+    /// Hands the flow the signature it asked for with [`Next::Sign`].
     pub fn on_signature(&mut self, signature: &[u8]) -> Result<(), Error> {
         match std::mem::replace(&mut self.pending, Pending::Nothing) {
-            Pending::Sign { mut request, proof } => {
-                request.headers.set("dpop", dpop::finish(&proof, signature));
-                self.set_request(&request);
-                self.pending = Pending::Ready(request);
+            Pending::Sign { mut request, mut jobs } => {
+                let job = jobs.pop_front().ok_or_else(|| Error::State("no signature was asked for".into()))?;
+                let jws = jose::compact(&job.signing_input, signature);
+                match job.role {
+                    KeyRole::Dpop => request.headers.set("dpop", jws),
+                    KeyRole::Assertion => {
+                        let client_id = self.auth.client_id().to_owned();
+                        set_assertion(&mut request, &client_id, &jws);
+                    }
+                }
+                if jobs.is_empty() {
+                    self.set_request(&request);
+                    self.pending = Pending::Ready(request);
+                } else {
+                    self.pending = Pending::Sign { request, jobs };
+                }
                 Ok(())
             }
             other => {
@@ -454,8 +467,20 @@ impl Flow {
     /// The request could not be sent; ends the run with [`Error::Transport`].
     pub fn on_transport_error(&mut self, message: &str, now: Timestamp) -> Error {
         self.pending = Pending::Nothing;
-        let step = self.record.as_ref().map(|r| r.name).unwrap_or(Step::Discovery);
+        let step = self.current_step();
         self.fail(Error::Transport { step, message: message.to_owned() }, now)
+    }
+
+    /// Something on the device failed (a key could not sign, storage refused a write): ends the
+    /// run with `error`, recorded on the step in progress.
+    pub fn on_device_error(&mut self, error: Error, now: Timestamp) -> Error {
+        self.pending = Pending::Nothing;
+        self.fail(error, now)
+    }
+
+    /// The step in progress (or the last one).
+    pub fn current_step(&self) -> Step {
+        self.record.as_ref().map(|r| r.name).or_else(|| self.trace.steps.last().map(|s| s.name)).unwrap_or(Step::Discovery)
     }
 
     /// Hands the flow the response to the request of [`Next::Send`].
@@ -468,7 +493,8 @@ impl Flow {
             }
         };
         if let Some(nonce) = response.header("dpop-nonce") {
-            self.nonces.remember(&request.url, nonce);
+            // Under the server's own URL, where the next proof looks it up (not the sendVia one).
+            self.nonces.remember(&request.server_url, nonce);
         }
         if let Some(r) = self.record.as_mut() {
             r.response = Some(response.clone());
@@ -544,7 +570,7 @@ impl Flow {
                     return self.retry_for_nonce(request, resp, now);
                 }
                 let representation = steps::process_representation(Step::Authorize, resp)?;
-                self.session_id = resp.header("set-session-id").map(str::to_owned);
+                self.session_id = resp.header("set-session-id").map(Secret::from);
                 let kind = representation["type"].as_str().unwrap_or_default().to_owned();
                 self.note(format!("The server answered with a HAAPI {kind} representation{}.", if self.session_id.is_some() { " and a session id" } else { "" }));
                 self.representation = Some(representation);
@@ -591,7 +617,7 @@ impl Flow {
     /// Where the stored client's credentials would go in this run, once the endpoints are known.
     fn destination(&self) -> Option<Destination> {
         let token = &self.endpoints.as_ref()?.token;
-        Some(Destination { token_endpoint: token.clone(), send_origin: crate::dpop::origin(&self.send_url(token)) })
+        Some(Destination { token_endpoint: token.clone(), send_origin: origin_of(&self.send_url(token)) })
     }
 
     /// Chooses the stored client for this run's destination. A client kept for this issuer but
@@ -630,14 +656,14 @@ impl Flow {
         }
         let token = self.config.server.endpoints.token.clone();
         let send_origin = match (&self.config.server.send_via, &token) {
-            (Some(via), _) => Some(crate::dpop::origin(via)),
-            (None, Some(t)) => Some(crate::dpop::origin(t)),
+            (Some(via), _) => Some(origin_of(via)),
+            (None, Some(t)) => Some(origin_of(t)),
             (None, None) => None,
         };
         let Some(send_origin) = send_origin else { return Ok(()) };
         // A record from before destinations were kept is bound to its issuer's origin.
         let fits = |c: &DynamicClient| match c.destinations.is_empty() {
-            true => crate::dpop::origin(&c.issuer) == send_origin,
+            true => origin_of(&c.issuer) == send_origin,
             false => c.destinations.iter().any(|d| d.send_origin == send_origin && token.as_ref().is_none_or(|t| *t == d.token_endpoint)),
         };
         if self.stored.iter().any(fits) {
@@ -654,7 +680,7 @@ impl Flow {
         r.started_at = Some(now.millis());
         r.duration_ms = Some(0);
         r.error = Some(error.to_json());
-        r.notes.push(advice(&error, &self.config));
+        r.notes.push(text::advice(&error, &self.config));
         self.record = None;
         self.trace.steps.push(r);
         self.failed = Some(error.clone());
@@ -713,13 +739,15 @@ impl Flow {
         let issuer = self.config.server.issuer.clone();
         let ep = self.endpoints.clone();
         let ep = || ep.clone().ok_or_else(|| Error::State("endpoints unknown before discovery".into()));
+        let mut jobs = VecDeque::new();
+        // `Some(access token)` when the request carries a DPoP proof (`Some(None)`: without ath).
         let (mut request, proof_for): (HttpRequest, Option<Option<String>>) = match self.stage {
             Stage::Discovery => (steps::prepare_discovery(&issuer), None),
             Stage::Attestation => (steps::prepare_attestation(&ep()?.cat, &self.config.client.client_id), None),
             Stage::DcrToken => {
                 let token_url = ep()?.token;
                 let mut r = steps::prepare_client_credentials(&token_url, DCR_SCOPE);
-                self.auth.apply(&mut r, &token_url, now, self.rng.as_mut())?;
+                jobs.extend(self.auth.apply(&mut r, &token_url, now, self.rng.as_mut())?);
                 (r, None)
             }
             Stage::Registration => {
@@ -740,7 +768,7 @@ impl Flow {
             Stage::Authorize => {
                 let client = self.client.as_ref().ok_or_else(|| Error::State("authorize without a client".into()))?;
                 let token = self.haapi_token.clone().ok_or_else(|| Error::State("authorize without a HAAPI token".into()))?;
-                let challenge = crate::jose::b64url(&Sha256::digest(self.code_verifier.expose().as_bytes()));
+                let challenge = jose::b64url(&Sha256::digest(self.code_verifier.expose().as_bytes()));
                 let c = &self.config.client;
                 let r = steps::prepare_authorize(&ep()?.authorization, &client.client_id, &c.redirect_uri, &c.scope, &self.state, &challenge, token.expose());
                 (r, Some(Some(token.expose().to_owned())))
@@ -748,31 +776,26 @@ impl Flow {
             Stage::Store | Stage::Done => return Err(Error::State("no request in this stage".into())),
         };
         if let Some(access_token) = proof_for {
-            let nonce = self.nonces.get(&request.url).map(str::to_owned);
-            let input = ProofInput { method: &request.method, url: &request.url, access_token: access_token.as_deref(), nonce: nonce.as_deref() };
-            let proof = dpop::unsigned_proof(&self.dpop_alg, &self.dpop_jwk, &input, now.secs(), self.rng.as_mut());
-            request.url = self.send_url(&request.url);
-            self.pending = Pending::Sign { request, proof };
-        } else {
-            request.url = self.send_url(&request.url);
+            let nonce = self.nonces.get(&request.server_url).map(str::to_owned);
+            let input = ProofInput { method: &request.method, url: &request.server_url, access_token: access_token.as_deref(), nonce: nonce.as_deref() };
+            let signing_input = dpop::unsigned_proof(self.dpop_alg.name(), &self.dpop_jwk, &input, now.secs(), self.rng.as_mut());
+            jobs.push_back(SignRequest { role: KeyRole::Dpop, alg: self.dpop_alg, signing_input });
+        }
+        request.url = self.send_url(&request.server_url);
+        if jobs.is_empty() {
             self.set_request(&request);
             self.pending = Pending::Ready(request);
+        } else {
+            self.pending = Pending::Sign { request, jobs };
         }
         Ok(())
     }
 
-    /// Where a request to `url` is sent: `server.sendVia` replaces the origin (and prefixes its
-    /// path); `htu` and `aud` keep the server's own URL.
+    /// Where a request to the server's own `url` is sent: `server.sendVia` replaces the origin
+    /// (and prefixes its path); `htu` and `aud` keep the server's own URL.
     fn send_url(&self, url: &str) -> String {
-        match (&self.config.server.send_via, url::Url::parse(url)) {
-            (Some(base), Ok(u)) => {
-                let mut path = u.path().to_owned();
-                if let Some(q) = u.query() {
-                    path.push('?');
-                    path.push_str(q);
-                }
-                format!("{}{}", base.trim_end_matches('/'), path)
-            }
+        match (&self.config.server.send_via, Url::parse(url)) {
+            (Some(base), Ok(u)) => format!("{}{}", base.trim_end_matches('/'), u.path_and_query()),
             _ => url.to_owned(),
         }
     }
@@ -820,7 +843,7 @@ impl Flow {
         if let Some(mut r) = self.record.take() {
             r.status = Status::Failed;
             r.error = Some(error.to_json());
-            r.notes.push(advice(&error, &self.config));
+            r.notes.push(text::advice(&error, &self.config));
             if r.duration_ms.is_none() {
                 r.duration_ms = r.started_at.map(|s| now.millis().saturating_sub(s));
             }
@@ -845,34 +868,8 @@ impl Flow {
 
 fn list_destinations(client: &DynamicClient) -> String {
     if client.destinations.is_empty() {
-        return format!("its issuer's origin {}", crate::dpop::origin(&client.issuer));
+        return format!("its issuer's origin {}", origin_of(&client.issuer));
     }
     client.destinations.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
-/// What a person should change, for the errors that have a usual cause.
-fn advice(error: &Error, config: &Config) -> String {
-    if let Error::DestinationChanged { client_id, requested, .. } = error {
-        return format!(
-            "Nothing was sent. Check that you trust {requested} (it came from this configuration, perhaps from a link): if you do, confirm sending client {client_id} there; otherwise restore server.endpoints and server.sendVia, or forget this device to register anew."
-        );
-    }
-    let oauth = error.oauth_error().map(|e| e.error.as_str());
-    let method = config.credential.method;
-    match (error.step(), oauth) {
-        (Some(Step::DcrToken), Some("invalid_client")) => match method {
-            m if m.uses_secret() && m != Method::ClientSecretJwt => "The server did not accept the main client's secret: check credential.secret and that the client is configured with this method.".into(),
-            Method::PrivateKeyJwt | Method::ClientSecretJwt => "The server did not accept the client assertion: check the key (or secret), the algorithm, the audience and the clock.".into(),
-            _ => "The server did not accept the client certificate: check that it trusts the issuing CA (or the pinned key) and that the certificate is valid.".into(),
-        },
-        (Some(Step::DcrToken), Some("invalid_scope")) => "The main client may not request scope dcr: a template client must name it in authenticate-client-by.".into(),
-        (Some(Step::Registration), Some(e)) if e.starts_with("invalid_client_metadata") || e == "invalid_software_statement" => {
-            "The server refused the registration: check client.templateClientId (sent as software_id) names a template client.".into()
-        }
-        (Some(Step::Registration), Some("invalid_token")) => "The one-time registration token was refused (expired or already used): run again to get a new one.".into(),
-        (Some(Step::HaapiToken), Some("invalid_dpop_proof")) => "The server rejected the DPoP proof: check the key, the clock and that htu is the server's external URL.".into(),
-        (Some(Step::HaapiToken), Some("invalid_client")) => "The dynamic client was refused: forget this device's client and run again to register a new one.".into(),
-        (_, _) if matches!(error, Error::Transport { .. }) => "The request did not reach the server: check the URL; from a browser, a server on another origin must allow CORS (or use server.sendVia with a same-origin proxy).".into(),
-        _ => "See the error and the response for the server's explanation.".into(),
-    }
-}

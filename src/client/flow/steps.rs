@@ -1,11 +1,12 @@
 //! Each step as a prepare/process pair: `prepare_*` builds the request, `process_*` judges the
 //! response. Pure functions; the state machine in the parent module strings them together.
 
-use super::{DynamicClient, Endpoints, Step};
-use crate::clock::Timestamp;
-use crate::error::{Error, OAuthError};
-use crate::http::{challenge_param, HttpRequest, HttpResponse, JSON};
-use crate::secret::Secret;
+use super::{DynamicClient, ServerEndpoints, Step};
+use crate::client::config::EndpointOverrides;
+use crate::client::error::{Error, OAuthError};
+use crate::proto::clock::Timestamp;
+use crate::proto::http::{challenge_param, HttpRequest, HttpResponse, JSON};
+use crate::proto::secret::Secret;
 use serde_json::{json, Map, Value};
 
 /// The HAAPI media type (PROTOCOL.md §5).
@@ -64,7 +65,7 @@ pub fn prepare_discovery(issuer: &str) -> HttpRequest {
 }
 
 /// Reads the metadata; `issuer` must be the configured one (RFC 8414 §3.3). Configured overrides win.
-pub fn process_discovery(resp: &HttpResponse, issuer: &str, overrides: &crate::config::Endpoints) -> Result<Endpoints, Error> {
+pub fn process_discovery(resp: &HttpResponse, issuer: &str, overrides: &EndpointOverrides) -> Result<ServerEndpoints, Error> {
     let step = Step::Discovery;
     if resp.status != 200 {
         return Err(response_error(step, resp));
@@ -81,7 +82,7 @@ pub fn process_discovery(resp: &HttpResponse, issuer: &str, overrides: &crate::c
         }
     };
     let token = pick(&overrides.token, "token_endpoint")?;
-    Ok(Endpoints {
+    Ok(ServerEndpoints {
         cat: overrides.cat.clone().or_else(|| obj.get("haapi_cat_endpoint").and_then(Value::as_str).map(str::to_owned)).unwrap_or_else(|| format!("{token}/cat")),
         registration: pick(&overrides.registration, "registration_endpoint")?,
         authorization: pick(&overrides.authorization, "authorization_endpoint")?,
@@ -91,7 +92,7 @@ pub fn process_discovery(resp: &HttpResponse, issuer: &str, overrides: &crate::c
 
 /// The attestation challenge request (PROTOCOL.md §3): `GET <cat>?client_id=…`.
 pub fn prepare_attestation(cat: &str, client_id: &str) -> HttpRequest {
-    let mut r = HttpRequest::new("GET", format!("{cat}?{}", crate::http::encode_form([("client_id", client_id)])));
+    let mut r = HttpRequest::new("GET", format!("{cat}?{}", crate::proto::http::encode_form([("client_id", client_id)])));
     r.headers.set("accept", JSON);
     r
 }
@@ -193,7 +194,7 @@ pub fn process_registration(resp: &HttpResponse, software_id: &str, issuer: &str
 /// The first HAAPI request (PROTOCOL.md §4–5): the authorization request with
 /// `Accept: application/vnd.auth+json` and the DPoP-bound token (`Authorization: DPoP`).
 pub fn prepare_authorize(endpoint: &str, client_id: &str, redirect_uri: &str, scope: &str, state: &str, code_challenge: &str, access_token: &str) -> HttpRequest {
-    let query = crate::http::encode_form([
+    let query = crate::proto::http::encode_form([
         ("client_id", client_id),
         ("response_type", "code"),
         ("redirect_uri", redirect_uri),

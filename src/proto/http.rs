@@ -1,8 +1,7 @@
 //! Plain HTTP values. The flow emits [`HttpRequest`]s and consumes [`HttpResponse`]s; whoever holds
 //! them (browser `fetch`, a test closure, the simulator) does the sending.
 
-use serde::ser::SerializeMap;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
 
 /// Header fields in order, names compared case-insensitively (RFC 9110 §5.1). Serialised as a JSON
 /// object (`{"content-type": "…"}`), names lowercased.
@@ -47,41 +46,76 @@ impl<N: Into<String>, V: Into<String>> FromIterator<(N, V)> for Headers {
     }
 }
 
-impl Serialize for Headers {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
+impl Headers {
+    /// As a JSON object of names to values (a repeated header: an array of its values).
+    pub fn to_json(&self) -> Value {
+        let mut map = serde_json::Map::new();
         for (n, v) in &self.0 {
-            map.serialize_entry(n, v)?;
+            match map.get_mut(n) {
+                None => {
+                    map.insert(n.clone(), Value::String(v.clone()));
+                }
+                Some(Value::Array(a)) => a.push(Value::String(v.clone())),
+                Some(first) => *first = Value::Array(vec![first.take(), Value::String(v.clone())]),
+            }
         }
-        map.end()
+        Value::Object(map)
     }
 }
 
-impl<'de> Deserialize<'de> for Headers {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let map = std::collections::BTreeMap::<String, String>::deserialize(d)?;
-        Ok(map.into_iter().collect())
+impl Headers {
+    /// From a JSON object of names to values (an array of values for a repeated header).
+    pub fn from_json(v: &Value) -> Result<Headers, String> {
+        let mut h = Headers::new();
+        let Value::Object(map) = v else { return Err("headers must be an object of names to values".into()) };
+        for (name, value) in map {
+            match value {
+                Value::String(s) => h.0.push((name.to_ascii_lowercase(), s.clone())),
+                Value::Array(values) => {
+                    for one in values {
+                        let s = one.as_str().ok_or_else(|| format!("header {name:?}: each value must be a string"))?;
+                        h.0.push((name.to_ascii_lowercase(), s.to_owned()));
+                    }
+                }
+                _ => return Err(format!("header {name:?} must be a string")),
+            }
+        }
+        Ok(h)
+    }
+}
+
+fn member<'a>(v: &'a Value, name: &str, what: &str) -> Result<&'a Value, String> {
+    v.get(name).ok_or_else(|| format!("{what} has no \"{name}\""))
+}
+
+fn opt_string(v: &Value, name: &str) -> Result<Option<String>, String> {
+    match v.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(format!("\"{name}\" must be a string")),
     }
 }
 
 /// An HTTP request as the flow builds it. `Debug` prints it redacted as the trace exports it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+///
+/// Two URLs, because where a request is sent is not what the server calls itself (DESIGN.md):
+/// `url` is where it goes (a same-origin proxy with `sendVia`), `server_url` the server's own
+/// URL for it, which DPoP `htu`, assertion `aud` and the DPoP nonce memory use.
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     /// `GET`, `POST`, …
     pub method: String,
     /// The absolute URL the request is sent to (after `sendVia` rewriting).
     pub url: String,
+    /// The server's own URL for this request (equal to `url` without `sendVia`).
+    pub server_url: String,
     /// Request headers.
-    #[serde(default)]
     pub headers: Headers,
     /// The body, if any (form-encoded or JSON text).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     /// The client certificate chain (PEM, leaf first) presented in the TLS handshake, for mutual
     /// TLS (RFC 8705). The simulator verifies it as its TLS layer would; a browser transport cannot
     /// choose a certificate (the browser does) and reports that instead of ignoring it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_certificate: Option<String>,
 }
 
@@ -93,7 +127,36 @@ pub const JSON: &str = "application/json";
 impl HttpRequest {
     /// A request with no headers and no body.
     pub fn new(method: &str, url: impl Into<String>) -> Self {
-        HttpRequest { method: method.to_owned(), url: url.into(), headers: Headers::new(), body: None, client_certificate: None }
+        let url = url.into();
+        HttpRequest { method: method.to_owned(), server_url: url.clone(), url, headers: Headers::new(), body: None, client_certificate: None }
+    }
+    /// Its JSON form: `{method, url, serverUrl, headers, body?, clientCertificate?}`.
+    pub fn to_json(&self) -> Value {
+        let mut m = serde_json::Map::new();
+        m.insert("method".into(), Value::String(self.method.clone()));
+        m.insert("url".into(), Value::String(self.url.clone()));
+        m.insert("serverUrl".into(), Value::String(self.server_url.clone()));
+        m.insert("headers".into(), self.headers.to_json());
+        if let Some(b) = &self.body {
+            m.insert("body".into(), Value::String(b.clone()));
+        }
+        if let Some(c) = &self.client_certificate {
+            m.insert("clientCertificate".into(), Value::String(c.clone()));
+        }
+        Value::Object(m)
+    }
+    /// From its JSON form (as the simulator module receives it).
+    pub fn from_json(v: &Value) -> Result<HttpRequest, String> {
+        let text = |name: &str| member(v, name, "a request").and_then(|m| m.as_str().map(str::to_owned).ok_or_else(|| format!("\"{name}\" must be a string")));
+        let url = text("url")?;
+        Ok(HttpRequest {
+            method: text("method")?,
+            server_url: opt_string(v, "serverUrl")?.unwrap_or_else(|| url.clone()),
+            url,
+            headers: v.get("headers").map(Headers::from_json).transpose()?.unwrap_or_default(),
+            body: opt_string(v, "body")?,
+            client_certificate: opt_string(v, "clientCertificate")?,
+        })
     }
     /// A `POST` with a form-encoded body (RFC 6749 §3.2).
     pub fn form(url: impl Into<String>, params: &[(&str, &str)]) -> Self {
@@ -132,19 +195,34 @@ pub fn encode_form<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> 
 }
 
 /// An HTTP response as the transport hands it back. `Debug` prints it redacted.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     /// Status code.
     pub status: u16,
     /// Response headers.
-    #[serde(default)]
     pub headers: Headers,
     /// The body as text (every body in this protocol is JSON or empty).
-    #[serde(default)]
     pub body: String,
 }
 
 impl HttpResponse {
+    /// Its JSON form: `{status, headers, body}`.
+    pub fn to_json(&self) -> Value {
+        let mut m = serde_json::Map::new();
+        m.insert("status".into(), Value::from(self.status));
+        m.insert("headers".into(), self.headers.to_json());
+        m.insert("body".into(), Value::String(self.body.clone()));
+        Value::Object(m)
+    }
+    /// From its JSON form (`{status, headers, body}`, as `fetch` and the simulator module give it).
+    pub fn from_json(v: &Value) -> Result<HttpResponse, String> {
+        let status = member(v, "status", "a response")?.as_u64().filter(|s| *s <= 999).ok_or("\"status\" must be an HTTP status code")? as u16;
+        Ok(HttpResponse {
+            status,
+            headers: v.get("headers").map(Headers::from_json).transpose()?.unwrap_or_default(),
+            body: opt_string(v, "body")?.unwrap_or_default(),
+        })
+    }
     /// A response with a JSON body.
     pub fn json(status: u16, body: &serde_json::Value) -> Self {
         let mut headers = Headers::new();
@@ -171,13 +249,13 @@ impl HttpResponse {
 
 impl std::fmt::Debug for HttpRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HttpRequest {}", crate::trace::redacted(Some(self), None)["request"])
+        write!(f, "HttpRequest {}", super::redact::redacted(Some(self), None)["request"])
     }
 }
 
 impl std::fmt::Debug for HttpResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HttpResponse {}", crate::trace::redacted(None, Some(self))["response"])
+        write!(f, "HttpResponse {}", super::redact::redacted(None, Some(self))["response"])
     }
 }
 
@@ -211,7 +289,7 @@ mod tests {
         h.set("Content-Type", "a");
         h.set("content-type", "b");
         assert_eq!(h.get("CONTENT-TYPE"), Some("b"));
-        assert_eq!(serde_json::to_string(&h).unwrap(), r#"{"content-type":"b"}"#);
+        assert_eq!(h.to_json().to_string(), r#"{"content-type":"b"}"#);
     }
 
     #[test]

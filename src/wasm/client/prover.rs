@@ -1,9 +1,18 @@
 //! `DpopProver`: DPoP proofs on their own, with either key store.
 
-use super::*;
+use super::device::{js_generate_dpop_key, js_sign_es256, storage_error};
+use super::super::{js_error, now, to_js};
+use crate::client::dpop::{unsigned_proof, ProofInput};
+use crate::proto::entropy::OsEntropy;
+use crate::proto::jose::compact;
+use crate::proto::jose::p256::P256Key;
+use js_sys::{Reflect, Uint8Array};
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
 
 enum ProverKey {
-    Wasm(DpopKey),
+    Wasm(P256Key),
     WebCrypto(JsValue),
 }
 
@@ -23,8 +32,8 @@ impl DpopProver {
         future_to_promise(async move {
             let prover = match key_store.as_str() {
                 "wasm" => {
-                    let key = DpopKey::generate(&mut OsEntropy);
-                    DpopProver { jwk: key.public_jwk(), key: ProverKey::Wasm(key) }
+                    let key = P256Key::generate(&mut OsEntropy);
+                    DpopProver { jwk: key.public_jwk().clone(), key: ProverKey::Wasm(key) }
                 }
                 "webcrypto" => {
                     let pair = js_generate_dpop_key().await.map_err(|e| storage_error("generating the WebCrypto DPoP key", e))?;
@@ -48,18 +57,18 @@ impl DpopProver {
     /// when given.
     #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
     pub fn proof(&self, htm: &str, url: &str, access_token: Option<String>, nonce: Option<String>) -> js_sys::Promise {
-        let input = crate::dpop::ProofInput { method: htm, url, access_token: access_token.as_deref(), nonce: nonce.as_deref() };
-        let unsigned = crate::dpop::unsigned_proof("ES256", &self.jwk, &input, now().secs(), &mut OsEntropy);
+        let input = ProofInput { method: htm, url, access_token: access_token.as_deref(), nonce: nonce.as_deref() };
+        let unsigned = unsigned_proof("ES256", &self.jwk, &input, now().secs(), &mut OsEntropy);
         match &self.key {
             ProverKey::Wasm(k) => {
-                let jws = crate::dpop::finish(&unsigned, &k.sign(unsigned.signing_input.as_bytes()));
+                let jws = compact(&unsigned, &k.sign(unsigned.as_bytes()));
                 js_sys::Promise::resolve(&JsValue::from(jws))
             }
             ProverKey::WebCrypto(key) => {
                 let key = key.clone();
                 future_to_promise(async move {
-                    let sig = js_sign_es256(&key, unsigned.signing_input.as_bytes()).await?;
-                    Ok(crate::dpop::finish(&unsigned, &Uint8Array::new(&sig).to_vec()).into())
+                    let sig = js_sign_es256(&key, unsigned.as_bytes()).await?;
+                    Ok(compact(&unsigned, &Uint8Array::new(&sig).to_vec()).into())
                 })
             }
         }

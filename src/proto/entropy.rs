@@ -14,7 +14,7 @@ pub trait Entropy: RngCore + CryptoRng {
     fn token(&mut self, n: usize) -> String {
         let mut buf = vec![0u8; n];
         self.fill_bytes(&mut buf);
-        crate::jose::b64url(&buf)
+        super::base64::url_encode(&buf)
     }
 }
 

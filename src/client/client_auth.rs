@@ -9,13 +9,14 @@
 //! | `tls_client_auth` | `client_id` in the form; a CA-issued certificate in the TLS handshake (RFC 8705 §2.1) |
 //! | `self_signed_tls_client_auth` | `client_id` in the form; a self-signed certificate whose key is pinned (RFC 8705 §2.2) |
 
-use crate::clock::Timestamp;
-use crate::config::{Config, Method};
-use crate::entropy::Entropy;
-use crate::error::Error;
-use crate::http::HttpRequest;
-use crate::jose::{self, Alg, PrivateKey, SigningKeyRef};
-use crate::secret::Secret;
+use super::config::{Config, Method};
+use super::error::Error;
+use super::material::Material;
+use crate::proto::clock::Timestamp;
+use crate::proto::entropy::Entropy;
+use crate::proto::http::HttpRequest;
+use crate::proto::jose::{self, Alg};
+use crate::proto::secret::Secret;
 use serde_json::json;
 
 /// `client_assertion_type` for JWT client authentication (RFC 7523 §2.2).
@@ -23,6 +24,26 @@ pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 
 /// Lifetime of a client assertion, in seconds: short, as RFC 7523 §3 advises.
 pub const ASSERTION_LIFETIME_SECS: u64 = 60;
+
+/// Which of the device's keys must sign.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum KeyRole {
+    /// The DPoP key (every DPoP proof).
+    Dpop,
+    /// The main client's `private_key_jwt` key (client assertions).
+    Assertion,
+}
+
+/// Bytes a key of the device must sign before a request can go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignRequest {
+    /// Which key.
+    pub role: KeyRole,
+    /// With which algorithm.
+    pub alg: Alg,
+    /// The JWS signing input (`base64url(header) "." base64url(claims)`).
+    pub signing_input: String,
+}
 
 /// How a client proves its identity at the token endpoint.
 #[derive(Clone, Debug)]
@@ -41,16 +62,14 @@ pub enum ClientAuth {
         /// Client secret.
         secret: Secret,
     },
-    /// `private_key_jwt`.
+    /// `private_key_jwt`: the device's assertion key signs (a [`SignRequest`]).
     PrivateKeyJwt {
         /// Client id (`iss` and `sub`).
         client_id: String,
-        /// The signing key.
-        key: PrivateKey,
         /// The algorithm.
         alg: Alg,
         /// `kid` header.
-        kid: Option<String>,
+        kid: String,
         /// `aud`; the token endpoint's external URL when `None`.
         audience: Option<String>,
     },
@@ -79,7 +98,7 @@ pub enum ClientAuth {
 
 impl ClientAuth {
     /// The main client's authentication, from the configuration and its key material.
-    pub fn for_main_client(config: &Config, material: &crate::material::Material) -> Result<Self, Error> {
+    pub fn for_main_client(config: &Config, material: &Material) -> Result<Self, Error> {
         let cr = &config.credential;
         let client_id = config.client.client_id.clone();
         let secret = || Secret::new(cr.secret.clone().unwrap_or_default());
@@ -89,17 +108,17 @@ impl ClientAuth {
             Method::ClientSecretPost => ClientAuth::SecretPost { client_id, secret: secret() },
             Method::ClientSecretJwt => ClientAuth::SecretJwt { client_id, secret: secret(), alg: alg()?, audience: cr.audience.clone() },
             Method::PrivateKeyJwt => {
-                let key = material.assertion_key.clone().ok_or_else(|| Error::State("private_key_jwt without a key".into()))?;
-                let kid = match &cr.kid {
-                    Some(k) => Some(k.clone()),
-                    None => Some(jose::thumbprint(&key.public_jwk())?),
-                };
-                ClientAuth::PrivateKeyJwt { client_id, key, alg: alg()?, kid, audience: cr.audience.clone() }
+                let key = material.assertion_key.as_ref().ok_or_else(|| Error::State("private_key_jwt without a key".into()))?;
+                let alg = alg()?;
+                if key.family != alg.family() {
+                    return Err(Error::Crypto(format!("a {} key cannot sign {alg}", key.family.name())));
+                }
+                ClientAuth::PrivateKeyJwt { client_id, alg, kid: key.kid(cr.kid.as_deref())?, audience: cr.audience.clone() }
             }
             Method::TlsClientAuth | Method::SelfSignedTlsClientAuth => ClientAuth::MutualTls {
                 client_id,
                 method: cr.method,
-                chain_pem: material.certificate_chain.clone().ok_or_else(|| Error::State("mutual TLS without a certificate".into()))?,
+                chain_pem: material.mtls.as_ref().map(|m| m.chain_pem.clone()).ok_or_else(|| Error::State("mutual TLS without a certificate".into()))?,
             },
             Method::None => return Err(Error::State("method none reached the flow".into())),
         })
@@ -128,8 +147,10 @@ impl ClientAuth {
     }
 
     /// Authenticates `request` (a form POST to the token endpoint). `token_endpoint` is the
-    /// server's *external* URL of it, the default assertion audience.
-    pub fn apply(&self, request: &mut HttpRequest, token_endpoint: &str, now: Timestamp, rng: &mut dyn Entropy) -> Result<(), Error> {
+    /// server's *own* URL of it, the default assertion audience. A `private_key_jwt` assertion
+    /// still needs its signature: the returned [`SignRequest`], whose compact JWS goes into the
+    /// `client_assertion` parameter.
+    pub fn apply(&self, request: &mut HttpRequest, token_endpoint: &str, now: Timestamp, rng: &mut dyn Entropy) -> Result<Option<SignRequest>, Error> {
         match self {
             ClientAuth::SecretBasic { client_id, secret } => {
                 request.headers.set("authorization", basic_authorization(client_id, secret.expose()));
@@ -138,14 +159,17 @@ impl ClientAuth {
                 request.set_form_param("client_id", client_id);
                 request.set_form_param("client_secret", secret.expose());
             }
-            ClientAuth::PrivateKeyJwt { client_id, key, alg, kid, audience } => {
+            ClientAuth::PrivateKeyJwt { client_id, alg, kid, audience } => {
                 let claims = assertion_claims(client_id, audience.as_deref().unwrap_or(token_endpoint), now, rng);
-                let jwt = jose::sign_jwt(*alg, kid.as_deref(), None, &claims, SigningKeyRef::Private(key))?;
-                set_assertion(request, client_id, &jwt);
+                let input = jose::signing_input(&json!({ "alg": alg.name(), "kid": kid, "typ": "JWT" }), &claims);
+                request.set_form_param("client_id", client_id);
+                request.set_form_param("client_assertion_type", JWT_BEARER);
+                return Ok(Some(SignRequest { role: KeyRole::Assertion, alg: *alg, signing_input: input }));
             }
             ClientAuth::SecretJwt { client_id, secret, alg, audience } => {
                 let claims = assertion_claims(client_id, audience.as_deref().unwrap_or(token_endpoint), now, rng);
-                let jwt = jose::sign_jwt(*alg, None, None, &claims, SigningKeyRef::Secret(secret.expose().as_bytes()))?;
+                let input = jose::signing_input(&json!({ "alg": alg.name(), "typ": "JWT" }), &claims);
+                let jwt = jose::compact(&input, &jose::hmac_sign(*alg, secret.expose().as_bytes(), input.as_bytes())?);
                 set_assertion(request, client_id, &jwt);
             }
             ClientAuth::MutualTls { client_id, chain_pem, .. } => {
@@ -153,7 +177,7 @@ impl ClientAuth {
                 request.client_certificate = Some(chain_pem.clone());
             }
         }
-        Ok(())
+        Ok(None)
     }
 }
 
@@ -178,7 +202,8 @@ pub fn assertion_claims(client_id: &str, audience: &str, now: Timestamp, rng: &m
     })
 }
 
-fn set_assertion(request: &mut HttpRequest, client_id: &str, jwt: &str) {
+/// Puts a signed assertion into a token request (RFC 7523 §2.2).
+pub fn set_assertion(request: &mut HttpRequest, client_id: &str, jwt: &str) {
     // RFC 7521 §4.2 makes client_id optional; sending it helps servers find the client's keys.
     request.set_form_param("client_id", client_id);
     request.set_form_param("client_assertion_type", JWT_BEARER);
@@ -193,7 +218,7 @@ mod tests {
     fn basic_encodes_each_half_before_base64() {
         // RFC 6749 §2.3.1: "my:client" / "p@ss word" become "my%3Aclient:p%40ss+word".
         let h = basic_authorization("my:client", "p@ss word");
-        let decoded = String::from_utf8(base64::Engine::decode(&base64::engine::general_purpose::STANDARD, h.trim_start_matches("Basic ")).unwrap()).unwrap();
+        let decoded = String::from_utf8(crate::proto::base64::decode_standard(h.trim_start_matches("Basic ")).unwrap()).unwrap();
         assert_eq!(decoded, "my%3Aclient:p%40ss+word");
     }
 }

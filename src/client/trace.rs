@@ -5,16 +5,16 @@
 //! assertions keep header and claims but lose their signature (`header.payload.[redacted]`), so an
 //! exported trace can go into a bug report and cannot be replayed.
 
-use crate::flow::Step;
-use crate::http::{HttpRequest, HttpResponse};
-use crate::jose;
-use crate::secret::REDACTED;
-use serde::Serialize;
-use serde_json::{json, Map, Value};
+use super::flow::text;
+use crate::proto::http::{HttpRequest, HttpResponse};
+use crate::proto::jose;
+use crate::proto::redact::redact_pair;
+use crate::proto::secret::REDACTED;
+use crate::proto::step::Step;
+use serde_json::{json, Value};
 
 /// How a step ended.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Status {
     /// Done.
     Ok,
@@ -24,8 +24,19 @@ pub enum Status {
     Skipped,
 }
 
+impl Status {
+    /// `ok`, `failed` or `skipped`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Failed => "failed",
+            Status::Skipped => "skipped",
+        }
+    }
+}
+
 /// One HTTP exchange that a step retried after (e.g. a `use_dpop_nonce` challenge).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct Retry {
     /// Why the request was sent again.
     pub reason: String,
@@ -36,8 +47,7 @@ pub struct Retry {
 }
 
 /// One step of a run.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug)]
 pub struct TraceStep {
     /// The step's name (DESIGN.md).
     pub name: Step,
@@ -62,10 +72,14 @@ pub struct TraceStep {
 }
 
 /// The whole trace.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Trace {
     /// Steps in the order they ran.
     pub steps: Vec<TraceStep>,
+    /// What the run noticed about its configuration (fields it ignored).
+    pub notes: Vec<String>,
+    /// Why a run could not start at all (a refused configuration): `{code, message, problems}`.
+    pub error: Option<Value>,
 }
 
 impl TraceStep {
@@ -74,7 +88,7 @@ impl TraceStep {
         TraceStep {
             name,
             status,
-            purpose: name.purpose(),
+            purpose: text::purpose(name),
             notes: vec![],
             request: None,
             response: None,
@@ -86,7 +100,18 @@ impl TraceStep {
     }
 
     fn to_json(&self, reveal: bool) -> Value {
-        let mut v = serde_json::to_value(self).expect("a trace step serialises");
+        let mut v = json!({
+            "name": self.name.name(),
+            "status": self.status.name(),
+            "purpose": self.purpose,
+            "notes": self.notes,
+            "request": self.request.as_ref().map(HttpRequest::to_json),
+            "response": self.response.as_ref().map(HttpResponse::to_json),
+            "retries": self.retries.iter().map(|r| json!({ "reason": r.reason, "request": r.request.to_json(), "response": r.response.to_json() })).collect::<Vec<_>>(),
+            "error": self.error,
+            "startedAt": self.started_at,
+            "durationMs": self.duration_ms,
+        });
         let mut jwts = vec![];
         if let Some(req) = &self.request {
             collect_request_jwts(req, &mut jwts);
@@ -108,7 +133,19 @@ impl TraceStep {
 impl Trace {
     /// The trace as JSON: `{"steps": [...]}`, redacted unless `reveal`.
     pub fn to_json(&self, reveal: bool) -> Value {
-        json!({ "steps": self.steps.iter().map(|s| s.to_json(reveal)).collect::<Vec<_>>(), "redacted": !reveal })
+        let mut v = json!({ "steps": self.steps.iter().map(|s| s.to_json(reveal)).collect::<Vec<_>>(), "redacted": !reveal });
+        if !self.notes.is_empty() {
+            v["notes"] = json!(self.notes);
+        }
+        if let Some(e) = &self.error {
+            v["error"] = e.clone();
+        }
+        v
+    }
+
+    /// The trace of a run that could not start: no steps, the error at the top.
+    pub fn refused(error: Value) -> Trace {
+        Trace { error: Some(error), ..Trace::default() }
     }
 
     /// The last record of `step`, if it ran.
@@ -136,7 +173,7 @@ fn collect_request_jwts(req: &HttpRequest, out: &mut Vec<(String, String)>) {
             out.push((format!("request.headers.{name}"), candidate.to_owned()));
         }
     }
-    if req.header("content-type").is_some_and(|c| c.starts_with(crate::http::FORM)) {
+    if req.header("content-type").is_some_and(|c| c.starts_with(crate::proto::http::FORM)) {
         for (k, v) in req.form_params() {
             if jose::looks_like_jwt(&v) {
                 out.push((format!("request.body.{k}"), v));
@@ -159,123 +196,6 @@ fn collect_body_jwts(prefix: &str, body: &str, out: &mut Vec<(String, String)>) 
     }
 }
 
-/// Fields whose values are secrets wherever they appear.
-const SECRET_FIELDS: [&str; 6] = ["client_secret", "password", "registration_access_token", "code_verifier", "private_key", "d"];
-/// Fields whose values are tokens: JWTs lose their signature, opaque tokens are redacted.
-const TOKEN_FIELDS: [&str; 5] = ["access_token", "refresh_token", "id_token", "client_assertion", "token"];
-
-fn redact_token(value: &str) -> String {
-    if jose::looks_like_jwt(value) {
-        jose::redact_signature(value)
-    } else {
-        REDACTED.to_owned()
-    }
-}
-
-/// `{"request": …, "response": …}` with the default redaction (for `Debug` output).
-pub(crate) fn redacted(request: Option<&HttpRequest>, response: Option<&HttpResponse>) -> Value {
-    let mut v = json!({ "request": request, "response": response });
-    redact_pair(&mut v);
-    v
-}
-
-/// A response body (JSON or not) with the default redaction.
-pub(crate) fn redacted_body(body: &str) -> String {
-    redact_json_text(body)
-}
-
-/// Redacts the `request` and `response` members of an object.
-fn redact_pair(v: &mut Value) {
-    let Value::Object(m) = v else { return };
-    let mut req = m.remove("request").unwrap_or_default();
-    let mut resp = m.remove("response").unwrap_or_default();
-    redact_exchange(&mut req, &mut resp);
-    m.insert("request".into(), req);
-    m.insert("response".into(), resp);
-}
-
-fn redact_exchange(request: &mut Value, response: &mut Value) {
-    if let Value::Object(req) = request {
-        if let Some(Value::Object(headers)) = req.get_mut("headers") {
-            redact_headers(headers);
-        }
-        let is_form = req.get("headers").and_then(|h| h.get("content-type")).and_then(Value::as_str).is_some_and(|c| c.starts_with(crate::http::FORM));
-        if let Some(Value::String(body)) = req.get_mut("body") {
-            *body = if is_form { redact_form(body) } else { redact_json_text(body) };
-        }
-    }
-    if let Value::Object(resp) = response {
-        if let Some(Value::Object(headers)) = resp.get_mut("headers") {
-            redact_headers(headers);
-        }
-        if let Some(Value::String(body)) = resp.get_mut("body") {
-            *body = redact_json_text(body);
-        }
-    }
-}
-
-fn redact_headers(headers: &mut Map<String, Value>) {
-    for (name, value) in headers.iter_mut() {
-        let Value::String(v) = value else { continue };
-        match name.as_str() {
-            "authorization" => {
-                *v = match v.split_once(' ') {
-                    Some((scheme, _)) if scheme.eq_ignore_ascii_case("basic") => format!("{scheme} {REDACTED}"),
-                    Some((scheme, token)) => format!("{scheme} {}", redact_token(token)),
-                    None => REDACTED.to_owned(),
-                }
-            }
-            "dpop" => *v = redact_token(v),
-            "cookie" | "set-cookie" | "session-id" | "set-session-id" => *v = REDACTED.to_owned(),
-            _ => {}
-        }
-    }
-}
-
-fn redact_form(body: &str) -> String {
-    let params: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
-        .into_owned()
-        .map(|(k, v)| {
-            let v = if SECRET_FIELDS.contains(&k.as_str()) {
-                REDACTED.to_owned()
-            } else if TOKEN_FIELDS.contains(&k.as_str()) {
-                redact_token(&v)
-            } else {
-                v
-            };
-            (k, v)
-        })
-        .collect();
-    // The marker stays readable: "[redacted]" rather than "%5Bredacted%5D".
-    crate::http::encode_form(params.iter().map(|(k, v)| (k.as_str(), v.as_str()))).replace("%5Bredacted%5D", REDACTED)
-}
-
-fn redact_json_text(body: &str) -> String {
-    match serde_json::from_str::<Value>(body) {
-        Ok(mut v) => {
-            redact_json(&mut v);
-            v.to_string()
-        }
-        Err(_) => body.to_owned(),
-    }
-}
-
-fn redact_json(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            for (k, val) in m.iter_mut() {
-                match val {
-                    Value::String(s) if SECRET_FIELDS.contains(&k.as_str()) => *s = REDACTED.to_owned(),
-                    Value::String(s) if TOKEN_FIELDS.contains(&k.as_str()) => *s = redact_token(s),
-                    other => redact_json(other),
-                }
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(redact_json),
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,7 +208,7 @@ mod tests {
         req.headers.set("authorization", "Basic aGVsbG86d29ybGQ=");
         step.request = Some(req);
         step.response = Some(HttpResponse::json(201, &json!({"client_id": "c", "client_secret": "s3cr3t", "access_token": "opaque"})));
-        let trace = Trace { steps: vec![step] };
+        let trace = Trace { steps: vec![step], ..Trace::default() };
         let text = trace.to_json(false).to_string();
         for secret in ["Password1", "s3cr3t", "opaque", "aGVsbG86d29ybGQ", ".c2ln"] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");

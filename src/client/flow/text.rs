@@ -1,0 +1,49 @@
+//! The flow's teaching text: why each step exists and what a person should change when one
+//! fails. Kept apart from the state machine so that the words can be read (and improved)
+//! without reading the machine.
+
+use super::Step;
+use crate::client::config::{Config, Method};
+use crate::client::error::Error;
+
+/// Why a step exists, in one sentence.
+pub fn purpose(step: Step) -> &'static str {
+    match step {
+        Step::Discovery => "Reads the server's metadata so the app learns its token, registration and authorization endpoints instead of hard-coding paths.",
+        Step::Attestation => "A compliant device would prove it runs the genuine app with hardware attestation; this device cannot, so the app falls back to a secondary credential.",
+        Step::DcrToken => "The main HAAPI client proves its identity with its secondary credential and gets a one-time token whose only power is to register one dynamic client (scope dcr).",
+        Step::Registration => "The app registers a client of its own for this device from the template client (software_id), using the one-time token; the server answers with a new client id and secret.",
+        Step::Store => "The dynamic client's id and secret are kept on the device, so later runs skip registration and authenticate as this client directly.",
+        Step::HaapiToken => "The dynamic client asks for the HAAPI access token with a DPoP proof, so the token is bound to a key only this device holds.",
+        Step::Authorize => "The first HAAPI request: the authorization request sent as an API call, carrying the DPoP-bound token and a fresh proof, answered with a JSON representation of the next login step.",
+        Step::Authenticate => "Each HAAPI step (form or redirect) is followed as an API call with a fresh DPoP proof.",
+        Step::CodeExchange => "The authorization code is exchanged for tokens at the token endpoint.",
+    }
+}
+
+/// What a person should change, for the errors that have a usual cause.
+pub fn advice(error: &Error, config: &Config) -> String {
+    if let Error::DestinationChanged { client_id, requested, .. } = error {
+        return format!(
+            "Nothing was sent. Check that you trust {requested} (it came from this configuration, perhaps from a link): if you do, confirm sending client {client_id} there; otherwise restore server.endpoints and server.sendVia, or forget this device to register anew."
+        );
+    }
+    let oauth = error.oauth_error().map(|e| e.error.as_str());
+    let method = config.credential.method;
+    match (error.step(), oauth) {
+        (Some(Step::DcrToken), Some("invalid_client")) => match method {
+            m if m.uses_secret() && m != Method::ClientSecretJwt => "The server did not accept the main client's secret: check credential.secret and that the client is configured with this method.".into(),
+            Method::PrivateKeyJwt | Method::ClientSecretJwt => "The server did not accept the client assertion: check the key (or secret), the algorithm, the audience and the clock.".into(),
+            _ => "The server did not accept the client certificate: check that it trusts the issuing CA (or the pinned key) and that the certificate is valid.".into(),
+        },
+        (Some(Step::DcrToken), Some("invalid_scope")) => "The main client may not request scope dcr: a template client must name it in authenticate-client-by.".into(),
+        (Some(Step::Registration), Some(e)) if e.starts_with("invalid_client_metadata") || e == "invalid_software_statement" => {
+            "The server refused the registration: check client.templateClientId (sent as software_id) names a template client.".into()
+        }
+        (Some(Step::Registration), Some("invalid_token")) => "The one-time registration token was refused (expired or already used): run again to get a new one.".into(),
+        (Some(Step::HaapiToken), Some("invalid_dpop_proof")) => "The server rejected the DPoP proof: check the key, the clock and that htu is the server's external URL.".into(),
+        (Some(Step::HaapiToken), Some("invalid_client")) => "The dynamic client was refused: forget this device's client and run again to register a new one.".into(),
+        (_, _) if matches!(error, Error::Transport { .. }) => "The request did not reach the server: check the URL; from a browser, a server on another origin must allow CORS (or use server.sendVia with a same-origin proxy).".into(),
+        _ => "See the error and the response for the server's explanation.".into(),
+    }
+}
