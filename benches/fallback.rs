@@ -18,7 +18,13 @@ fn main() {
     }
     let epoch = Instant::now();
     let now_ms = move || epoch.elapsed().as_secs_f64() * 1000.0;
-    println!("native ({}), {} batches of ~{} ms after ~{} ms warm-up; median per operation", std::env::consts::ARCH, common::BATCHES, common::BATCH_MS, common::WARM_UP_MS);
+    println!(
+        "native ({}), {} batches of ~{} ms after ~{} ms warm-up; median per operation",
+        std::env::consts::ARCH,
+        common::BATCHES,
+        common::BATCH_MS,
+        common::WARM_UP_MS
+    );
     for w in workloads.iter_mut().filter(|w| filter.as_deref().is_none_or(|f| w.id.contains(f))) {
         let figures = common::measure(w, &now_ms);
         println!("{}", figures.pretty());

@@ -2,16 +2,17 @@
 # The whole test suite, as CI runs it (`.ci/run` calls exactly this):
 #
 #   1. setup                  scripts/setup.sh (installs only what is missing)
-#   2. native tests           cargo test --all-targets (unit, integration, benchmark smoke run)
-#   3. doctests               cargo test --doc
+#   2. format and lints       cargo fmt --check, clippy -D warnings (native and wasm32), and each
+#                             feature built alone (the layering the compiler enforces)
+#   3. native tests           cargo test --all-targets (unit, integration, benchmark smoke run)
+#      doctests               cargo test --doc
 #   4. local server           builds and starts the lab's server (`server` feature) on 127.0.0.1,
 #                             for the browser tests that talk to it over real HTTP + CORS
 #   5. wasm tests             every tests/*.rs that runs in the browser (tests/wasm.rs, ...), in
 #                             headless Chromium through wasm-bindgen-test-runner
-#   6. client-only build      the release module without the simulator (--no-default-features)
-#   7. pkg/ build             the release module + JS bindings the page imports
-#   8. Node tests             tests/node/: the built module in Node.js (node --test)
-#   9. end-to-end tests       scripts/e2e.sh: the page in headless Chromium, driven by Playwright
+#   6. pkg/ build             the three release modules + the JS bindings the page imports
+#   7. Node tests             tests/node/: the built modules in Node.js (node --test)
+#   8. end-to-end tests       scripts/e2e.sh: the page in headless Chromium, driven by Playwright
 #
 # A failing step does not stop the later ones (except setup), so one run shows every failure;
 # the script exits non-zero if any step failed, and ends with a summary.
@@ -72,7 +73,21 @@ if [ "${step_results[0]}" != ok ]; then
 fi
 export HAAPI_LAB_SETUP_DONE=1
 
-# 2-3. Native.
+# 2. Format, lints, and the layering the compiler enforces: proto builds alone, and each of
+#    client, sim and tools builds on proto alone (a module that reached across would not compile).
+run_step "cargo fmt --check" cargo fmt --check
+run_step "clippy (native)" cargo clippy --all-targets -- -D warnings
+run_step "clippy (wasm32)" cargo clippy --target "$WASM_TARGET" --lib --tests --features wasm-client,wasm-sim,wasm-tools -- -D warnings
+layering() {
+  local f
+  for f in "" client sim tools; do
+    say "cargo check --lib --no-default-features ${f:+--features $f}"
+    cargo check --lib --no-default-features ${f:+--features "$f"} || return
+  done
+}
+run_step "layering (each feature alone)" layering
+
+# 3. Native.
 run_step "native tests" cargo test --all-targets --no-fail-fast
 run_step "doctests" cargo test --doc
 

@@ -7,8 +7,8 @@
 use crate::client::config::{Config, ConfigProblem, Method};
 use crate::client::error::Error;
 use crate::client::material::PublicMaterial;
-use crate::proto::x509;
 use crate::proto::secret::Secret;
+use crate::proto::x509;
 use crate::sim::{ClientAuthentication, SimSettings};
 use serde_json::Value;
 
@@ -21,7 +21,12 @@ pub fn simulator_settings(config: &Config, material: &PublicMaterial) -> Result<
     let problem = |path: &str, message: String| Error::Config(vec![ConfigProblem { path: path.into(), message }]);
     let mut s = SimSettings { issuer: config.server.issuer.clone(), ..SimSettings::default() };
     let ep = &config.server.endpoints;
-    for (over, path) in [(&ep.token, &mut s.paths.token), (&ep.registration, &mut s.paths.registration), (&ep.authorization, &mut s.paths.authorize), (&ep.cat, &mut s.paths.cat)] {
+    for (over, path) in [
+        (&ep.token, &mut s.paths.token),
+        (&ep.registration, &mut s.paths.registration),
+        (&ep.authorization, &mut s.paths.authorize),
+        (&ep.cat, &mut s.paths.cat),
+    ] {
         if let Some(u) = over.as_deref().and_then(|u| crate::proto::url::Url::parse(u).ok()) {
             *path = u.path().to_owned();
         }
@@ -43,7 +48,11 @@ pub fn simulator_settings(config: &Config, material: &PublicMaterial) -> Result<
             let ca = match (&material.device_ca_certificate, &material.certificate_chain) {
                 (Some(ca), _) => ca.clone(),
                 (None, Some(chain)) => issuing_ca(chain).ok_or_else(|| {
-                    problem("credential.certificate", "to trust a pasted tls_client_auth certificate, the simulator needs its CA: append the CA certificate after the client certificate".into())
+                    problem(
+                        "credential.certificate",
+                        "to trust a pasted tls_client_auth certificate, the simulator needs its CA: append the CA certificate after the client certificate"
+                            .into(),
+                    )
                 })?,
                 (None, None) => return Err(Error::State("tls_client_auth without a certificate".into())),
             };
@@ -117,7 +126,12 @@ fn check_shape(base: &Value, over: &Value, path: &str) -> Result<(), ConfigProbl
             for (k, v) in o {
                 let at = format!("{path}.{k}");
                 match b.get(k) {
-                    None => return Err(ConfigProblem { path: at, message: format!("unknown setting {k:?}; the settings here are {}", b.keys().cloned().collect::<Vec<_>>().join(", ")) }),
+                    None => {
+                        return Err(ConfigProblem {
+                            path: at,
+                            message: format!("unknown setting {k:?}; the settings here are {}", b.keys().cloned().collect::<Vec<_>>().join(", ")),
+                        })
+                    }
                     Some(slot) => check_shape(slot, v, &at)?,
                 }
             }
@@ -244,7 +258,8 @@ mod native {
             if config.dpop.key_store == KeyStore::Webcrypto {
                 return Err(Error::Config(vec![ConfigProblem {
                     path: "dpop.keyStore".into(),
-                    message: "this runner keeps the DPoP key in memory; the non-extractable \"webcrypto\" key store is available through the browser bindings".into(),
+                    message: "this runner keeps the DPoP key in memory; the non-extractable \"webcrypto\" key store is available through the browser bindings"
+                        .into(),
                 }]));
             }
             let mut rng = SeededEntropy::new(seed);
@@ -275,7 +290,14 @@ mod native {
             transport: &mut dyn FnMut(&crate::proto::http::HttpRequest, &mut Simulator) -> Result<crate::proto::http::HttpResponse, String>,
         ) -> Result<LabRun, Box<LabFailure>> {
             let seed = rand_core::RngCore::next_u64(&mut self.rng);
-            let mut flow = match Flow::new(config.clone(), &self.material, self.stored.clone(), self.dpop.public_jwk().clone(), Box::new(SeededEntropy::new(seed)), options) {
+            let mut flow = match Flow::new(
+                config.clone(),
+                &self.material,
+                self.stored.clone(),
+                self.dpop.public_jwk().clone(),
+                Box::new(SeededEntropy::new(seed)),
+                options,
+            ) {
                 Ok(f) => f,
                 Err(error) => return Err(Box::new(LabFailure { trace: Trace::refused(error.to_json()), error })),
             };

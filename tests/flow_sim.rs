@@ -1,12 +1,12 @@
 //! The flow against the simulator, in process, for every method and algorithm; reuse of the stored
 //! client; re-registration after the server forgets it; nonces; sendVia; stopAfter.
 
-use haapi_lab::proto::clock::Timestamp;
 use haapi_lab::client::config::Config;
 use haapi_lab::client::error::Error;
 use haapi_lab::client::flow::Step;
-use haapi_lab::lab::{LabRun, SimLab};
 use haapi_lab::client::trace::Status;
+use haapi_lab::lab::{LabRun, SimLab};
+use haapi_lab::proto::clock::Timestamp;
 use serde_json::{json, Value};
 
 const NOW: Timestamp = Timestamp::from_secs(1_800_000_000);
@@ -306,7 +306,15 @@ fn a_transport_failure_keeps_the_step_and_message() {
     let cfg = Config::default();
     let material = haapi_lab::client::material::Material::prepare(&cfg, NOW, &mut haapi_lab::proto::entropy::SeededEntropy::new(1)).unwrap();
     let key = haapi_lab::proto::jose::p256::P256Key::generate(&mut haapi_lab::proto::entropy::SeededEntropy::new(2));
-    let mut flow = haapi_lab::client::flow::Flow::new(cfg, &material, vec![], key.public_jwk().clone(), Box::new(haapi_lab::proto::entropy::SeededEntropy::new(3)), Default::default()).unwrap();
+    let mut flow = haapi_lab::client::flow::Flow::new(
+        cfg,
+        &material,
+        vec![],
+        key.public_jwk().clone(),
+        Box::new(haapi_lab::proto::entropy::SeededEntropy::new(3)),
+        Default::default(),
+    )
+    .unwrap();
     let mut clients = Vec::new();
     let mut env = haapi_lab::client::driver::SyncEnvironment {
         transport: |_: &haapi_lab::proto::http::HttpRequest| Err("connection refused".to_owned()),
@@ -354,11 +362,15 @@ fn the_simulators_database_survives_an_export_and_import() {
 
 #[test]
 fn an_error_debug_print_keeps_evidence_but_not_secrets() {
-    let e = Error::InvalidResponse { step: Step::Registration, status: 200, message: "201 expected".into(), body: r#"{"client_id":"c","client_secret":"s3cr3t"}"#.into() };
+    let e = Error::InvalidResponse {
+        step: Step::Registration,
+        status: 200,
+        message: "201 expected".into(),
+        body: r#"{"client_id":"c","client_secret":"s3cr3t"}"#.into(),
+    };
     let text = format!("{e:?}");
     assert!(text.contains("INVALID_RESPONSE") && text.contains("client_id") && !text.contains("s3cr3t"), "{text}");
 }
-
 
 // --- A stored credential never leaves for a place it did not come from (DESIGN.md) -------------
 
@@ -389,7 +401,11 @@ fn a_link_that_moves_the_token_endpoint_sends_the_stored_client_nowhere() {
     let mut seen = vec![];
     let (result, trace) = run_recording(&mut lab, &hostile, Default::default(), &mut |r, sim| {
         seen.push(r.url.clone());
-        if r.url.starts_with("https://attacker.example/") { attacker_answers_401(r) } else { sim.handle(r, NOW) }
+        if r.url.starts_with("https://attacker.example/") {
+            attacker_answers_401(r)
+        } else {
+            sim.handle(r, NOW)
+        }
     });
     let err = result.unwrap_err();
     assert_eq!(err.code(), "CREDENTIAL_DESTINATION_CHANGED");
@@ -427,7 +443,11 @@ fn a_confirmed_new_destination_that_refuses_the_client_does_not_make_the_device_
     let elsewhere = with(cfg.to_json(), |v| v["server"]["endpoints"]["token"] = json!("https://attacker.example/oauth/v2/oauth-token"));
     let options = haapi_lab::client::flow::FlowOptions { allow_new_origin: true };
     let (result, trace) = run_recording(&mut lab, &elsewhere, options, &mut |r, sim| {
-        if r.url.starts_with("https://attacker.example/") { attacker_answers_401(r) } else { sim.handle(r, NOW) }
+        if r.url.starts_with("https://attacker.example/") {
+            attacker_answers_401(r)
+        } else {
+            sim.handle(r, NOW)
+        }
     });
     assert!(result.is_err(), "the new destination refuses everything");
     let f4 = trace.steps.iter().find(|s| s.name == Step::HaapiToken).unwrap();

@@ -101,7 +101,9 @@ fn hs256_signatures_verify_with_hmac() {
 #[test]
 fn keys_round_trip_through_pem_and_jwk() {
     let mut rng = SeededEntropy::new(3);
-    for key in [PrivateKey::generate_for(Alg::ES256, &mut rng).unwrap(), PrivateKey::generate_for(Alg::ES384, &mut rng).unwrap(), PrivateKey::parse(RSA_PEM).unwrap()] {
+    for key in
+        [PrivateKey::generate_for(Alg::ES256, &mut rng).unwrap(), PrivateKey::generate_for(Alg::ES384, &mut rng).unwrap(), PrivateKey::parse(RSA_PEM).unwrap()]
+    {
         let from_pem = PrivateKey::parse(key.to_pkcs8_pem().expose()).unwrap();
         let from_jwk = PrivateKey::parse(key.to_private_jwk().expose()).unwrap();
         assert_eq!(from_pem.public_jwk(), key.public_jwk());

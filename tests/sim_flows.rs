@@ -10,8 +10,8 @@ use haapi_lab::proto::clock::Timestamp;
 use haapi_lab::proto::entropy::SeededEntropy;
 use haapi_lab::proto::http::{HttpRequest, HttpResponse};
 use haapi_lab::proto::jose::{self, Alg};
-use haapi_lab::sim::{ClientAuthentication, SimSettings, Simulator};
 use haapi_lab::proto::x509;
+use haapi_lab::sim::{ClientAuthentication, SimSettings, Simulator};
 use rand_core::RngCore as _;
 use serde_json::{json, Value};
 use support::*;
@@ -58,18 +58,12 @@ fn happy_path_with_client_secret_post_and_a_post_authenticated_dynamic_client() 
     let mut s = SimSettings::default();
     s.main_client.authentication = ClientAuthentication::ClientSecretPost { secret: "Pass word&1".into() };
     let mut lab = Lab::new(s);
-    let f1 =
-        token_request(&[("grant_type", "client_credentials"), ("scope", "dcr"), ("client_id", MAIN), ("client_secret", "Pass word&1")]);
+    let f1 = token_request(&[("grant_type", "client_credentials"), ("scope", "dcr"), ("client_id", MAIN), ("client_secret", "Pass word&1")]);
     rest_of_the_flow(&mut lab, &f1);
 
     let (id, secret) = dynamic_client_with(&mut lab, &f1);
     let key = DpopKey::new(9);
-    let mut r = token_request(&[
-        ("grant_type", "client_credentials"),
-        ("scope", &format!("openid {HAAPI}")),
-        ("client_id", &id),
-        ("client_secret", &secret),
-    ]);
+    let mut r = token_request(&[("grant_type", "client_credentials"), ("scope", &format!("openid {HAAPI}")), ("client_id", &id), ("client_secret", &secret)]);
     r.headers.set("dpop", key.proof("POST", TOKEN, NOW, None));
     let resp = lab.send(&r);
     assert_eq!((resp.status, body(&resp)["scope"].as_str()), (200, Some(format!("openid {HAAPI}").as_str())), "{resp:?}");
@@ -176,10 +170,7 @@ fn discovery_advertises_the_endpoints() {
         let d = body(&r);
         assert_eq!(d["issuer"], ISSUER);
         assert_eq!((d["token_endpoint"].as_str(), d["registration_endpoint"].as_str()), (Some(TOKEN), Some(REGISTRATION)));
-        assert_eq!(
-            (d["authorization_endpoint"].as_str(), d["jwks_uri"].as_str()),
-            (Some(AUTHORIZE), Some(format!("{ISSUER}/jwks").as_str()))
-        );
+        assert_eq!((d["authorization_endpoint"].as_str(), d["jwks_uri"].as_str()), (Some(AUTHORIZE), Some(format!("{ISSUER}/jwks").as_str())));
         assert_eq!(d["haapi_cat_endpoint"], format!("{TOKEN}/cat"));
         assert_eq!(d["dpop_signing_alg_values_supported"], json!(["ES256", "ES384", "RS256", "PS256"]));
         assert!(d["token_endpoint_auth_methods_supported"].as_array().unwrap().contains(&json!("private_key_jwt")));
@@ -243,14 +234,10 @@ fn settings_round_trip_and_refuse_unknown_fields() {
     assert!(text.contains(r#""method":"private_key_jwt""#) && text.contains(r#""clockSkewSecs":10"#), "{text}");
     assert_eq!(serde_json::from_str::<SimSettings>(&text).unwrap(), s);
     let partial: SimSettings =
-        serde_json::from_str(r#"{"dpopNonce":"required","mainClient":{"authentication":{"method":"client_secret_post","secret":"s"}}}"#)
-            .unwrap();
+        serde_json::from_str(r#"{"dpopNonce":"required","mainClient":{"authentication":{"method":"client_secret_post","secret":"s"}}}"#).unwrap();
     assert_eq!(partial.main_client.client_id, MAIN);
     assert!(serde_json::from_str::<SimSettings>(r#"{"clockSkew":10}"#).is_err());
-    assert!(serde_json::from_str::<SimSettings>(
-        r#"{"mainClient":{"authentication":{"method":"client_secret_basic","secret":"s","extra":1}}}"#
-    )
-    .is_err());
+    assert!(serde_json::from_str::<SimSettings>(r#"{"mainClient":{"authentication":{"method":"client_secret_basic","secret":"s","extra":1}}}"#).is_err());
     // Debug never shows a secret.
     assert!(!format!("{:?}", SimSettings::default()).contains("Password1"));
 }
@@ -278,8 +265,7 @@ fn garbage_settings() -> Vec<SimSettings> {
 /// Hand-made JWTs with hostile headers.
 fn hostile_jwts() -> Vec<String> {
     let part = |v: Value| jose::b64url(v.to_string().as_bytes());
-    let claims =
-        part(json!({ "iss": MAIN, "sub": MAIN, "aud": TOKEN, "jti": "j", "iat": NOW, "exp": NOW + 60, "htm": "POST", "htu": TOKEN }));
+    let claims = part(json!({ "iss": MAIN, "sub": MAIN, "aud": TOKEN, "jti": "j", "iat": NOW, "exp": NOW + 60, "htm": "POST", "htu": TOKEN }));
     let headers = [
         json!({ "alg": "ES256", "typ": "dpop+jwt", "jwk": { "kty": "EC", "crv": "P-256", "x": "AA", "y": "AA" } }),
         json!({ "alg": "RS256", "typ": "dpop+jwt", "jwk": { "kty": "RSA", "n": "AQ", "e": "AQ" } }),
@@ -324,12 +310,7 @@ fn garbage_never_panics_and_gets_a_4xx() {
         Some(r#"{"software_id":7}"#.into()),
     ];
     for jwt in &jwts {
-        bodies.push(Some(form(&[
-            ("grant_type", "client_credentials"),
-            ("scope", "dcr"),
-            ("client_assertion_type", JWT_BEARER),
-            ("client_assertion", jwt),
-        ])));
+        bodies.push(Some(form(&[("grant_type", "client_credentials"), ("scope", "dcr"), ("client_assertion_type", JWT_BEARER), ("client_assertion", jwt)])));
         bodies.push(Some(form(&[("grant_type", "client_credentials"), ("scope", HAAPI), ("client_id", MAIN), ("client_secret", "x")])));
     }
     let mut authorizations: Vec<Option<String>> =
@@ -343,12 +324,7 @@ fn garbage_never_panics_and_gets_a_4xx() {
         authorizations.push(Some(format!("DPoP {jwt}")));
     }
     let content_types = [None, Some("application/x-www-form-urlencoded"), Some("application/json; charset=utf-8"), Some(";;;"), Some("")];
-    let certificates = [
-        None,
-        Some("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
-        Some("garbage"),
-        Some("-----BEGIN CERTIFICATE-----"),
-    ];
+    let certificates = [None, Some("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), Some("garbage"), Some("-----BEGIN CERTIFICATE-----")];
 
     let mut rng = SeededEntropy::new(2024);
     let mut pick = |n: usize| (rng.next_u32() as usize) % n;
@@ -410,10 +386,7 @@ fn hostile_assertions_and_proofs_reach_the_verifiers_and_are_refused() {
     ] {
         proofs.push(key.sign(&key.header(), &claims));
     }
-    proofs.push(key.sign(
-        &json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": { "kty": "EC", "crv": "P-256" } }),
-        &key.claims("POST", TOKEN, NOW, None),
-    ));
+    proofs.push(key.sign(&json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": { "kty": "EC", "crv": "P-256" } }), &key.claims("POST", TOKEN, NOW, None)));
     for proof in &proofs {
         let r = lab.send(&haapi_request(&id, &secret, Some(proof)));
         assert_eq!((r.status, body(&r)["error"].as_str()), (400, Some("invalid_dpop_proof")), "{proof} -> {r:?}");

@@ -10,8 +10,8 @@ use haapi_lab::proto::entropy::SeededEntropy;
 use haapi_lab::proto::http::HttpRequest;
 use haapi_lab::proto::jose::keys::PrivateKey;
 use haapi_lab::proto::jose::{self, Alg};
-use haapi_lab::sim::{AcceptAudience, DpopNonceMode, SimSettings};
 use haapi_lab::proto::x509;
+use haapi_lab::sim::{AcceptAudience, DpopNonceMode, SimSettings};
 use serde_json::json;
 use support::*;
 
@@ -263,12 +263,7 @@ fn registration_with_an_unknown_software_id() {
 fn registration_without_software_id() {
     let mut lab = Lab::standard();
     let dcr = dcr_token(&mut lab, &dcr_request());
-    assert_refused(
-        &lab.send(&registration_request(&dcr, r#"{"client_name":"x"}"#)),
-        400,
-        "invalid_client_metadata",
-        "software_id is missing",
-    );
+    assert_refused(&lab.send(&registration_request(&dcr, r#"{"client_name":"x"}"#)), 400, "invalid_client_metadata", "software_id is missing");
 }
 
 #[test]

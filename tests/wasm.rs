@@ -72,10 +72,10 @@ fn os_entropy_uses_the_browser_csprng() {
 #[cfg(all(feature = "sim", feature = "tools"))]
 mod fallback {
     use super::*;
-    use haapi_lab::proto::clock::Timestamp;
     use haapi_lab::client::config::Config;
-    use haapi_lab::lab::SimLab;
     use haapi_lab::client::trace::{Status, Trace};
+    use haapi_lab::lab::SimLab;
+    use haapi_lab::proto::clock::Timestamp;
 
     const T0: u64 = 1_800_000_000;
 
@@ -145,7 +145,10 @@ mod fallback {
         assert!(run.outcome.dynamic_client_id.is_some());
         let dcr = run.trace.steps.iter().find(|s| s.name.name() == "dcr-token").unwrap();
         let request = dcr.request.as_ref().expect("the dcr-token step recorded its request");
-        assert_eq!(request.headers.get("authorization"), Some(haapi_lab::client::client_auth::basic_authorization("haapi-android-client", "Password1").as_str()));
+        assert_eq!(
+            request.headers.get("authorization"),
+            Some(haapi_lab::client::client_auth::basic_authorization("haapi-android-client", "Password1").as_str())
+        );
         assert_eq!(run.outcome.representation.as_ref().unwrap()["type"], "authentication-step");
     }
 }

@@ -4,7 +4,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use haapi_lab::wasm::Lab;
-use js_sys::{JsString, Reflect, Uint8Array};
+use js_sys::{Reflect, Uint8Array};
 use serde_json::{json, Value};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -89,7 +89,7 @@ async fn the_device_persists_encrypted_and_is_reused_then_forgotten() {
     for plain in [secret.as_str(), "Password1", client_id] {
         assert!(!text.contains(plain), "{plain} is stored in clear");
     }
-    assert!(!String::from(JsString::from(js_sys::JSON::stringify(&raw).unwrap())).contains(&secret));
+    assert!(!String::from(js_sys::JSON::stringify(&raw).unwrap()).contains(&secret));
 
     // A new page on the same device reuses the stored client: F1 and F2 are skipped.
     let again = create(cfg(), json!({ "device": name })).await;
@@ -150,7 +150,7 @@ async fn step_by_step_reports_each_step() {
 
 #[wasm_bindgen_test]
 async fn the_fetch_transport_runs_the_flow_against_the_local_server_with_cors() {
-    let server = option_env!("HAAPI_LAB_TEST_SERVER").expect("set HAAPI_LAB_TEST_SERVER (scripts/test.sh starts the local server and sets it)");
+    let Some(server) = option_env!("HAAPI_LAB_TEST_SERVER") else { panic!("set HAAPI_LAB_TEST_SERVER (scripts/test.sh starts the local server and sets it)") };
     let issuer = format!("{server}/oauth/v2/oauth-anonymous");
     let lab = create(
         config(|v| {
@@ -178,7 +178,8 @@ async fn dpop_provers_of_both_key_stores_make_proofs_that_verify_with_p256() {
             // The promise resolves to the wrapped Rust value.
             wasm_bindgen::convert::TryFromJsValue::try_from_js_value(p).unwrap_or_else(|_| panic!("{store}: not a DpopProver"))
         };
-        let jws = JsFuture::from(prover.proof("GET", "https://as.example/authorize?x=1", Some("token".into()), Some("n".into()))).await.unwrap().as_string().unwrap();
+        let jws =
+            JsFuture::from(prover.proof("GET", "https://as.example/authorize?x=1", Some("token".into()), Some("n".into()))).await.unwrap().as_string().unwrap();
         let d = haapi_lab::proto::jose::decode_unverified(&jws).unwrap();
         assert_eq!(d.claims["htu"], "https://as.example/authorize", "{store}");
         assert_eq!(d.claims["ath"], haapi_lab::client::dpop::ath("token"));

@@ -3,9 +3,8 @@
 
 use der::{Decode, Encode};
 use haapi_lab::proto::x509::{
-    describe, generate_ca, issue_client_certificate, issue_client_certificate_for_key,
-    parse_pem_chain, self_signed_client_certificate, spki_sha256_pin, spki_sha256_pin_for_key,
-    verify_client_chain, IssuedCertificate, TrustAnchor, X509Error,
+    describe, generate_ca, issue_client_certificate, issue_client_certificate_for_key, parse_pem_chain, self_signed_client_certificate, spki_sha256_pin,
+    spki_sha256_pin_for_key, verify_client_chain, IssuedCertificate, TrustAnchor, X509Error,
 };
 use p256::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use rand_core::{CryptoRng, OsRng, RngCore};
@@ -26,12 +25,7 @@ struct SeededRng {
 
 impl SeededRng {
     fn new(seed: u64) -> Self {
-        Self {
-            seed: Sha256::digest(seed.to_be_bytes()).into(),
-            counter: 0,
-            buf: [0; 32],
-            pos: 32,
-        }
+        Self { seed: Sha256::digest(seed.to_be_bytes()).into(), counter: 0, buf: [0; 32], pos: 32 }
     }
 }
 
@@ -88,19 +82,11 @@ fn mutate_der(pem: &str, f: impl FnOnce(&mut Vec<u8>)) -> String {
 fn ca_issued_client_certificate_verifies_with_the_ca_anchor() {
     let ca = ca("Lab Root CA");
     let leaf = client(&ca, "client-one");
-    let info = verify_client_chain(
-        &leaf.certificate_pem,
-        &[TrustAnchor::Ca(&ca.certificate_pem)],
-        NOW + DAY,
-    )
-    .expect("trusted");
+    let info = verify_client_chain(&leaf.certificate_pem, &[TrustAnchor::Ca(&ca.certificate_pem)], NOW + DAY).expect("trusted");
     assert_eq!(info.subject, "CN=client-one");
     assert_eq!(info.issuer, "CN=Lab Root CA");
     assert!(!info.is_ca);
-    assert_eq!(
-        info.spki_sha256,
-        spki_sha256_pin(&leaf.certificate_pem).unwrap()
-    );
+    assert_eq!(info.spki_sha256, spki_sha256_pin(&leaf.certificate_pem).unwrap());
 }
 
 #[test]
@@ -115,12 +101,7 @@ fn chain_including_the_ca_itself_verifies() {
 
 /// Builds an intermediate CA signed by `parent` straight with x509-cert's
 /// builder (the module under test only issues roots and leaves).
-fn intermediate(
-    parent: &IssuedCertificate,
-    cn: &str,
-    path_len: Option<u8>,
-    validity: u64,
-) -> IssuedCertificate {
+fn intermediate(parent: &IssuedCertificate, cn: &str, path_len: Option<u8>, validity: u64) -> IssuedCertificate {
     use std::str::FromStr;
     use x509_cert::builder::{Builder, CertificateBuilder, Profile};
     let parent_cert = parse_pem_chain(&parent.certificate_pem).unwrap().remove(0);
@@ -128,19 +109,9 @@ fn intermediate(
     let signer = p256::ecdsa::SigningKey::from(&parent_key);
     let secret = p256::SecretKey::random(&mut OsRng);
     let spki = spki::SubjectPublicKeyInfoOwned::from_key(secret.public_key()).unwrap();
-    let t = |s: u64| {
-        x509_cert::time::Time::UtcTime(
-            der::asn1::UtcTime::from_unix_duration(std::time::Duration::from_secs(s)).unwrap(),
-        )
-    };
-    let validity = x509_cert::time::Validity {
-        not_before: t(NOW),
-        not_after: t(NOW + validity),
-    };
-    let profile = Profile::SubCA {
-        issuer: parent_cert.tbs_certificate.subject.clone(),
-        path_len_constraint: path_len,
-    };
+    let t = |s: u64| x509_cert::time::Time::UtcTime(der::asn1::UtcTime::from_unix_duration(std::time::Duration::from_secs(s)).unwrap());
+    let validity = x509_cert::time::Validity { not_before: t(NOW), not_after: t(NOW + validity) };
+    let profile = Profile::SubCA { issuer: parent_cert.tbs_certificate.subject.clone(), path_len_constraint: path_len };
     let builder = CertificateBuilder::new(
         profile,
         x509_cert::serial_number::SerialNumber::from(rand_core::RngCore::next_u32(&mut OsRng) >> 1),
@@ -155,10 +126,7 @@ fn intermediate(
     use p256::pkcs8::EncodePrivateKey;
     IssuedCertificate {
         certificate_pem: cert.to_pem(der::pem::LineEnding::LF).unwrap(),
-        private_key_pem: secret
-            .to_pkcs8_pem(der::pem::LineEnding::LF)
-            .unwrap()
-            .to_string(),
+        private_key_pem: secret.to_pkcs8_pem(der::pem::LineEnding::LF).unwrap().to_string(),
     }
 }
 
@@ -176,12 +144,7 @@ fn chain_through_an_intermediate_ca_verifies() {
     assert_eq!(info.issuer, "CN=Intermediate");
 
     // Trusting the intermediate directly also works, without the rest.
-    verify_client_chain(
-        &leaf.certificate_pem,
-        &[TrustAnchor::Ca(&inter.certificate_pem)],
-        NOW,
-    )
-    .unwrap();
+    verify_client_chain(&leaf.certificate_pem, &[TrustAnchor::Ca(&inter.certificate_pem)], NOW).unwrap();
 
     // Without the intermediate, the path to the root cannot be built.
     let err = verify_client_chain(&leaf.certificate_pem, &anchors, NOW).unwrap_err();
@@ -214,10 +177,7 @@ fn expired_intermediate_or_exceeded_path_length_is_untrusted() {
     let a = intermediate(&root, "A", Some(0), YEAR);
     let b = intermediate(&a, "B", None, YEAR);
     let leaf = client(&b, "leaf");
-    let chain = format!(
-        "{}{}{}",
-        leaf.certificate_pem, b.certificate_pem, a.certificate_pem
-    );
+    let chain = format!("{}{}{}", leaf.certificate_pem, b.certificate_pem, a.certificate_pem);
     let err = verify_client_chain(&chain, &anchors, NOW).unwrap_err();
     match err {
         X509Error::Untrusted(reason) => assert!(reason.contains("pathLenConstraint"), "{reason}"),
@@ -227,10 +187,7 @@ fn expired_intermediate_or_exceeded_path_length_is_untrusted() {
     let a = intermediate(&root, "A", Some(1), YEAR);
     let b = intermediate(&a, "B", None, YEAR);
     let leaf = client(&b, "leaf");
-    let chain = format!(
-        "{}{}{}",
-        leaf.certificate_pem, b.certificate_pem, a.certificate_pem
-    );
+    let chain = format!("{}{}{}", leaf.certificate_pem, b.certificate_pem, a.certificate_pem);
     verify_client_chain(&chain, &anchors, NOW).unwrap();
 }
 
@@ -239,12 +196,7 @@ fn certificate_from_a_different_ca_is_untrusted() {
     let ca_a = ca("CA A");
     let ca_b = ca("CA B");
     let leaf = client(&ca_b, "client");
-    let err = verify_client_chain(
-        &leaf.certificate_pem,
-        &[TrustAnchor::Ca(&ca_a.certificate_pem)],
-        NOW,
-    )
-    .unwrap_err();
+    let err = verify_client_chain(&leaf.certificate_pem, &[TrustAnchor::Ca(&ca_a.certificate_pem)], NOW).unwrap_err();
     match err {
         X509Error::Untrusted(reason) => assert!(reason.contains("CN=CA B"), "{reason}"),
         other => panic!("expected Untrusted, got {other:?}"),
@@ -257,12 +209,7 @@ fn same_name_different_key_ca_is_untrusted() {
     let real = ca("Shared Name CA");
     let impostor = ca("Shared Name CA");
     let leaf = client(&impostor, "client");
-    let err = verify_client_chain(
-        &leaf.certificate_pem,
-        &[TrustAnchor::Ca(&real.certificate_pem)],
-        NOW,
-    )
-    .unwrap_err();
+    let err = verify_client_chain(&leaf.certificate_pem, &[TrustAnchor::Ca(&real.certificate_pem)], NOW).unwrap_err();
     match err {
         X509Error::Untrusted(reason) => assert!(reason.contains("signature"), "{reason}"),
         other => panic!("expected Untrusted, got {other:?}"),
@@ -275,18 +222,8 @@ fn expired_leaf_is_rejected_with_not_after() {
     let leaf = client(&ca, "client");
     let not_after = NOW + YEAR;
     // Inclusive bound: exactly notAfter is still valid (RFC 5280 §4.1.2.5).
-    verify_client_chain(
-        &leaf.certificate_pem,
-        &[TrustAnchor::Ca(&ca.certificate_pem)],
-        not_after,
-    )
-    .unwrap();
-    let err = verify_client_chain(
-        &leaf.certificate_pem,
-        &[TrustAnchor::Ca(&ca.certificate_pem)],
-        not_after + 1,
-    )
-    .unwrap_err();
+    verify_client_chain(&leaf.certificate_pem, &[TrustAnchor::Ca(&ca.certificate_pem)], not_after).unwrap();
+    let err = verify_client_chain(&leaf.certificate_pem, &[TrustAnchor::Ca(&ca.certificate_pem)], not_after + 1).unwrap_err();
     assert_eq!(err, X509Error::Expired { not_after });
 }
 
@@ -294,12 +231,7 @@ fn expired_leaf_is_rejected_with_not_after() {
 fn not_yet_valid_leaf_is_rejected_with_not_before() {
     let ca = ca("CA");
     let leaf = client(&ca, "client");
-    let err = verify_client_chain(
-        &leaf.certificate_pem,
-        &[TrustAnchor::Ca(&ca.certificate_pem)],
-        NOW - 1,
-    )
-    .unwrap_err();
+    let err = verify_client_chain(&leaf.certificate_pem, &[TrustAnchor::Ca(&ca.certificate_pem)], NOW - 1).unwrap_err();
     assert_eq!(err, X509Error::NotYetValid { not_before: NOW });
 }
 
@@ -319,80 +251,41 @@ fn expired_ca_makes_the_chain_untrusted() {
 #[test]
 fn self_signed_cert_is_accepted_by_its_pin_and_rejected_by_another() {
     let me = self_signed_client_certificate("self-signed-client", NOW, YEAR, &mut OsRng).unwrap();
-    let other =
-        self_signed_client_certificate("self-signed-client", NOW, YEAR, &mut OsRng).unwrap();
+    let other = self_signed_client_certificate("self-signed-client", NOW, YEAR, &mut OsRng).unwrap();
     let my_pin = spki_sha256_pin(&me.certificate_pem).unwrap();
     let other_pin = spki_sha256_pin(&other.certificate_pem).unwrap();
     assert_ne!(my_pin, other_pin);
 
-    let info = verify_client_chain(
-        &me.certificate_pem,
-        &[TrustAnchor::PinnedSpki(&my_pin)],
-        NOW,
-    )
-    .unwrap();
+    let info = verify_client_chain(&me.certificate_pem, &[TrustAnchor::PinnedSpki(&my_pin)], NOW).unwrap();
     assert_eq!(info.subject, "CN=self-signed-client");
     assert_eq!(info.issuer, info.subject);
     assert!(!info.is_ca);
 
-    let err = verify_client_chain(
-        &me.certificate_pem,
-        &[TrustAnchor::PinnedSpki(&other_pin)],
-        NOW,
-    )
-    .unwrap_err();
+    let err = verify_client_chain(&me.certificate_pem, &[TrustAnchor::PinnedSpki(&other_pin)], NOW).unwrap_err();
     assert_eq!(err, X509Error::PinMismatch);
 
     // Any accepting anchor is enough.
-    verify_client_chain(
-        &me.certificate_pem,
-        &[
-            TrustAnchor::PinnedSpki(&other_pin),
-            TrustAnchor::PinnedSpki(&my_pin),
-        ],
-        NOW,
-    )
-    .unwrap();
+    verify_client_chain(&me.certificate_pem, &[TrustAnchor::PinnedSpki(&other_pin), TrustAnchor::PinnedSpki(&my_pin)], NOW).unwrap();
 }
 
 #[test]
 fn pinned_cert_still_has_to_be_within_validity() {
     let me = self_signed_client_certificate("c", NOW, DAY, &mut OsRng).unwrap();
     let pin = spki_sha256_pin(&me.certificate_pem).unwrap();
-    let err = verify_client_chain(
-        &me.certificate_pem,
-        &[TrustAnchor::PinnedSpki(&pin)],
-        NOW + 2 * DAY,
-    )
-    .unwrap_err();
-    assert_eq!(
-        err,
-        X509Error::Expired {
-            not_after: NOW + DAY
-        }
-    );
+    let err = verify_client_chain(&me.certificate_pem, &[TrustAnchor::PinnedSpki(&pin)], NOW + 2 * DAY).unwrap_err();
+    assert_eq!(err, X509Error::Expired { not_after: NOW + DAY });
 }
 
 #[test]
 fn self_signed_cert_is_not_accepted_by_a_ca_anchor() {
     let ca = ca("CA");
     let me = self_signed_client_certificate("client", NOW, YEAR, &mut OsRng).unwrap();
-    let err = verify_client_chain(
-        &me.certificate_pem,
-        &[TrustAnchor::Ca(&ca.certificate_pem)],
-        NOW,
-    )
-    .unwrap_err();
+    let err = verify_client_chain(&me.certificate_pem, &[TrustAnchor::Ca(&ca.certificate_pem)], NOW).unwrap_err();
     assert!(matches!(err, X509Error::Untrusted(_)), "{err:?}");
 
     // Using the self-signed cert itself as a "CA" anchor does not work either:
     // it is not a CA (basicConstraints cA: FALSE).
-    let err = verify_client_chain(
-        &me.certificate_pem,
-        &[TrustAnchor::Ca(&me.certificate_pem)],
-        NOW,
-    )
-    .unwrap_err();
+    let err = verify_client_chain(&me.certificate_pem, &[TrustAnchor::Ca(&me.certificate_pem)], NOW).unwrap_err();
     match err {
         X509Error::Untrusted(reason) => assert!(reason.contains("not a CA"), "{reason}"),
         other => panic!("expected Untrusted, got {other:?}"),
@@ -405,10 +298,7 @@ fn mixed_anchors_accept_either_way_and_report_untrusted() {
     let leaf = client(&ca, "client");
     let me = self_signed_client_certificate("client", NOW, YEAR, &mut OsRng).unwrap();
     let pin = spki_sha256_pin(&me.certificate_pem).unwrap();
-    let anchors = [
-        TrustAnchor::Ca(&ca.certificate_pem),
-        TrustAnchor::PinnedSpki(&pin),
-    ];
+    let anchors = [TrustAnchor::Ca(&ca.certificate_pem), TrustAnchor::PinnedSpki(&pin)];
     verify_client_chain(&leaf.certificate_pem, &anchors, NOW).unwrap();
     verify_client_chain(&me.certificate_pem, &anchors, NOW).unwrap();
 
@@ -430,11 +320,7 @@ fn pin_is_44_char_base64_of_sha256_spki_and_stable() {
 
     // Independently computed: SHA-256 over the DER SubjectPublicKeyInfo.
     let cert = &parse_pem_chain(&me.certificate_pem).unwrap()[0];
-    let spki_der = cert
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .unwrap();
+    let spki_der = cert.tbs_certificate.subject_public_key_info.to_der().unwrap();
     let expected = haapi_lab::proto::base64::encode_standard(&Sha256::digest(&spki_der));
     assert_eq!(pin, expected);
 
@@ -454,8 +340,7 @@ fn tampered_signature_is_untrusted() {
         der[last] ^= 0x01;
     });
     assert_ne!(tampered, leaf.certificate_pem);
-    let err =
-        verify_client_chain(&tampered, &[TrustAnchor::Ca(&ca.certificate_pem)], NOW).unwrap_err();
+    let err = verify_client_chain(&tampered, &[TrustAnchor::Ca(&ca.certificate_pem)], NOW).unwrap_err();
     match err {
         X509Error::Untrusted(reason) => assert!(reason.contains("signature"), "{reason}"),
         other => panic!("expected Untrusted, got {other:?}"),
@@ -469,14 +354,10 @@ fn tampered_tbs_is_untrusted() {
     // Change the subject CN inside tbsCertificate: "client-aaaa" -> "client-aaab".
     let tampered = mutate_der(&leaf.certificate_pem, |der| {
         let needle = b"client-aaaa";
-        let pos = der
-            .windows(needle.len())
-            .position(|w| w == needle)
-            .expect("cn in der");
+        let pos = der.windows(needle.len()).position(|w| w == needle).expect("cn in der");
         der[pos + needle.len() - 1] = b'b';
     });
-    let err =
-        verify_client_chain(&tampered, &[TrustAnchor::Ca(&ca.certificate_pem)], NOW).unwrap_err();
+    let err = verify_client_chain(&tampered, &[TrustAnchor::Ca(&ca.certificate_pem)], NOW).unwrap_err();
     assert!(matches!(err, X509Error::Untrusted(_)), "{err:?}");
 }
 
@@ -529,16 +410,10 @@ fn private_key_pem_matches_the_certificate_key() {
     let leaf = client(&ca, "client");
     let me = self_signed_client_certificate("me", NOW, YEAR, &mut OsRng).unwrap();
     for issued in [&ca, &leaf, &me] {
-        assert!(issued
-            .private_key_pem
-            .starts_with("-----BEGIN PRIVATE KEY-----"));
+        assert!(issued.private_key_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
         let secret = p256::SecretKey::from_pkcs8_pem(&issued.private_key_pem).unwrap();
         let cert = &parse_pem_chain(&issued.certificate_pem).unwrap()[0];
-        let spki_der = cert
-            .tbs_certificate
-            .subject_public_key_info
-            .to_der()
-            .unwrap();
+        let spki_der = cert.tbs_certificate.subject_public_key_info.to_der().unwrap();
         let cert_key = p256::PublicKey::from_public_key_der(&spki_der).unwrap();
         assert_eq!(secret.public_key(), cert_key);
     }
@@ -557,30 +432,16 @@ fn debug_redacts_the_private_key() {
 fn issue_for_existing_key_certifies_that_key() {
     let ca = ca("CA");
     let secret = p256::SecretKey::random(&mut OsRng);
-    let pem = issue_client_certificate_for_key(
-        &ca,
-        "bring-your-own-key",
-        &secret.public_key(),
-        NOW,
-        YEAR,
-        &mut OsRng,
-    )
-    .unwrap();
+    let pem = issue_client_certificate_for_key(&ca, "bring-your-own-key", &secret.public_key(), NOW, YEAR, &mut OsRng).unwrap();
     let info = verify_client_chain(&pem, &[TrustAnchor::Ca(&ca.certificate_pem)], NOW).unwrap();
-    assert_eq!(
-        info.spki_sha256,
-        spki_sha256_pin_for_key(&secret.public_key()).unwrap()
-    );
+    assert_eq!(info.spki_sha256, spki_sha256_pin_for_key(&secret.public_key()).unwrap());
 }
 
 #[test]
 fn issuing_with_a_mismatched_or_non_ca_issuer_fails() {
     let ca_a = ca("A");
     let ca_b = ca("B");
-    let franken = IssuedCertificate {
-        certificate_pem: ca_a.certificate_pem.clone(),
-        private_key_pem: ca_b.private_key_pem.clone(),
-    };
+    let franken = IssuedCertificate { certificate_pem: ca_a.certificate_pem.clone(), private_key_pem: ca_b.private_key_pem.clone() };
     let err = issue_client_certificate(&franken, "c", NOW, YEAR, &mut OsRng).unwrap_err();
     assert!(matches!(err, X509Error::Key(_)), "{err:?}");
 
@@ -604,37 +465,19 @@ fn seeded_rng_gives_reproducible_certificates() {
     let mut rng = SeededRng::new(1);
     let ca = generate_ca("Seeded CA", NOW, YEAR, &mut rng).unwrap();
     let leaf = issue_client_certificate(&ca, "seeded-client", NOW, DAY, &mut rng).unwrap();
-    verify_client_chain(
-        &leaf.certificate_pem,
-        &[TrustAnchor::Ca(&ca.certificate_pem)],
-        NOW,
-    )
-    .unwrap();
+    verify_client_chain(&leaf.certificate_pem, &[TrustAnchor::Ca(&ca.certificate_pem)], NOW).unwrap();
 }
 
 #[test]
 fn parse_pem_chain_rejects_garbage_and_foreign_blocks() {
-    assert!(matches!(
-        parse_pem_chain("").unwrap_err(),
-        X509Error::Pem(_)
-    ));
-    assert!(matches!(
-        parse_pem_chain("hello").unwrap_err(),
-        X509Error::Pem(_)
-    ));
+    assert!(matches!(parse_pem_chain("").unwrap_err(), X509Error::Pem(_)));
+    assert!(matches!(parse_pem_chain("hello").unwrap_err(), X509Error::Pem(_)));
     let me = self_signed_client_certificate("me", NOW, YEAR, &mut OsRng).unwrap();
     let with_key = format!("{}{}", me.certificate_pem, me.private_key_pem);
-    assert!(matches!(
-        parse_pem_chain(&with_key).unwrap_err(),
-        X509Error::Pem(_)
-    ));
+    assert!(matches!(parse_pem_chain(&with_key).unwrap_err(), X509Error::Pem(_)));
     // Valid PEM armour around bytes that are not a certificate.
-    let junk =
-        der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &[1, 2, 3]).unwrap();
-    assert!(matches!(
-        parse_pem_chain(&junk).unwrap_err(),
-        X509Error::Der(_)
-    ));
+    let junk = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &[1, 2, 3]).unwrap();
+    assert!(matches!(parse_pem_chain(&junk).unwrap_err(), X509Error::Der(_)));
     // Surrounding text (as printed by openssl) is ignored.
     let annotated = format!("subject=CN=me\n{}\n", me.certificate_pem);
     assert_eq!(parse_pem_chain(&annotated).unwrap().len(), 1);

@@ -10,15 +10,15 @@
 #![allow(dead_code)] // each of the two benchmarks uses its own part of this module
 
 use haapi_lab::client::client_auth::assertion_claims;
-use haapi_lab::proto::clock::Timestamp;
 use haapi_lab::client::config::Config;
 use haapi_lab::client::dpop::{self, ProofInput};
+use haapi_lab::lab::SimLab;
+use haapi_lab::proto::clock::Timestamp;
 use haapi_lab::proto::entropy::SeededEntropy;
 use haapi_lab::proto::jose::keys::PrivateKey;
 use haapi_lab::proto::jose::p256::P256Key;
 use haapi_lab::proto::jose::verify::{verify_jws, VerifyKey};
 use haapi_lab::proto::jose::{self, Alg};
-use haapi_lab::lab::SimLab;
 use std::hint::black_box;
 
 /// Warm-up time per workload, ms.
@@ -178,12 +178,5 @@ pub fn measure(workload: &mut Workload, now_ms: &dyn Fn() -> f64) -> Figures {
         })
         .collect();
     per_op_us.sort_by(f64::total_cmp);
-    Figures {
-        id: workload.id,
-        label: workload.label,
-        median_us: per_op_us[BATCHES / 2],
-        min_us: per_op_us[0],
-        max_us: per_op_us[BATCHES - 1],
-        per_batch,
-    }
+    Figures { id: workload.id, label: workload.label, median_us: per_op_us[BATCHES / 2], min_us: per_op_us[0], max_us: per_op_us[BATCHES - 1], per_batch }
 }

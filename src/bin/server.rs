@@ -129,11 +129,7 @@ async fn main() {
         .allow_origin(AllowOrigin::mirror_request())
         .allow_methods(AllowMethods::list([Method::GET, Method::POST, Method::OPTIONS]))
         .allow_headers(AllowHeaders::mirror_request())
-        .expose_headers([
-            HeaderName::from_static("dpop-nonce"),
-            HeaderName::from_static("set-session-id"),
-            HeaderName::from_static("www-authenticate"),
-        ])
+        .expose_headers([HeaderName::from_static("dpop-nonce"), HeaderName::from_static("set-session-id"), HeaderName::from_static("www-authenticate")])
         .max_age(std::time::Duration::from_secs(600));
     let static_files = Router::new()
         .nest_service("/www", ServeDir::new(options.root.join("www")))
@@ -141,12 +137,7 @@ async fn main() {
         .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-cache")));
-    let app = Router::new()
-        .route("/", get(|| async { Redirect::temporary("/www/") }))
-        .merge(static_files)
-        .fallback(simulate)
-        .with_state(sim)
-        .layer(cors);
+    let app = Router::new().route("/", get(|| async { Redirect::temporary("/www/") })).merge(static_files).fallback(simulate).with_state(sim).layer(cors);
 
     let addr: SocketAddr = format!("{}:{}", options.host, options.port).parse().unwrap_or_else(|e| fail(&format!("--host/--port: {e}")));
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap_or_else(|e| fail(&format!("cannot listen on {addr}: {e}")));

@@ -335,7 +335,13 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             version: 1,
-            server: ServerConfig { mode: ServerMode::Simulator, issuer: DEFAULT_ISSUER.into(), endpoints: EndpointOverrides::default(), send_via: None, simulator: None },
+            server: ServerConfig {
+                mode: ServerMode::Simulator,
+                issuer: DEFAULT_ISSUER.into(),
+                endpoints: EndpointOverrides::default(),
+                send_via: None,
+                simulator: None,
+            },
             client: ClientConfig {
                 client_id: "haapi-android-client".into(),
                 template_client_id: "haapi-template-client".into(),
@@ -581,7 +587,10 @@ impl Config {
         cr.finish(&mut p);
 
         let mut dp = Fields::of(doc.get("dpop"), "dpop", &mut p);
-        let dpop = DpopConfig { alg: dp.opt_string("alg", &mut p).unwrap_or(d.dpop.alg), key_store: dp.named("keyStore", Some(d.dpop.key_store), &mut p).unwrap_or(KeyStore::Wasm) };
+        let dpop = DpopConfig {
+            alg: dp.opt_string("alg", &mut p).unwrap_or(d.dpop.alg),
+            key_store: dp.named("keyStore", Some(d.dpop.key_store), &mut p).unwrap_or(KeyStore::Wasm),
+        };
         dp.finish(&mut p);
 
         let mut dv = Fields::of(doc.get("device"), "device", &mut p);
@@ -614,10 +623,20 @@ impl Config {
         };
         au.finish(&mut p);
 
-        let stop_after = doc.named("stopAfter", Some(Step::CodeExchange), &mut p).filter(|_| doc.map.is_some_and(|m| m.get("stopAfter").is_some_and(|v| !v.is_null())));
+        let stop_after =
+            doc.named("stopAfter", Some(Step::CodeExchange), &mut p).filter(|_| doc.map.is_some_and(|m| m.get("stopAfter").is_some_and(|v| !v.is_null())));
         doc.finish(&mut p);
 
-        let config = Config { version, server: ServerConfig { mode, issuer, endpoints, send_via, simulator }, client, credential, dpop, device, authentication, stop_after };
+        let config = Config {
+            version,
+            server: ServerConfig { mode, issuer, endpoints, send_via, simulator },
+            client,
+            credential,
+            dpop,
+            device,
+            authentication,
+            stop_after,
+        };
         if let Err(more) = config.validate() {
             for problem in more {
                 if !p.0.iter().any(|q| q.path == problem.path) {
@@ -668,7 +687,12 @@ impl Config {
 
         let s = &self.server;
         p.url("server.issuer", &s.issuer);
-        for (name, value) in [("token", &s.endpoints.token), ("registration", &s.endpoints.registration), ("authorization", &s.endpoints.authorization), ("cat", &s.endpoints.cat)] {
+        for (name, value) in [
+            ("token", &s.endpoints.token),
+            ("registration", &s.endpoints.registration),
+            ("authorization", &s.endpoints.authorization),
+            ("cat", &s.endpoints.cat),
+        ] {
             if let Some(v) = value {
                 p.url(&format!("server.endpoints.{name}"), v);
             }
@@ -730,9 +754,10 @@ impl Config {
                 Some(Ok(alg)) => {
                     if let (Some(text), Method::PrivateKeyJwt) = (&cr.private_key, m) {
                         match read_private_key(text, cr.kid.as_deref()) {
-                            Ok(key) if key.family != alg.family() => {
-                                p.add("credential.alg", format!("a {} key cannot sign {alg}; the key is {}, so use {}", key.family.name(), key.family.name(), key.family.default_alg()))
-                            }
+                            Ok(key) if key.family != alg.family() => p.add(
+                                "credential.alg",
+                                format!("a {} key cannot sign {alg}; the key is {}, so use {}", key.family.name(), key.family.name(), key.family.default_alg()),
+                            ),
                             Ok(key) => {
                                 if let Some(said) = key.jwk_alg.as_deref().filter(|a| *a != alg.name()) {
                                     p.add("credential.alg", format!("the JWK says it is for {said} (its \"alg\" member) but credential.alg is {alg}: use {said}, or remove \"alg\" from the JWK"));
@@ -766,10 +791,16 @@ impl Config {
         }
         if self.server.mode == ServerMode::Http {
             if m == Method::PrivateKeyJwt && cr.private_key.is_none() {
-                p.add("credential.privateKey", "a real server only accepts the key registered for the client: paste that private key (a generated one works only with the simulator)");
+                p.add(
+                    "credential.privateKey",
+                    "a real server only accepts the key registered for the client: paste that private key (a generated one works only with the simulator)",
+                );
             }
             if m.is_mtls() && cr.certificate.is_none() {
-                p.add("credential.certificate", "a real server only accepts a certificate it trusts: paste the client certificate and key (generated ones work only with the simulator)");
+                p.add(
+                    "credential.certificate",
+                    "a real server only accepts a certificate it trusts: paste the client certificate and key (generated ones work only with the simulator)",
+                );
             }
         }
     }
@@ -796,7 +827,6 @@ impl Config {
         ignore("credential.kid", cr.kid.is_some() && !m.is_jwt(), "sends no assertion, so it has no kid");
         out
     }
-
 }
 
 /// A light check of pasted certificates (PEM `CERTIFICATE` blocks holding DER): the full reading
@@ -816,4 +846,3 @@ fn check_certificate_text(text: &str) -> Result<(), String> {
     }
     Ok(())
 }
-

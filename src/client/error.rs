@@ -141,7 +141,9 @@ impl Error {
     /// The step the error belongs to, when it belongs to one.
     pub fn step(&self) -> Option<Step> {
         match self {
-            Error::Server { step, .. } | Error::UnexpectedStatus { step, .. } | Error::InvalidResponse { step, .. } | Error::Transport { step, .. } => Some(*step),
+            Error::Server { step, .. } | Error::UnexpectedStatus { step, .. } | Error::InvalidResponse { step, .. } | Error::Transport { step, .. } => {
+                Some(*step)
+            }
             Error::DestinationChanged { .. } => Some(Step::HaapiToken),
             _ => None,
         }

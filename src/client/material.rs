@@ -123,7 +123,11 @@ impl PublicMaterial {
             assertion_kid: s("assertionKid"),
             certificate_chain: s("certificateChain"),
             device_ca_certificate: s("deviceCaCertificate"),
-            generated: v.get("generated").and_then(Value::as_array).map(|a| a.iter().filter_map(|g| g.as_str().map(str::to_owned)).collect()).unwrap_or_default(),
+            generated: v
+                .get("generated")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|g| g.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default(),
         }
     }
 }
@@ -205,7 +209,9 @@ impl Material {
         };
         if cr.method.is_mtls() {
             m.mtls = Some(match (&cr.certificate, &cr.private_key) {
-                (Some(chain), Some(key)) => MtlsMaterial { chain_pem: chain.clone(), key_pem: Secret::new(key.clone()), device_ca_pem: None, device_ca_key_pem: None },
+                (Some(chain), Some(key)) => {
+                    MtlsMaterial { chain_pem: chain.clone(), key_pem: Secret::new(key.clone()), device_ca_pem: None, device_ca_key_pem: None }
+                }
                 _ => {
                     m.generated.push("client certificate");
                     if cr.method == Method::TlsClientAuth {
@@ -223,7 +229,8 @@ impl Material {
 /// CA, `self_signed_tls_client_auth` self-signed (feature `tools`).
 #[cfg(feature = "tools")]
 pub fn issue_certificates(method: Method, client_id: &str, now_secs: u64, rng: &mut dyn crate::proto::entropy::Entropy) -> Result<MtlsMaterial, Error> {
-    let (leaf, ca) = crate::proto::x509::client_certificates(method == Method::TlsClientAuth, client_id, now_secs, CERTIFICATE_VALIDITY_SECS, &mut Rng(rng)).map_err(|e| Error::Crypto(e.to_string()))?;
+    let (leaf, ca) = crate::proto::x509::client_certificates(method == Method::TlsClientAuth, client_id, now_secs, CERTIFICATE_VALIDITY_SECS, &mut Rng(rng))
+        .map_err(|e| Error::Crypto(e.to_string()))?;
     Ok(MtlsMaterial {
         chain_pem: leaf.certificate_pem,
         key_pem: Secret::new(leaf.private_key_pem),

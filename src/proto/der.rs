@@ -49,7 +49,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next element.
-    pub fn next(&mut self) -> Result<Tlv<'a>, DerError> {
+    pub fn read(&mut self) -> Result<Tlv<'a>, DerError> {
         let bad = |why: &str| DerError(why.to_owned());
         let (&tag, rest) = self.rest.split_first().ok_or_else(|| bad("an element was expected"))?;
         if tag & 0x1f == 0x1f {
@@ -80,7 +80,7 @@ impl<'a> Reader<'a> {
 
     /// The next element, which must have `tag`.
     pub fn expect(&mut self, tag: u8, what: &str) -> Result<&'a [u8], DerError> {
-        let t = self.next()?;
+        let t = self.read()?;
         if t.tag != tag {
             return Err(DerError(format!("{what} was expected (tag {tag:#04x}, found {:#04x})", t.tag)));
         }

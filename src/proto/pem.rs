@@ -34,7 +34,9 @@ pub fn parse_all(text: &str) -> Result<Vec<PemBlock>, PemError> {
             }
             if line.contains(':') {
                 // RFC 1421 headers (Proc-Type, DEK-Info): an encrypted legacy key.
-                return Err(PemError(format!("the {label} block has headers ({line}): it is encrypted; decrypt it first (for example openssl pkey -in key.pem -out plain.pem)")));
+                return Err(PemError(format!(
+                    "the {label} block has headers ({line}): it is encrypted; decrypt it first (for example openssl pkey -in key.pem -out plain.pem)"
+                )));
             }
             body.push_str(line);
         }

@@ -135,7 +135,8 @@ impl Url {
         let first = reference.find(['/', '?', '#', ':']);
         if let Some(colon) = first.filter(|&i| reference.as_bytes()[i] == b':') {
             let scheme = &reference[..colon];
-            let valid = scheme.starts_with(|c: char| c.is_ascii_alphabetic()) && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+            let valid =
+                scheme.starts_with(|c: char| c.is_ascii_alphabetic()) && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
             if valid && (scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
                 return Url::parse(reference);
             }
@@ -200,9 +201,7 @@ fn split_host_port(authority: &str) -> Result<(String, Option<u16>), String> {
     let port = match port {
         None => None,
         Some("") => None,
-        Some(p) if p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
-            Some(p.parse::<u16>().map_err(|_| format!("port {p} is out of range"))?)
-        }
+        Some(p) if p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => Some(p.parse::<u16>().map_err(|_| format!("port {p} is out of range"))?),
         Some(p) => return Err(format!("port {p:?} is not a number")),
     };
     Ok((host, port))
@@ -232,7 +231,11 @@ fn remove_dot_segments(path: &str) -> String {
         }
     }
     let joined = out.join("/");
-    if joined.starts_with('/') { joined } else { format!("/{joined}") }
+    if joined.starts_with('/') {
+        joined
+    } else {
+        format!("/{joined}")
+    }
 }
 
 /// The origin of `url` (RFC 6454 §6.2), or `url` itself when it does not parse (so that a bad
@@ -248,7 +251,10 @@ mod tests {
     #[test]
     fn parses_and_normalises() {
         let u = Url::parse("HTTPS://Curity.Example:443/oauth/v2/oauth-token?x=1#f").unwrap();
-        assert_eq!((u.scheme(), u.host(), u.port(), u.path(), u.query(), u.fragment()), ("https", "curity.example", None, "/oauth/v2/oauth-token", Some("x=1"), Some("f")));
+        assert_eq!(
+            (u.scheme(), u.host(), u.port(), u.path(), u.query(), u.fragment()),
+            ("https", "curity.example", None, "/oauth/v2/oauth-token", Some("x=1"), Some("f"))
+        );
         assert_eq!(u.origin(), "https://curity.example");
         assert_eq!(u.without_query(), "https://curity.example/oauth/v2/oauth-token");
         assert_eq!(Url::parse("http://127.0.0.1:8080").unwrap().to_string(), "http://127.0.0.1:8080/");
@@ -257,7 +263,17 @@ mod tests {
 
     #[test]
     fn refuses_what_could_deceive() {
-        for bad in ["https://good.example@evil.example/", "https://exa mple.com/", "ftp://x/", "https://", "https://h:99999/", "https://xn--bcher-kva.example\u{0}/", "https://bücher.example/", "/relative", "https://a%2eb/"] {
+        for bad in [
+            "https://good.example@evil.example/",
+            "https://exa mple.com/",
+            "ftp://x/",
+            "https://",
+            "https://h:99999/",
+            "https://xn--bcher-kva.example\u{0}/",
+            "https://bücher.example/",
+            "/relative",
+            "https://a%2eb/",
+        ] {
             assert!(Url::parse(bad).is_err(), "{bad} was accepted");
         }
     }

@@ -57,14 +57,8 @@ impl Simulator {
     /// keys for `private_key_jwt`, the secret for `client_secret_jwt`, never `none`), then the
     /// claims `iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, lifetime and `jti`. Every failure is
     /// 401 `invalid_client` (RFC 6749 §5.2).
-    pub(super) fn verify_client_assertion(
-        &mut self,
-        assertion: &str,
-        form_client_id: Option<&str>,
-        now: Timestamp,
-    ) -> Result<AuthenticatedClient, SimError> {
-        let decoded = jose::decode_unverified(assertion)
-            .map_err(|e| invalid(format!("client_assertion is not a compact JWS (RFC 7515 §7.1): {e}")))?;
+    pub(super) fn verify_client_assertion(&mut self, assertion: &str, form_client_id: Option<&str>, now: Timestamp) -> Result<AuthenticatedClient, SimError> {
+        let decoded = jose::decode_unverified(assertion).map_err(|e| invalid(format!("client_assertion is not a compact JWS (RFC 7515 §7.1): {e}")))?;
         let (header, claims) = (&decoded.header, &decoded.claims);
         let client_id = form_client_id
             .or_else(|| claims.get("sub").and_then(Value::as_str))
@@ -72,17 +66,17 @@ impl Simulator {
             .to_owned();
         let auth = match self.find_client(&client_id) {
             None => return Err(invalid(format!("unknown client {client_id:?}"))),
-            Some(Registered::Dynamic(_)) => return Err(invalid(format!(
-                "dynamic client {client_id:?} authenticates with its client_secret (client_secret_basic or client_secret_post), not an assertion"
-            ))),
+            Some(Registered::Dynamic(_)) => {
+                return Err(invalid(format!(
+                    "dynamic client {client_id:?} authenticates with its client_secret (client_secret_basic or client_secret_post), not an assertion"
+                )))
+            }
             Some(Registered::Main(auth)) => auth,
         };
 
         let alg_name = header.get("alg").and_then(Value::as_str).unwrap_or("");
         if alg_name.eq_ignore_ascii_case("none") {
-            return Err(invalid(
-                "the client assertion has alg \"none\": unsigned assertions are never accepted (RFC 7523 §3 point 9, RFC 8725 §3.1)",
-            ));
+            return Err(invalid("the client assertion has alg \"none\": unsigned assertions are never accepted (RFC 7523 §3 point 9, RFC 8725 §3.1)"));
         }
         let alg = Alg::parse(alg_name).map_err(|e| invalid(format!("the client assertion's alg is refused: {e}")))?;
         if !self.settings.allowed_assertion_algs.contains(&alg) {
@@ -171,9 +165,7 @@ impl Simulator {
         }
         let skew = i64::try_from(self.settings.clock_skew_secs).unwrap_or(i64::MAX);
         let now = i64::try_from(now.secs()).unwrap_or(i64::MAX);
-        let exp = numeric_claim(claims, "exp")
-            .map_err(invalid)?
-            .ok_or_else(|| invalid("the client assertion needs exp (RFC 7523 §3 point 4)"))?;
+        let exp = numeric_claim(claims, "exp").map_err(invalid)?.ok_or_else(|| invalid("the client assertion needs exp (RFC 7523 §3 point 4)"))?;
         if now > exp.saturating_add(skew) {
             return Err(invalid(format!(
                 "the client assertion expired: exp {exp} is {}s before the server's time {now} (clock skew {skew}s); make a fresh one",
@@ -182,7 +174,10 @@ impl Simulator {
         }
         if let Some(nbf) = numeric_claim(claims, "nbf").map_err(invalid)? {
             if nbf > now.saturating_add(skew) {
-                return Err(invalid(format!("the client assertion is not valid yet: nbf {nbf} is {}s after the server's time {now} (RFC 7523 §3 point 5); check the client's clock", nbf.saturating_sub(now))));
+                return Err(invalid(format!(
+                    "the client assertion is not valid yet: nbf {nbf} is {}s after the server's time {now} (RFC 7523 §3 point 5); check the client's clock",
+                    nbf.saturating_sub(now)
+                )));
             }
         }
         let iat = numeric_claim(claims, "iat").map_err(invalid)?;
@@ -194,9 +189,7 @@ impl Simulator {
         let lifetime = exp.saturating_sub(iat.unwrap_or(now));
         let max = i64::try_from(self.settings.max_assertion_lifetime_secs).unwrap_or(i64::MAX);
         if lifetime > max {
-            return Err(invalid(format!(
-                "the client assertion lives {lifetime}s (exp - iat); at most {max}s are accepted (maxAssertionLifetimeSecs)"
-            )));
+            return Err(invalid(format!("the client assertion lives {lifetime}s (exp - iat); at most {max}s are accepted (maxAssertionLifetimeSecs)")));
         }
         let jti = claims
             .get("jti")
@@ -205,9 +198,7 @@ impl Simulator {
             .ok_or_else(|| invalid("the client assertion needs a jti, unique per assertion (RFC 7523 §3 point 7)"))?;
         let key = (client_id.to_owned(), jti.to_owned());
         if self.store.assertion_jtis.contains_key(&key) {
-            return Err(invalid(format!(
-                "the client assertion's jti {jti:?} was already used: make a new assertion for every request (RFC 7523 §3 point 7)"
-            )));
+            return Err(invalid(format!("the client assertion's jti {jti:?} was already used: make a new assertion for every request (RFC 7523 §3 point 7)")));
         }
         let forget_after = u64::try_from(exp.saturating_add(skew)).unwrap_or(0);
         self.store.assertion_jtis.insert(key, forget_after);

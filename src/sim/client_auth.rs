@@ -60,18 +60,14 @@ impl Simulator {
     /// method it is registered with. Curity's documentation says the Basic header wins when a
     /// body secret is sent too (PROTOCOL.md §2.2); the simulator refuses instead, as RFC 6749
     /// requires, so the client learns to send one.
-    pub(super) fn authenticate_client(
-        &mut self,
-        request: &HttpRequest,
-        form: &Form,
-        now: Timestamp,
-    ) -> Result<AuthenticatedClient, SimError> {
+    pub(super) fn authenticate_client(&mut self, request: &HttpRequest, form: &Form, now: Timestamp) -> Result<AuthenticatedClient, SimError> {
         let basic = match authorization(request) {
             None => None,
-            Some((scheme, credentials)) if scheme == "basic" => Some(decode_basic(&credentials).map_err(|e| {
-                SimError::invalid_client(format!("malformed HTTP Basic credentials: {e} (RFC 6749 §2.3.1)"))
-                    .with_challenge(Challenge::Basic)
-            })?),
+            Some((scheme, credentials)) if scheme == "basic" => {
+                Some(decode_basic(&credentials).map_err(|e| {
+                    SimError::invalid_client(format!("malformed HTTP Basic credentials: {e} (RFC 6749 §2.3.1)")).with_challenge(Challenge::Basic)
+                })?)
+            }
             Some((scheme, credentials)) => {
                 let what = if self.store.dcr_tokens.contains_key(&credentials) {
                     "; this is the one-time dcr token, which is valid only as Bearer at the registration endpoint"
@@ -102,8 +98,7 @@ impl Simulator {
             return self.check_secret(&id, &secret, "client_secret_basic", now).map_err(|e| e.with_challenge(Challenge::Basic));
         }
         if let Some(secret) = post_secret {
-            let id = form_client_id
-                .ok_or_else(|| SimError::invalid_request("client_secret in the body needs client_id next to it (RFC 6749 §2.3.1)"))?;
+            let id = form_client_id.ok_or_else(|| SimError::invalid_request("client_secret in the body needs client_id next to it (RFC 6749 §2.3.1)"))?;
             return self.check_secret(id, secret, "client_secret_post", now);
         }
         if assertion {
@@ -121,20 +116,19 @@ impl Simulator {
             };
         }
         let Some(id) = form_client_id else {
-            return Err(SimError::invalid_client("no client authentication: send HTTP Basic, client_secret_post, a client assertion, or client_id with a TLS client certificate (RFC 6749 §2.3)"));
+            return Err(SimError::invalid_client(
+                "no client authentication: send HTTP Basic, client_secret_post, a client assertion, or client_id with a TLS client certificate (RFC 6749 §2.3)",
+            ));
         };
         match self.find_client(id) {
             None => Err(SimError::invalid_client(format!("unknown client {id:?}"))),
-            Some(Registered::Main(ClientAuthentication::None)) => {
-                Ok(AuthenticatedClient { client_id: id.to_owned(), template: None, public: true })
-            }
+            Some(Registered::Main(ClientAuthentication::None)) => Ok(AuthenticatedClient { client_id: id.to_owned(), template: None, public: true }),
             Some(Registered::Main(auth @ (ClientAuthentication::TlsClientAuth { .. } | ClientAuthentication::SelfSignedTlsClientAuth { .. }))) => {
                 self.check_certificate(request, id, &auth, now)
             }
-            Some(Registered::Main(auth)) => Err(SimError::invalid_client(format!(
-                "no client credentials: client {id:?} is registered for {}, send them that way",
-                auth.method_name()
-            ))),
+            Some(Registered::Main(auth)) => {
+                Err(SimError::invalid_client(format!("no client credentials: client {id:?} is registered for {}, send them that way", auth.method_name())))
+            }
             Some(Registered::Dynamic(_)) => Err(SimError::invalid_client(format!(
                 "no client credentials: dynamic client {id:?} authenticates with its client_secret (client_secret_basic or client_secret_post)"
             ))),
@@ -183,13 +177,7 @@ impl Simulator {
 
     /// Mutual TLS (RFC 8705 §2): the certificate presented in the TLS handshake, verified
     /// against the client's trusted CAs (§2.1) or pinned keys (§2.2).
-    fn check_certificate(
-        &self,
-        request: &HttpRequest,
-        id: &str,
-        auth: &ClientAuthentication,
-        now: Timestamp,
-    ) -> Result<AuthenticatedClient, SimError> {
+    fn check_certificate(&self, request: &HttpRequest, id: &str, auth: &ClientAuthentication, now: Timestamp) -> Result<AuthenticatedClient, SimError> {
         let Some(chain) = request.client_certificate.as_deref().filter(|c| !c.trim().is_empty()) else {
             return Err(SimError::invalid_client(format!(
                 "no client certificate presented: client {id:?} is registered for {} (RFC 8705 §2); a browser cannot choose one from script, use the local server's mutual-TLS port",
@@ -198,9 +186,7 @@ impl Simulator {
         };
         let anchors: Vec<TrustAnchor<'_>> = match auth {
             ClientAuthentication::TlsClientAuth { trusted_ca_pem, .. } => trusted_ca_pem.iter().map(|p| TrustAnchor::Ca(p)).collect(),
-            ClientAuthentication::SelfSignedTlsClientAuth { pinned_spki } => {
-                pinned_spki.iter().map(|p| TrustAnchor::PinnedSpki(p)).collect()
-            }
+            ClientAuthentication::SelfSignedTlsClientAuth { pinned_spki } => pinned_spki.iter().map(|p| TrustAnchor::PinnedSpki(p)).collect(),
             _ => Vec::new(),
         };
         let info = x509::verify_client_chain(chain, &anchors, now.secs()).map_err(|e| {

@@ -73,12 +73,7 @@ fn same_htu(htu: &str, expected: &str) -> bool {
 impl Simulator {
     /// Verifies the request's `DPoP` header against `target` (RFC 9449 §4.3, points 1-12, and
     /// §8 for the nonce). The proof's `jti` is checked but not yet recorded.
-    pub(super) fn verify_proof(
-        &self,
-        request: &HttpRequest,
-        target: &ProofTarget<'_>,
-        now: Timestamp,
-    ) -> Result<VerifiedProof, ProofFailure> {
+    pub(super) fn verify_proof(&self, request: &HttpRequest, target: &ProofTarget<'_>, now: Timestamp) -> Result<VerifiedProof, ProofFailure> {
         use ProofFailure::Invalid;
         let values: Vec<&str> = request.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("dpop")).map(|(_, v)| v).collect();
         let proof = match values.as_slice() {
@@ -86,8 +81,7 @@ impl Simulator {
             [one] if !one.contains(',') && !one.trim().is_empty() => one.trim(),
             _ => return Err(Invalid("send exactly one DPoP header holding one proof (RFC 9449 §4.3 point 1)".into())),
         };
-        let decoded = jose::decode_unverified(proof)
-            .map_err(|e| Invalid(format!("the DPoP proof is not a compact JWS (RFC 9449 §4.3 point 2): {e}")))?;
+        let decoded = jose::decode_unverified(proof).map_err(|e| Invalid(format!("the DPoP proof is not a compact JWS (RFC 9449 §4.3 point 2): {e}")))?;
         let header = &decoded.header;
         let claims = &decoded.claims;
         if header.get("typ").and_then(Value::as_str) != Some("dpop+jwt") {
@@ -118,8 +112,7 @@ impl Simulator {
             )));
         }
         let key = VerifyKey::from_jwk(jwk_value).map_err(|e| Invalid(format!("the proof's jwk is not a usable public key: {e}")))?;
-        verify_jws(proof, &key, &[alg])
-            .map_err(|e| Invalid(format!("the proof's signature does not verify with its jwk (RFC 9449 §4.3 point 6): {e}")))?;
+        verify_jws(proof, &key, &[alg]).map_err(|e| Invalid(format!("the proof's signature does not verify with its jwk (RFC 9449 §4.3 point 6): {e}")))?;
         let jkt = jose::thumbprint(jwk_value).map_err(|e| Invalid(format!("cannot compute the jwk thumbprint: {e}")))?;
 
         let jti = claims
@@ -145,27 +138,29 @@ impl Simulator {
             return Err(Invalid(format!("the proof is stale: iat {iat} is {}s before the server's time {now_secs}; at most {window}s are accepted, so make a fresh proof for each request (RFC 9449 §4.3 point 11)", now_secs.saturating_sub(iat))));
         }
         if iat > now_secs.saturating_add(window) {
-            return Err(Invalid(format!("the proof's iat {iat} is {}s after the server's time {now_secs} (at most {window}s): check the client's clock (RFC 9449 §4.3 point 11)", iat.saturating_sub(now_secs))));
+            return Err(Invalid(format!(
+                "the proof's iat {iat} is {}s after the server's time {now_secs} (at most {window}s): check the client's clock (RFC 9449 §4.3 point 11)",
+                iat.saturating_sub(now_secs)
+            )));
         }
         match (target.access_token, claims.get("ath")) {
             (None, None) => {}
-            (None, Some(_)) => return Err(Invalid(
-                "the proof has an ath claim, but no access token is presented here: leave ath out at the token endpoint (RFC 9449 §4.2)"
-                    .into(),
-            )),
-            (Some(_), None) => {
-                return Err(Invalid("the proof needs ath, the hash of the access token it is sent with (RFC 9449 §4.3 point 12)".into()))
+            (None, Some(_)) => {
+                return Err(Invalid(
+                    "the proof has an ath claim, but no access token is presented here: leave ath out at the token endpoint (RFC 9449 §4.2)".into(),
+                ))
             }
+            (Some(_), None) => return Err(Invalid("the proof needs ath, the hash of the access token it is sent with (RFC 9449 §4.3 point 12)".into())),
             (Some(token), Some(value)) => {
                 if value.as_str() != Some(ath(token).as_str()) {
-                    return Err(Invalid("the proof's ath is not base64url(SHA-256(access token)) of the token in the Authorization header (RFC 9449 §4.3 point 12)".into()));
+                    return Err(Invalid(
+                        "the proof's ath is not base64url(SHA-256(access token)) of the token in the Authorization header (RFC 9449 §4.3 point 12)".into(),
+                    ));
                 }
             }
         }
         if self.store.dpop_jtis.contains_key(&(jkt.clone(), jti.to_owned())) {
-            return Err(Invalid(format!(
-                "the proof's jti {jti:?} was already used with this key: make a new proof for every request (RFC 9449 §11.1)"
-            )));
+            return Err(Invalid(format!("the proof's jti {jti:?} was already used with this key: make a new proof for every request (RFC 9449 §11.1)")));
         }
         if self.settings.dpop_nonce == DpopNonceMode::Required {
             match claims.get("nonce").and_then(Value::as_str) {
@@ -174,10 +169,11 @@ impl Simulator {
                         "this server requires a nonce in DPoP proofs: retry with the nonce from the DPoP-Nonce header (RFC 9449 §8)".into(),
                     ))
                 }
-                Some(nonce) if !self.store.nonces.contains_key(nonce) => return Err(ProofFailure::Nonce(
-                    "the proof's nonce is unknown or expired: retry with the nonce from this response's DPoP-Nonce header (RFC 9449 §8)"
-                        .into(),
-                )),
+                Some(nonce) if !self.store.nonces.contains_key(nonce) => {
+                    return Err(ProofFailure::Nonce(
+                        "the proof's nonce is unknown or expired: retry with the nonce from this response's DPoP-Nonce header (RFC 9449 §8)".into(),
+                    ))
+                }
                 Some(_) => {}
             }
         }

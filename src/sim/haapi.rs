@@ -10,8 +10,8 @@ use super::Simulator;
 use crate::proto::clock::Timestamp;
 use crate::proto::entropy::Entropy as _;
 use crate::proto::http::{Headers, HttpRequest, HttpResponse};
-use serde_json::{json, Value};
 use crate::proto::url::Url;
+use serde_json::{json, Value};
 
 /// The HAAPI media type (PROTOCOL.md §5).
 const HAAPI_MEDIA_TYPE: &str = "application/vnd.auth+json";
@@ -33,38 +33,20 @@ impl Simulator {
     /// bound to (RFC 9449 §7.1, §4.3 point 12). Errors about the token or its binding are 401
     /// `invalid_token`, about the proof 401 `invalid_dpop_proof`, both with a `DPoP` challenge
     /// (RFC 9449 §7.1). Success: the first `authentication-step` with a `Set-Session-Id`.
-    pub(super) fn authorize_endpoint(
-        &mut self,
-        request: &HttpRequest,
-        url: &Url,
-        now: Timestamp,
-        endpoints: &Endpoints,
-    ) -> Result<HttpResponse, SimError> {
+    pub(super) fn authorize_endpoint(&mut self, request: &HttpRequest, url: &Url, now: Timestamp, endpoints: &Endpoints) -> Result<HttpResponse, SimError> {
         let accept = request.header("accept").unwrap_or("").to_ascii_lowercase();
         if !accept.split(',').any(|m| m.split(';').next().unwrap_or("").trim() == HAAPI_MEDIA_TYPE) {
             return Err(SimError::new(
                 406,
                 "invalid_request",
-                format!(
-                "send Accept: {HAAPI_MEDIA_TYPE}: this simulator serves only the HAAPI (API) representation of authorize (PROTOCOL.md §5)"
-            ),
+                format!("send Accept: {HAAPI_MEDIA_TYPE}: this simulator serves only the HAAPI (API) representation of authorize (PROTOCOL.md §5)"),
             ));
         }
         let token = match authorization(request) {
-            None => {
-                return Err(self.dpop_error(
-                    401,
-                    "invalid_token",
-                    "the HAAPI request needs Authorization: DPoP <HAAPI access token> (RFC 9449 §7.1)",
-                ))
-            }
+            None => return Err(self.dpop_error(401, "invalid_token", "the HAAPI request needs Authorization: DPoP <HAAPI access token> (RFC 9449 §7.1)")),
             Some((scheme, token)) if scheme == "dpop" && !token.is_empty() => token,
             Some((scheme, _)) if scheme == "dpop" => {
-                return Err(self.dpop_error(
-                    401,
-                    "invalid_token",
-                    "the DPoP credentials are empty: send Authorization: DPoP <HAAPI access token>",
-                ))
+                return Err(self.dpop_error(401, "invalid_token", "the DPoP credentials are empty: send Authorization: DPoP <HAAPI access token>"))
             }
             Some((scheme, token)) => {
                 let extra = if self.store.dcr_tokens.contains_key(&token) {
@@ -72,9 +54,13 @@ impl Simulator {
                 } else {
                     ""
                 };
-                return Err(self.dpop_error(401, "invalid_token", format!(
-                    "the HAAPI token is DPoP-bound: use Authorization: DPoP <token> with a DPoP proof, not the {scheme} scheme (RFC 9449 §7.1).{extra}"
-                )));
+                return Err(self.dpop_error(
+                    401,
+                    "invalid_token",
+                    format!(
+                        "the HAAPI token is DPoP-bound: use Authorization: DPoP <token> with a DPoP proof, not the {scheme} scheme (RFC 9449 §7.1).{extra}"
+                    ),
+                ));
             }
         };
         let haapi = self.check_haapi_token(&token, now, endpoints)?;
@@ -104,25 +90,15 @@ impl Simulator {
         }
         match query_param(url, "client_id") {
             Some(id) if id == haapi.client_id => {}
-            Some(id) => {
-                return Err(SimError::invalid_request(format!("client_id {id:?} is not the HAAPI token's client {:?}", haapi.client_id)))
-            }
-            None => {
-                return Err(SimError::invalid_request(format!(
-                    "client_id is missing; it must be the HAAPI token's client {:?}",
-                    haapi.client_id
-                )))
-            }
+            Some(id) => return Err(SimError::invalid_request(format!("client_id {id:?} is not the HAAPI token's client {:?}", haapi.client_id))),
+            None => return Err(SimError::invalid_request(format!("client_id is missing; it must be the HAAPI token's client {:?}", haapi.client_id))),
         }
         if let Some(rt) = query_param(url, "response_type").filter(|rt| rt != "code") {
             return Err(SimError::new(400, "unsupported_response_type", format!("response_type {rt:?} is not supported; use code")));
         }
         let template = &self.settings.template_client;
         if let Some(uri) = query_param(url, "redirect_uri").filter(|u| !template.redirect_uris.contains(u)) {
-            return Err(SimError::invalid_request(format!(
-                "redirect_uri {uri:?} is not registered; registered: {:?}",
-                template.redirect_uris
-            )));
+            return Err(SimError::invalid_request(format!("redirect_uri {uri:?} is not registered; registered: {:?}", template.redirect_uris)));
         }
 
         let session_id = self.rng.token(16);
@@ -144,8 +120,7 @@ impl Simulator {
         if self.store.dcr_tokens.contains_key(token) {
             return Err(invalid("this is the one-time dcr token; it is valid only at the registration endpoint. Get a HAAPI token (scope urn:se:curity:scopes:haapi) with the dynamic client".into()));
         }
-        let decoded = self.verify_own_token(token)
-            .map_err(|e| invalid(format!("the access token is not a HAAPI token issued by this server: {e}")))?;
+        let decoded = self.verify_own_token(token).map_err(|e| invalid(format!("the access token is not a HAAPI token issued by this server: {e}")))?;
         let claims = &decoded.claims;
         if claims.get("iss").and_then(Value::as_str) != Some(endpoints.issuer.as_str()) {
             return Err(invalid(format!("the access token's iss is not {}", endpoints.issuer)));

@@ -34,8 +34,8 @@ mod state;
 mod token;
 
 pub use settings::{
-    AcceptAudience, AttestationMode, ClientAssurance, ClientAuthentication, DpopNonceMode, EndpointPaths, Endpoints, MainClient,
-    SimSettings, TemplateClient, DCR_SCOPE, HAAPI_SCOPE,
+    AcceptAudience, AttestationMode, ClientAssurance, ClientAuthentication, DpopNonceMode, EndpointPaths, Endpoints, MainClient, SimSettings, TemplateClient,
+    DCR_SCOPE, HAAPI_SCOPE,
 };
 
 use crate::proto::clock::Timestamp;
@@ -133,10 +133,7 @@ pub struct Simulator {
 
 impl std::fmt::Debug for Simulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Simulator")
-            .field("issuer", &self.settings.issuer)
-            .field("dynamic_clients", &self.store.dynamic_clients.len())
-            .finish_non_exhaustive()
+        f.debug_struct("Simulator").field("issuer", &self.settings.issuer).field("dynamic_clients", &self.store.dynamic_clients.len()).finish_non_exhaustive()
     }
 }
 
@@ -206,10 +203,7 @@ impl Simulator {
     pub fn handle(&mut self, request: &HttpRequest, now: Timestamp) -> HttpResponse {
         let endpoints = match &self.endpoints {
             Ok(endpoints) => endpoints.clone(),
-            Err(problem) => {
-                return SimError::server_error(format!("the simulator's settings cannot work: {problem}"))
-                    .to_response(&self.settings.issuer, true)
-            }
+            Err(problem) => return SimError::server_error(format!("the simulator's settings cannot work: {problem}")).to_response(&self.settings.issuer, true),
         };
         self.store.prune(now.secs());
         let result = self.route(request, now, &endpoints);
@@ -247,8 +241,7 @@ impl Simulator {
         };
         if !allowed.contains(&request.method.as_str()) {
             let allow = allowed.join(", ");
-            return Err(SimError::new(405, "method_not_allowed", format!("{path} accepts {allow}, not {}", request.method))
-                .with_header("allow", allow));
+            return Err(SimError::new(405, "method_not_allowed", format!("{path} accepts {allow}, not {}", request.method)).with_header("allow", allow));
         }
         match endpoint {
             Endpoint::Token => self.token_endpoint(request, now, endpoints),

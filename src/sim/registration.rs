@@ -37,18 +37,15 @@ impl Simulator {
                 )))
             }
         }
-        let body: Value = serde_json::from_str(request.body.as_deref().unwrap_or("")).map_err(|e| {
-            SimError::invalid_client_metadata(format!("the body is not JSON ({e}); send {{\"software_id\": \"<template client id>\"}}"))
-        })?;
+        let body: Value = serde_json::from_str(request.body.as_deref().unwrap_or(""))
+            .map_err(|e| SimError::invalid_client_metadata(format!("the body is not JSON ({e}); send {{\"software_id\": \"<template client id>\"}}")))?;
         let Value::Object(metadata) = body else {
             return Err(SimError::invalid_client_metadata("the body must be a JSON object (RFC 7591 §3.1)"));
         };
         let template = self.settings.template_client.clone();
         let software_id = match metadata.get("software_id") {
             Some(Value::String(id)) if !id.is_empty() => id.as_str(),
-            Some(_) => {
-                return Err(SimError::invalid_client_metadata("software_id must be a string naming the template client (RFC 7591 §2)"))
-            }
+            Some(_) => return Err(SimError::invalid_client_metadata("software_id must be a string naming the template client (RFC 7591 §2)")),
             None => {
                 return Err(SimError::invalid_client_metadata(format!(
                     "software_id is missing: templatized registration needs {{\"software_id\": \"{}\"}}",
@@ -68,17 +65,12 @@ impl Simulator {
             )));
         }
         if let Some(uris) = metadata.get("redirect_uris") {
-            let ok = uris
-                .as_array()
-                .is_some_and(|list| list.iter().all(|u| u.as_str().is_some_and(|u| template.redirect_uris.iter().any(|t| t == u))));
+            let ok = uris.as_array().is_some_and(|list| list.iter().all(|u| u.as_str().is_some_and(|u| template.redirect_uris.iter().any(|t| t == u))));
             if !ok {
                 return Err(SimError::new(
                     400,
                     "invalid_redirect_uri",
-                    format!(
-                        "redirect_uris must be a subset of the template's {:?} (RFC 7591 §3.2.2); or leave them out",
-                        template.redirect_uris
-                    ),
+                    format!("redirect_uris must be a subset of the template's {:?} (RFC 7591 §3.2.2); or leave them out", template.redirect_uris),
                 ));
             }
         }
@@ -95,13 +87,7 @@ impl Simulator {
         let issued_at = now.secs();
         let ttl = self.settings.dynamic_client_secret_ttl_secs;
         let secret_expires_at = if ttl == 0 { 0 } else { issued_at.saturating_add(ttl) };
-        let info = DynamicClientInfo {
-            client_id: client_id.clone(),
-            template: template.client_id.clone(),
-            issued_at,
-            secret_expires_at,
-            registered_by,
-        };
+        let info = DynamicClientInfo { client_id: client_id.clone(), template: template.client_id.clone(), issued_at, secret_expires_at, registered_by };
         self.store.dynamic_clients.insert(client_id.clone(), DynamicClient { info, secret_sha256: secret_hash(&secret) });
         Ok(json_ok(
             201,
@@ -134,9 +120,7 @@ impl Simulator {
                 return Err(SimError::bearer_invalid_token("the Bearer credentials are empty: send Authorization: Bearer <dcr token>"))
             }
             Some((scheme, _)) => {
-                return Err(SimError::bearer_invalid_token(format!(
-                    "use Authorization: Bearer <dcr token> (RFC 6750 §2.1), not the {scheme} scheme"
-                )))
+                return Err(SimError::bearer_invalid_token(format!("use Authorization: Bearer <dcr token> (RFC 6750 §2.1), not the {scheme} scheme")))
             }
         };
         let Some(record) = self.store.dcr_tokens.get_mut(&token) else {
@@ -145,9 +129,7 @@ impl Simulator {
             ));
         };
         if record.used {
-            return Err(SimError::bearer_invalid_token(
-                "the dcr token was already used; it is valid for one registration only: get a new one",
-            ));
+            return Err(SimError::bearer_invalid_token("the dcr token was already used; it is valid for one registration only: get a new one"));
         }
         if now.secs() >= record.expires_at {
             return Err(SimError::bearer_invalid_token("the dcr token expired: get a new one"));

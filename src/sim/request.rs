@@ -2,8 +2,8 @@
 //! panics, whatever the client sends.
 
 use super::response::SimError;
-use crate::proto::http::HttpRequest;
 use crate::proto::base64;
+use crate::proto::http::HttpRequest;
 use crate::proto::url::Url;
 use std::collections::HashSet;
 
@@ -37,16 +37,8 @@ impl Form {
     pub fn parse(request: &HttpRequest) -> Result<Form, SimError> {
         match media_type(request).as_deref() {
             Some(crate::proto::http::FORM) => {}
-            Some(other) => {
-                return Err(SimError::invalid_request(format!(
-                    "the body must be application/x-www-form-urlencoded (RFC 6749 §3.2), not {other}"
-                )))
-            }
-            None => {
-                return Err(SimError::invalid_request(
-                    "no Content-Type: send the parameters as application/x-www-form-urlencoded (RFC 6749 §3.2)",
-                ))
-            }
+            Some(other) => return Err(SimError::invalid_request(format!("the body must be application/x-www-form-urlencoded (RFC 6749 §3.2), not {other}"))),
+            None => return Err(SimError::invalid_request("no Content-Type: send the parameters as application/x-www-form-urlencoded (RFC 6749 §3.2)")),
         }
         let params: Vec<(String, String)> = form_urlencoded::parse(request.body.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
         if let Some(name) = first_duplicate(params.iter().map(|(n, _)| n.as_str())) {

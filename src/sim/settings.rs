@@ -149,10 +149,7 @@ pub struct MainClient {
 
 impl Default for MainClient {
     fn default() -> Self {
-        MainClient {
-            client_id: "haapi-android-client".into(),
-            authentication: ClientAuthentication::ClientSecretBasic { secret: Secret::new("Password1") },
-        }
+        MainClient { client_id: "haapi-android-client".into(), authentication: ClientAuthentication::ClientSecretBasic { secret: Secret::new("Password1") } }
     }
 }
 

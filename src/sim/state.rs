@@ -60,7 +60,13 @@ impl Simulator {
         let mut clients = std::collections::BTreeMap::new();
         for c in exported.dynamic_clients {
             let hash: [u8; 32] = b64url_decode(&c.secret_sha256).ok().and_then(|h| h.try_into().ok()).ok_or("a secret hash is malformed")?;
-            let info = DynamicClientInfo { client_id: c.client_id.clone(), template: c.template, issued_at: c.issued_at, secret_expires_at: c.secret_expires_at, registered_by: c.registered_by };
+            let info = DynamicClientInfo {
+                client_id: c.client_id.clone(),
+                template: c.template,
+                issued_at: c.issued_at,
+                secret_expires_at: c.secret_expires_at,
+                registered_by: c.registered_by,
+            };
             clients.insert(c.client_id, DynamicClient { info, secret_sha256: hash });
         }
         self.store.dynamic_clients = clients;

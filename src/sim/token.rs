@@ -16,20 +16,25 @@ use serde_json::json;
 impl Simulator {
     /// `POST` token endpoint. Order: form body, `grant_type`, client authentication, scope, then
     /// (HAAPI scope) the DPoP proof.
-    pub(super) fn token_endpoint(
-        &mut self,
-        request: &HttpRequest,
-        now: Timestamp,
-        endpoints: &Endpoints,
-    ) -> Result<HttpResponse, SimError> {
+    pub(super) fn token_endpoint(&mut self, request: &HttpRequest, now: Timestamp, endpoints: &Endpoints) -> Result<HttpResponse, SimError> {
         let form = Form::parse(request)?;
         match form.get("grant_type") {
             None => return Err(SimError::invalid_request("grant_type is missing (RFC 6749 §4.4.2: grant_type=client_credentials)")),
             Some("client_credentials") => {}
-            Some("authorization_code") => return Err(SimError::new(400, "unsupported_grant_type",
-                "authorization_code is not simulated yet: this simulator issues client_credentials tokens (scope dcr, or the HAAPI scope with DPoP) only")),
-            Some(other) => return Err(SimError::new(400, "unsupported_grant_type",
-                format!("grant_type {other:?} is not supported here; use client_credentials (RFC 6749 §4.4)"))),
+            Some("authorization_code") => {
+                return Err(SimError::new(
+                    400,
+                    "unsupported_grant_type",
+                    "authorization_code is not simulated yet: this simulator issues client_credentials tokens (scope dcr, or the HAAPI scope with DPoP) only",
+                ))
+            }
+            Some(other) => {
+                return Err(SimError::new(
+                    400,
+                    "unsupported_grant_type",
+                    format!("grant_type {other:?} is not supported here; use client_credentials (RFC 6749 §4.4)"),
+                ))
+            }
         }
         let client = self.authenticate_client(request, &form, now)?;
         let scopes: Vec<&str> = form.get("scope").unwrap_or("").split(' ').filter(|s| !s.is_empty()).collect();
@@ -59,20 +64,21 @@ impl Simulator {
             )));
         }
         if client.public {
-            return Err(SimError::new(400, "unauthorized_client", format!(
-                "client {:?} has no authentication method; a fallback main client needs a real one (secret, mutual TLS or signed JWT, PROTOCOL.md §2.1)",
-                client.client_id
-            )));
+            return Err(SimError::new(
+                400,
+                "unauthorized_client",
+                format!(
+                    "client {:?} has no authentication method; a fallback main client needs a real one (secret, mutual TLS or signed JWT, PROTOCOL.md §2.1)",
+                    client.client_id
+                ),
+            ));
         }
         if scopes.len() > 1 {
             return Err(SimError::invalid_scope(format!("request scope dcr alone, not {:?}", scopes.join(" "))));
         }
         let token = self.rng.token(32);
         let ttl = self.settings.dcr_token_ttl_secs;
-        self.store.dcr_tokens.insert(
-            token.clone(),
-            DcrToken { client_id: client.client_id.clone(), expires_at: now.secs().saturating_add(ttl), used: false },
-        );
+        self.store.dcr_tokens.insert(token.clone(), DcrToken { client_id: client.client_id.clone(), expires_at: now.secs().saturating_add(ttl), used: false });
         Ok(json_ok(200, &json!({ "access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": DCR_SCOPE })))
     }
 
@@ -109,11 +115,7 @@ impl Simulator {
         let proof = match self.verify_proof(request, &target, now) {
             Ok(proof) => proof,
             Err(ProofFailure::Missing) => {
-                return Err(SimError::new(
-                    400,
-                    "invalid_dpop_proof",
-                    "the HAAPI token is DPoP-bound; send a DPoP proof header (RFC 9449 §5)",
-                ))
+                return Err(SimError::new(400, "invalid_dpop_proof", "the HAAPI token is DPoP-bound; send a DPoP proof header (RFC 9449 §5)"))
             }
             Err(ProofFailure::Invalid(why)) => return Err(SimError::new(400, "invalid_dpop_proof", why)),
             Err(ProofFailure::Nonce(why)) => {

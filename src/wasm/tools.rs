@@ -64,7 +64,8 @@ pub fn issue_certificates(method: &str, client_id: &str, now_secs: f64) -> Resul
         other => return Err(js_error("INVALID_ARGUMENT", &format!("{other:?} is not a mutual-TLS method"), None)),
     };
     let rng = &mut crate::proto::entropy::OsEntropy;
-    let (leaf, ca) = crate::proto::x509::client_certificates(ca_issued, client_id, now_secs as u64, CERTIFICATE_VALIDITY_SECS, rng).map_err(coded("CRYPTO_ERROR"))?;
+    let (leaf, ca) =
+        crate::proto::x509::client_certificates(ca_issued, client_id, now_secs as u64, CERTIFICATE_VALIDITY_SECS, rng).map_err(coded("CRYPTO_ERROR"))?;
     let pin = crate::proto::x509::spki_sha256_pin(&leaf.certificate_pem).map_err(coded("CRYPTO_ERROR"))?;
     Ok(json!({
         "chainPem": leaf.certificate_pem,

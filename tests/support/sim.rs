@@ -232,12 +232,7 @@ pub fn sign_assertion_hmac(secret: &[u8], alg: Alg, claims: &Value) -> String {
 
 /// F1 with a client assertion.
 pub fn assertion_request(assertion: &str) -> HttpRequest {
-    token_request(&[
-        ("grant_type", "client_credentials"),
-        ("scope", "dcr"),
-        ("client_assertion_type", JWT_BEARER),
-        ("client_assertion", assertion),
-    ])
+    token_request(&[("grant_type", "client_credentials"), ("scope", "dcr"), ("client_assertion_type", JWT_BEARER), ("client_assertion", assertion)])
 }
 
 /// A `form`-encoded body, for hand-built requests.
@@ -265,9 +260,8 @@ pub const HMAC_SECRET: &[u8] = b"a-shared-secret-of-at-least-32-bytes!";
 /// Settings with the main client on `client_secret_jwt`.
 pub fn client_secret_jwt_settings() -> SimSettings {
     let mut s = SimSettings::default();
-    s.main_client.authentication = haapi_lab::sim::ClientAuthentication::ClientSecretJwt {
-        secret: haapi_lab::proto::secret::Secret::new(std::str::from_utf8(HMAC_SECRET).unwrap()),
-    };
+    s.main_client.authentication =
+        haapi_lab::sim::ClientAuthentication::ClientSecretJwt { secret: haapi_lab::proto::secret::Secret::new(std::str::from_utf8(HMAC_SECRET).unwrap()) };
     s
 }
 
@@ -282,8 +276,7 @@ pub fn ca_and_leaf(seed: u64, validity: u64) -> (haapi_lab::proto::x509::IssuedC
 /// Settings with the main client on `tls_client_auth`, trusting `ca_pem`.
 pub fn tls_settings(ca_pem: &str) -> SimSettings {
     let mut s = SimSettings::default();
-    s.main_client.authentication =
-        haapi_lab::sim::ClientAuthentication::TlsClientAuth { trusted_ca_pem: vec![ca_pem.to_owned()], subject_dn: None };
+    s.main_client.authentication = haapi_lab::sim::ClientAuthentication::TlsClientAuth { trusted_ca_pem: vec![ca_pem.to_owned()], subject_dn: None };
     s
 }
 

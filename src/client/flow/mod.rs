@@ -136,7 +136,11 @@ impl DynamicClient {
         let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
         let n = |k: &str| v.get(k).and_then(Value::as_u64);
         let destinations = v.get("destinations").and_then(Value::as_array).map(|a| {
-            a.iter().filter_map(|d| Some(Destination { token_endpoint: d.get("tokenEndpoint")?.as_str()?.to_owned(), send_origin: d.get("sendOrigin")?.as_str()?.to_owned() })).collect()
+            a.iter()
+                .filter_map(|d| {
+                    Some(Destination { token_endpoint: d.get("tokenEndpoint")?.as_str()?.to_owned(), send_origin: d.get("sendOrigin")?.as_str()?.to_owned() })
+                })
+                .collect()
         });
         Some(DynamicClient {
             client_id: s("clientId")?,
@@ -300,13 +304,25 @@ impl Flow {
     /// A new run. `stored` are the dynamic clients kept on the device from earlier runs (those of
     /// other issuers are ignored; the one to reuse is chosen once the destination is known);
     /// `dpop_public_jwk` is the public key of the DPoP signer (`alg` ES256).
-    pub fn new(config: Config, material: &Material, stored: Vec<DynamicClient>, dpop_public_jwk: Value, mut rng: Box<dyn Entropy>, options: FlowOptions) -> Result<Flow, Error> {
+    pub fn new(
+        config: Config,
+        material: &Material,
+        stored: Vec<DynamicClient>,
+        dpop_public_jwk: Value,
+        mut rng: Box<dyn Entropy>,
+        options: FlowOptions,
+    ) -> Result<Flow, Error> {
         config.validate().map_err(Error::Config)?;
         let auth = ClientAuth::for_main_client(&config, material)?;
         let stored: Vec<DynamicClient> = stored.into_iter().filter(|c| c.issuer == config.server.issuer).collect();
         let s = &config.server.endpoints;
         let endpoints = match (&s.token, &s.registration, &s.authorization) {
-            (Some(t), Some(r), Some(a)) => Some(ServerEndpoints { token: t.clone(), registration: r.clone(), authorization: a.clone(), cat: s.cat.clone().unwrap_or_else(|| format!("{t}/cat")) }),
+            (Some(t), Some(r), Some(a)) => Some(ServerEndpoints {
+                token: t.clone(),
+                registration: r.clone(),
+                authorization: a.clone(),
+                cat: s.cat.clone().unwrap_or_else(|| format!("{t}/cat")),
+            }),
             _ => None,
         };
         let state = rng.token(16);
@@ -511,13 +527,21 @@ impl Flow {
         match self.stage {
             Stage::Discovery => {
                 let endpoints = steps::process_discovery(resp, &issuer, &self.config.server.endpoints)?;
-                self.note(format!("Token endpoint {}, registration endpoint {}, authorization endpoint {}.", endpoints.token, endpoints.registration, endpoints.authorization));
+                self.note(format!(
+                    "Token endpoint {}, registration endpoint {}, authorization endpoint {}.",
+                    endpoints.token, endpoints.registration, endpoints.authorization
+                ));
                 self.endpoints = Some(endpoints);
                 self.complete(now);
             }
             Stage::Attestation => {
                 let error = if resp.status == 200 {
-                    Error::InvalidResponse { step: Step::Attestation, status: 200, message: "the server offered an attestation challenge, but this device cannot answer it".into(), body: resp.body.clone() }
+                    Error::InvalidResponse {
+                        step: Step::Attestation,
+                        status: 200,
+                        message: "the server offered an attestation challenge, but this device cannot answer it".into(),
+                        body: resp.body.clone(),
+                    }
                 } else {
                     steps::response_error(Step::Attestation, resp)
                 };
@@ -525,7 +549,8 @@ impl Flow {
                 if let Some(mut r) = self.record.take() {
                     r.status = Status::Failed;
                     r.error = Some(error.to_json());
-                    r.notes.push("Attestation is not available, so the app uses the fallback: dynamic client registration with its secondary credential.".into());
+                    r.notes
+                        .push("Attestation is not available, so the app uses the fallback: dynamic client registration with its secondary credential.".into());
                     self.trace.steps.push(r);
                 }
                 self.advance();
@@ -548,7 +573,11 @@ impl Flow {
                 if steps::is_nonce_challenge(resp) && !self.retried {
                     return self.retry_for_nonce(request, resp, now);
                 }
-                if self.reused && !self.reregistered && resp.status == 401 && steps::response_error(Step::HaapiToken, resp).oauth_error().is_some_and(|e| e.error == "invalid_client") {
+                if self.reused
+                    && !self.reregistered
+                    && resp.status == 401
+                    && steps::response_error(Step::HaapiToken, resp).oauth_error().is_some_and(|e| e.error == "invalid_client")
+                {
                     self.forget_stale_client(resp);
                     return Ok(());
                 }
@@ -572,7 +601,10 @@ impl Flow {
                 let representation = steps::process_representation(Step::Authorize, resp)?;
                 self.session_id = resp.header("set-session-id").map(Secret::from);
                 let kind = representation["type"].as_str().unwrap_or_default().to_owned();
-                self.note(format!("The server answered with a HAAPI {kind} representation{}.", if self.session_id.is_some() { " and a session id" } else { "" }));
+                self.note(format!(
+                    "The server answered with a HAAPI {kind} representation{}.",
+                    if self.session_id.is_some() { " and a session id" } else { "" }
+                ));
                 self.representation = Some(representation);
                 self.complete(now);
             }
@@ -584,7 +616,11 @@ impl Flow {
     fn retry_for_nonce(&mut self, request: &HttpRequest, resp: &HttpResponse, now: Timestamp) -> Result<(), Error> {
         self.retried = true;
         if let Some(r) = self.record.as_mut() {
-            r.retries.push(Retry { reason: "the server requires a DPoP nonce (use_dpop_nonce); sending the request again with a proof that carries it (RFC 9449 §8)".into(), request: request.clone(), response: resp.clone() });
+            r.retries.push(Retry {
+                reason: "the server requires a DPoP nonce (use_dpop_nonce); sending the request again with a proof that carries it (RFC 9449 §8)".into(),
+                request: request.clone(),
+                response: resp.clone(),
+            });
             r.request = None;
             r.response = None;
         }
@@ -597,7 +633,9 @@ impl Flow {
         let note = match self.confirmed_destination.take() {
             // A server it was never registered at does not know it: that says nothing about the
             // server that does, so the device keeps it.
-            Some(to) => format!("The server at {to} does not know client {old}; the device keeps it for the place it was registered at and registers a new client here."),
+            Some(to) => format!(
+                "The server at {to} does not know client {old}; the device keeps it for the place it was registered at and registers a new client here."
+            ),
             None => {
                 self.effects.push_back(Effect::Forget(old.clone()));
                 format!("The server no longer knows the stored client {old} (its database was probably reset). The app forgets it and registers a new dynamic client.")
@@ -872,4 +910,3 @@ fn list_destinations(client: &DynamicClient) -> String {
     }
     client.destinations.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
-

@@ -78,12 +78,18 @@ pub fn process_discovery(resp: &HttpResponse, issuer: &str, overrides: &Endpoint
     let pick = |over: &Option<String>, key: &str| -> Result<String, Error> {
         match over {
             Some(v) => Ok(v.clone()),
-            None => string_field(step, resp, &obj, key).map_err(|_| invalid(step, resp, format!("the metadata has no \"{key}\"; set server.endpoints explicitly"))),
+            None => {
+                string_field(step, resp, &obj, key).map_err(|_| invalid(step, resp, format!("the metadata has no \"{key}\"; set server.endpoints explicitly")))
+            }
         }
     };
     let token = pick(&overrides.token, "token_endpoint")?;
     Ok(ServerEndpoints {
-        cat: overrides.cat.clone().or_else(|| obj.get("haapi_cat_endpoint").and_then(Value::as_str).map(str::to_owned)).unwrap_or_else(|| format!("{token}/cat")),
+        cat: overrides
+            .cat
+            .clone()
+            .or_else(|| obj.get("haapi_cat_endpoint").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_else(|| format!("{token}/cat")),
         registration: pick(&overrides.registration, "registration_endpoint")?,
         authorization: pick(&overrides.authorization, "authorization_endpoint")?,
         token,
@@ -172,8 +178,9 @@ pub fn process_registration(resp: &HttpResponse, software_id: &str, issuer: &str
     }
     let obj = json_body(step, resp)?;
     let client_id = string_field(step, resp, &obj, "client_id")?;
-    let client_secret = string_field(step, resp, &obj, "client_secret")
-        .map_err(|_| invalid(step, resp, "no \"client_secret\": the template must register clients with a secret (dynamic-client-registration-template <secret/>)"))?;
+    let client_secret = string_field(step, resp, &obj, "client_secret").map_err(|_| {
+        invalid(step, resp, "no \"client_secret\": the template must register clients with a secret (dynamic-client-registration-template <secret/>)")
+    })?;
     let auth_method = obj.get("token_endpoint_auth_method").and_then(Value::as_str).unwrap_or("client_secret_basic").to_owned();
     if !matches!(auth_method.as_str(), "client_secret_basic" | "client_secret_post") {
         return Err(invalid(step, resp, format!("the dynamic client must authenticate with its secret, but token_endpoint_auth_method is {auth_method:?}")));
@@ -193,7 +200,15 @@ pub fn process_registration(resp: &HttpResponse, software_id: &str, issuer: &str
 
 /// The first HAAPI request (PROTOCOL.md §4–5): the authorization request with
 /// `Accept: application/vnd.auth+json` and the DPoP-bound token (`Authorization: DPoP`).
-pub fn prepare_authorize(endpoint: &str, client_id: &str, redirect_uri: &str, scope: &str, state: &str, code_challenge: &str, access_token: &str) -> HttpRequest {
+pub fn prepare_authorize(
+    endpoint: &str,
+    client_id: &str,
+    redirect_uri: &str,
+    scope: &str,
+    state: &str,
+    code_challenge: &str,
+    access_token: &str,
+) -> HttpRequest {
     let query = crate::proto::http::encode_form([
         ("client_id", client_id),
         ("response_type", "code"),
@@ -216,7 +231,14 @@ pub fn process_representation(step: Step, resp: &HttpResponse) -> Result<Value, 
         return Err(response_error(step, resp));
     }
     if resp.media_type().as_deref() != Some(HAAPI_MEDIA_TYPE) {
-        return Err(invalid(step, resp, format!("expected Content-Type {HAAPI_MEDIA_TYPE} (did the request carry the HAAPI Accept header?), got {:?}", resp.header("content-type").unwrap_or("none"))));
+        return Err(invalid(
+            step,
+            resp,
+            format!(
+                "expected Content-Type {HAAPI_MEDIA_TYPE} (did the request carry the HAAPI Accept header?), got {:?}",
+                resp.header("content-type").unwrap_or("none")
+            ),
+        ));
     }
     let obj = resp.json_object().ok_or_else(|| invalid(step, resp, "the body is not a JSON object"))?;
     match obj.get("type") {

@@ -155,7 +155,14 @@ impl PrivateKey {
     }
 
     /// A signed JWT (RFC 7519) with header `alg`, and `kid` / `typ` when given.
-    pub fn sign_jwt(&self, alg: Alg, kid: Option<&str>, typ: Option<&str>, claims: &Value, rng: &mut impl rand_core::CryptoRngCore) -> Result<String, KeyError> {
+    pub fn sign_jwt(
+        &self,
+        alg: Alg,
+        kid: Option<&str>,
+        typ: Option<&str>,
+        claims: &Value,
+        rng: &mut impl rand_core::CryptoRngCore,
+    ) -> Result<String, KeyError> {
         let input = super::signing_input(&jwt_header(alg, kid, typ), claims);
         let signature = self.sign(alg, input.as_bytes(), rng)?;
         Ok(super::compact(&input, &signature))
@@ -238,5 +245,6 @@ fn rsa_from_jwk(jwk: &Value) -> Result<RsaPrivateKey, KeyError> {
         (Some(_), Some(_)) => vec![big("p")?, big("q")?],
         _ => vec![],
     };
-    RsaPrivateKey::from_components(big("n")?, big("e")?, big("d")?, primes).map_err(|e| KeyError::BadJwk(format!("the RSA JWK's members do not form a key: {e}")))
+    RsaPrivateKey::from_components(big("n")?, big("e")?, big("d")?, primes)
+        .map_err(|e| KeyError::BadJwk(format!("the RSA JWK's members do not form a key: {e}")))
 }

@@ -142,8 +142,12 @@ pub(crate) fn parse_pkcs8(der: &[u8]) -> Result<Pkcs8<'_>, DerError> {
     let parameters = if alg.is_empty() {
         None
     } else {
-        let t = alg.next()?;
-        if t.tag == der::OID { Some(der::oid_string(t.value)?) } else { None }
+        let t = alg.read()?;
+        if t.tag == der::OID {
+            Some(der::oid_string(t.value)?)
+        } else {
+            None
+        }
     };
     let private_key = r.expect(der::OCTET_STRING, "the privateKey")?;
     Ok(Pkcs8 { algorithm, parameters, private_key })
@@ -173,7 +177,7 @@ pub(crate) fn parse_sec1(der: &[u8]) -> Result<Sec1<'_>, DerError> {
     let scalar = r.expect(der::OCTET_STRING, "the private key octets")?;
     let (mut curve, mut public) = (None, None);
     while !r.is_empty() {
-        let t = r.next()?;
+        let t = r.read()?;
         match t.tag {
             0xa0 => curve = Some(der::oid_string(Reader::new(t.value).expect(der::OID, "the curve OID")?)?),
             0xa1 => {
@@ -202,7 +206,9 @@ fn pkcs8_family(der: &[u8]) -> Result<KeyFamily, KeyError> {
 
 fn sec1_family(der: &[u8]) -> Result<KeyFamily, KeyError> {
     let key = parse_sec1(der).map_err(|e| KeyError::Unreadable(format!("the EC PRIVATE KEY block is not SEC1 ({e})")))?;
-    let curve = key.curve.ok_or_else(|| KeyError::Unreadable("a SEC1 key that does not name its curve; convert it to PKCS#8 (openssl pkcs8 -topk8 -nocrypt)".into()))?;
+    let curve = key
+        .curve
+        .ok_or_else(|| KeyError::Unreadable("a SEC1 key that does not name its curve; convert it to PKCS#8 (openssl pkcs8 -topk8 -nocrypt)".into()))?;
     curve_family(&curve)
 }
 
@@ -265,7 +271,11 @@ fn read_jwk_text(text: &str, kid: Option<&str>) -> Result<KeyText, KeyError> {
         [one] => read_jwk((*one).clone()),
         [] if !keys.is_empty() => Err(KeyError::PublicOnly("the JWK Set".into())),
         [] => Err(KeyError::BadJwk("the JWK Set is empty".into())),
-        many => Err(KeyError::BadJwk(format!("the JWK Set holds {} private keys: set credential.kid to pick one (kids: {:?})", many.len(), many.iter().filter_map(|k| kid_of(k)).collect::<Vec<_>>()))),
+        many => Err(KeyError::BadJwk(format!(
+            "the JWK Set holds {} private keys: set credential.kid to pick one (kids: {:?})",
+            many.len(),
+            many.iter().filter_map(|k| kid_of(k)).collect::<Vec<_>>()
+        ))),
     }
 }
 
@@ -286,11 +296,17 @@ fn read_jwk(v: Value) -> Result<KeyText, KeyError> {
         (Some("EC"), Some("P-256")) => KeyFamily::P256,
         (Some("EC"), Some("P-384")) => KeyFamily::P384,
         (Some("EC"), Some("P-521")) => return Err(curve_family(OID_P521).unwrap_err()),
-        (Some("EC"), Some(crv)) => return Err(KeyError::Unsupported(format!("an EC JWK on curve {crv:?} is not supported; use P-256 (ES256) or P-384 (ES384)"))),
+        (Some("EC"), Some(crv)) => {
+            return Err(KeyError::Unsupported(format!("an EC JWK on curve {crv:?} is not supported; use P-256 (ES256) or P-384 (ES384)")))
+        }
         (Some("EC"), None) => return Err(KeyError::BadJwk("an EC JWK without \"crv\"".into())),
         (Some("RSA"), _) => KeyFamily::Rsa,
-        (Some("oct"), _) => return Err(KeyError::Unsupported("a symmetric (oct) JWK is a shared secret: use client_secret_jwt with credential.secret instead".into())),
-        (Some("OKP"), _) => return Err(KeyError::Unsupported("an OKP (EdDSA) JWK is not supported by this lab's algorithms; use an EC P-256 key for ES256".into())),
+        (Some("oct"), _) => {
+            return Err(KeyError::Unsupported("a symmetric (oct) JWK is a shared secret: use client_secret_jwt with credential.secret instead".into()))
+        }
+        (Some("OKP"), _) => {
+            return Err(KeyError::Unsupported("an OKP (EdDSA) JWK is not supported by this lab's algorithms; use an EC P-256 key for ES256".into()))
+        }
         (Some(kty), _) => return Err(KeyError::Unsupported(format!("kty {kty:?} is not supported; use EC or RSA"))),
         (None, _) => return Err(KeyError::BadJwk("no \"kty\" member (RFC 7517 §4.1)".into())),
     };

@@ -103,19 +103,8 @@ impl KeyFamily {
 
 impl Alg {
     /// Every algorithm, in the order the configuration documents them.
-    pub const ALL: [Alg; 11] = [
-        Alg::RS256,
-        Alg::RS384,
-        Alg::RS512,
-        Alg::PS256,
-        Alg::PS384,
-        Alg::PS512,
-        Alg::ES256,
-        Alg::ES384,
-        Alg::HS256,
-        Alg::HS384,
-        Alg::HS512,
-    ];
+    pub const ALL: [Alg; 11] =
+        [Alg::RS256, Alg::RS384, Alg::RS512, Alg::PS256, Alg::PS384, Alg::PS512, Alg::ES256, Alg::ES384, Alg::HS256, Alg::HS384, Alg::HS512];
 
     /// The `alg` header value.
     pub fn name(self) -> &'static str {

@@ -3,11 +3,11 @@
 
 use super::keytext::{parse_pkcs8, parse_sec1, KeyError, KeySource, KeyText, OID_EC, OID_P256};
 use super::{b64url, b64url_decode, KeyFamily};
+use crate::proto::der;
 use crate::proto::pem;
 use crate::proto::secret::Secret;
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
-use crate::proto::der;
 use serde_json::{json, Value};
 use std::fmt;
 
@@ -126,7 +126,8 @@ impl P256Key {
     /// `openssl` writes it.
     pub fn to_pkcs8_der(&self) -> Vec<u8> {
         // id-ecPublicKey and secp256r1, encoded.
-        const EC_P256: [u8; 21] = [0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+        const EC_P256: [u8; 21] =
+            [0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
         let point = self.signing.verifying_key().to_encoded_point(false);
         let public = der::encode(0xa1, &der::encode(der::BIT_STRING, &[&[0u8][..], point.as_bytes()].concat()));
         let ec = der::encode(der::SEQUENCE, &[der::encode(der::INTEGER, &[1]), der::encode(der::OCTET_STRING, &self.signing.to_bytes()), public].concat());

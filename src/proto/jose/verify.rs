@@ -90,8 +90,13 @@ pub fn verify_jws(token: &str, key: &VerifyKey, allowed: &[Alg]) -> Result<Decod
         return Err(JoseError::UnsupportedAlg(format!("{alg} does not fit a {} key", key.family.name())));
     }
     ensure_provider();
-    let ok = jsonwebtoken::crypto::verify(&decoded.signature, signing_input_of(token).as_bytes(), &key.key, to_jwt(alg)).map_err(|e| JoseError::Other(e.to_string()))?;
-    if ok { Ok(decoded) } else { Err(JoseError::BadSignature) }
+    let ok = jsonwebtoken::crypto::verify(&decoded.signature, signing_input_of(token).as_bytes(), &key.key, to_jwt(alg))
+        .map_err(|e| JoseError::Other(e.to_string()))?;
+    if ok {
+        Ok(decoded)
+    } else {
+        Err(JoseError::BadSignature)
+    }
 }
 
 /// Signs `input` with a P-256 PKCS#8 key through the provider (ES256): the simulated server's
@@ -158,15 +163,22 @@ fn signer_factory(alg: &Algorithm, key: &EncodingKey) -> JwtResult<Box<dyn JwtSi
     }
 }
 
+/// A signature check: `(signing input, signature) -> valid`.
+type Check = Box<dyn Fn(&[u8], &[u8]) -> bool + Send + Sync>;
+
 /// One verifier for every algorithm: the algorithm picks the check.
 struct AnyVerifier {
     alg: Algorithm,
-    check: Box<dyn Fn(&[u8], &[u8]) -> bool + Send + Sync>,
+    check: Check,
 }
 
 impl Verifier<Vec<u8>> for AnyVerifier {
     fn verify(&self, msg: &[u8], signature: &Vec<u8>) -> Result<(), SigError> {
-        if (self.check)(msg, signature) { Ok(()) } else { Err(SigError::new()) }
+        if (self.check)(msg, signature) {
+            Ok(())
+        } else {
+            Err(SigError::new())
+        }
     }
 }
 impl JwtVerifier for AnyVerifier {
@@ -177,7 +189,7 @@ impl JwtVerifier for AnyVerifier {
 
 fn verifier_factory(alg: &Algorithm, key: &DecodingKey) -> JwtResult<Box<dyn JwtVerifier>> {
     let alg = *alg;
-    let check: Box<dyn Fn(&[u8], &[u8]) -> bool + Send + Sync> = match (alg, key.kind()) {
+    let check: Check = match (alg, key.kind()) {
         (Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512, DecodingKeyKind::SecretOrDer(secret)) => {
             let secret = secret.clone();
             let jose_alg = match alg {

@@ -18,9 +18,7 @@ pub fn spki_sha256_pin(cert_pem: &str) -> Result<String, X509Error> {
 /// Computes the same pin as [`spki_sha256_pin`] directly from a P-256 public
 /// key (useful to register a client's key before it has a certificate).
 pub fn spki_sha256_pin_for_key(public_key: &p256::PublicKey) -> Result<String, X509Error> {
-    let der = spki_of(public_key)?
-        .to_der()
-        .map_err(|e| X509Error::Key(format!("encoding SubjectPublicKeyInfo: {e}")))?;
+    let der = spki_of(public_key)?.to_der().map_err(|e| X509Error::Key(format!("encoding SubjectPublicKeyInfo: {e}")))?;
     Ok(crate::proto::base64::encode_standard(&Sha256::digest(der)))
 }
 
@@ -36,24 +34,15 @@ pub fn parse_pem_chain(pem: &str) -> Result<Vec<Certificate>, X509Error> {
     let mut rest = pem;
     while let Some(start) = rest.find(BEGIN) {
         let block = &rest[start..];
-        let label_end = block[BEGIN.len()..]
-            .find("-----")
-            .ok_or_else(|| X509Error::Pem("unterminated PEM BEGIN line".into()))?;
+        let label_end = block[BEGIN.len()..].find("-----").ok_or_else(|| X509Error::Pem("unterminated PEM BEGIN line".into()))?;
         let label = &block[BEGIN.len()..BEGIN.len() + label_end];
         let end_marker = format!("-----END {label}-----");
-        let end = block.find(&end_marker).ok_or_else(|| {
-            X509Error::Pem(format!("PEM block \"{label}\" has no matching END line"))
-        })? + end_marker.len();
+        let end = block.find(&end_marker).ok_or_else(|| X509Error::Pem(format!("PEM block \"{label}\" has no matching END line")))? + end_marker.len();
         if label != "CERTIFICATE" {
-            return Err(X509Error::Pem(format!(
-                "expected only CERTIFICATE blocks, found a \"{label}\" block (block #{})",
-                certs.len() + 1
-            )));
+            return Err(X509Error::Pem(format!("expected only CERTIFICATE blocks, found a \"{label}\" block (block #{})", certs.len() + 1)));
         }
-        let (_, der) = der::pem::decode_vec(&block.as_bytes()[..end])
-            .map_err(|e| X509Error::Pem(format!("certificate block #{}: {e}", certs.len() + 1)))?;
-        let cert = Certificate::from_der(&der)
-            .map_err(|e| X509Error::Der(format!("certificate #{}: {e}", certs.len() + 1)))?;
+        let (_, der) = der::pem::decode_vec(&block.as_bytes()[..end]).map_err(|e| X509Error::Pem(format!("certificate block #{}: {e}", certs.len() + 1)))?;
+        let cert = Certificate::from_der(&der).map_err(|e| X509Error::Der(format!("certificate #{}: {e}", certs.len() + 1)))?;
         certs.push(cert);
         rest = &block[end..];
     }

@@ -30,12 +30,7 @@ const MAX_COMMON_NAME_CHARS: usize = 64;
 /// through `now + validity_secs` (inclusive, RFC 5280 §4.1.2.5).
 ///
 /// `common_name` must be 1 to 64 characters (`ub-common-name`).
-pub fn generate_ca(
-    common_name: &str,
-    now: u64,
-    validity_secs: u64,
-    rng: &mut impl CryptoRngCore,
-) -> Result<IssuedCertificate, X509Error> {
+pub fn generate_ca(common_name: &str, now: u64, validity_secs: u64, rng: &mut impl CryptoRngCore) -> Result<IssuedCertificate, X509Error> {
     let subject = common_name_to_name(common_name)?;
     let validity = validity(now, validity_secs)?;
     let serial = random_serial(rng)?;
@@ -46,14 +41,9 @@ pub fn generate_ca(
 
     let builder = CertificateBuilder::new(Profile::Root, serial, validity, subject, spki, &signer)
         .map_err(|e| X509Error::Build(format!("CA certificate builder: {e}")))?;
-    let cert = builder
-        .build_with_rng::<DerSignature>(rng)
-        .map_err(|e| X509Error::Build(format!("signing CA certificate: {e}")))?;
+    let cert = builder.build_with_rng::<DerSignature>(rng).map_err(|e| X509Error::Build(format!("signing CA certificate: {e}")))?;
 
-    Ok(IssuedCertificate {
-        certificate_pem: cert_to_pem(&cert)?,
-        private_key_pem: secret_to_pem(&secret)?,
-    })
+    Ok(IssuedCertificate { certificate_pem: cert_to_pem(&cert)?, private_key_pem: secret_to_pem(&secret)? })
 }
 
 /// Issues an end-entity client certificate, signed by `ca`, for a fresh
@@ -75,18 +65,8 @@ pub fn issue_client_certificate(
     rng: &mut impl CryptoRngCore,
 ) -> Result<IssuedCertificate, X509Error> {
     let secret = p256::SecretKey::random(rng);
-    let certificate_pem = issue_client_certificate_for_key(
-        ca,
-        subject_cn,
-        &secret.public_key(),
-        now,
-        validity_secs,
-        rng,
-    )?;
-    Ok(IssuedCertificate {
-        certificate_pem,
-        private_key_pem: secret_to_pem(&secret)?,
-    })
+    let certificate_pem = issue_client_certificate_for_key(ca, subject_cn, &secret.public_key(), now, validity_secs, rng)?;
+    Ok(IssuedCertificate { certificate_pem, private_key_pem: secret_to_pem(&secret)? })
 }
 
 /// Like [`issue_client_certificate`], but certifies an existing public key
@@ -101,32 +81,19 @@ pub fn issue_client_certificate_for_key(
     rng: &mut impl CryptoRngCore,
 ) -> Result<String, X509Error> {
     let ca_cert = first_certificate(&ca.certificate_pem)?;
-    let ca_secret = p256::SecretKey::from_pkcs8_pem(&ca.private_key_pem)
-        .map_err(|e| X509Error::Key(format!("CA private key is not a PKCS#8 P-256 key: {e}")))?;
-    let ca_cert_key = cert_public_key(&ca_cert)
-        .map_err(|e| X509Error::Key(format!("CA certificate key: {e}")))?;
+    let ca_secret =
+        p256::SecretKey::from_pkcs8_pem(&ca.private_key_pem).map_err(|e| X509Error::Key(format!("CA private key is not a PKCS#8 P-256 key: {e}")))?;
+    let ca_cert_key = cert_public_key(&ca_cert).map_err(|e| X509Error::Key(format!("CA certificate key: {e}")))?;
     if ca_cert_key != ca_secret.public_key() {
-        return Err(X509Error::Key(
-            "CA private key does not match the CA certificate's public key".into(),
-        ));
+        return Err(X509Error::Key("CA private key does not match the CA certificate's public key".into()));
     }
     if !basic_constraints(&ca_cert)?.is_some_and(|bc| bc.ca) {
-        return Err(X509Error::Build(
-            "the issuing certificate is not a CA (basicConstraints cA is not TRUE)".into(),
-        ));
+        return Err(X509Error::Build("the issuing certificate is not a CA (basicConstraints cA is not TRUE)".into()));
     }
 
     let subject = common_name_to_name(subject_cn)?;
     let issuer = ca_cert.tbs_certificate.subject.clone();
-    let cert = build_leaf(
-        issuer,
-        subject,
-        public_key,
-        &SigningKey::from(&ca_secret),
-        now,
-        validity_secs,
-        rng,
-    )?;
+    let cert = build_leaf(issuer, subject, public_key, &SigningKey::from(&ca_secret), now, validity_secs, rng)?;
     cert_to_pem(&cert)
 }
 
@@ -137,28 +104,12 @@ pub fn issue_client_certificate_for_key(
 /// end-entity certificate: basicConstraints `cA: FALSE`, keyUsage
 /// `digitalSignature | nonRepudiation`, extKeyUsage `id-kp-clientAuth`. The
 /// server recognises it by its SPKI pin ([`spki_sha256_pin`]), not by a chain.
-pub fn self_signed_client_certificate(
-    subject_cn: &str,
-    now: u64,
-    validity_secs: u64,
-    rng: &mut impl CryptoRngCore,
-) -> Result<IssuedCertificate, X509Error> {
+pub fn self_signed_client_certificate(subject_cn: &str, now: u64, validity_secs: u64, rng: &mut impl CryptoRngCore) -> Result<IssuedCertificate, X509Error> {
     let subject = common_name_to_name(subject_cn)?;
     let secret = p256::SecretKey::random(rng);
     let signer = SigningKey::from(&secret);
-    let cert = build_leaf(
-        subject.clone(),
-        subject,
-        &secret.public_key(),
-        &signer,
-        now,
-        validity_secs,
-        rng,
-    )?;
-    Ok(IssuedCertificate {
-        certificate_pem: cert_to_pem(&cert)?,
-        private_key_pem: secret_to_pem(&secret)?,
-    })
+    let cert = build_leaf(subject.clone(), subject, &secret.public_key(), &signer, now, validity_secs, rng)?;
+    Ok(IssuedCertificate { certificate_pem: cert_to_pem(&cert)?, private_key_pem: secret_to_pem(&secret)? })
 }
 
 fn build_leaf(
@@ -173,64 +124,40 @@ fn build_leaf(
     let validity = validity(now, validity_secs)?;
     let serial = random_serial(rng)?;
     let spki = spki_of(public_key)?;
-    let profile = Profile::Leaf {
-        issuer,
-        enable_key_agreement: false,
-        enable_key_encipherment: false,
-    };
-    let mut builder = CertificateBuilder::new(profile, serial, validity, subject, spki, signer)
-        .map_err(|e| X509Error::Build(format!("client certificate builder: {e}")))?;
-    builder
-        .add_extension(&ExtendedKeyUsage(vec![OID_KP_CLIENT_AUTH]))
-        .map_err(|e| X509Error::Build(format!("extKeyUsage clientAuth: {e}")))?;
-    builder
-        .build_with_rng::<DerSignature>(rng)
-        .map_err(|e| X509Error::Build(format!("signing client certificate: {e}")))
+    let profile = Profile::Leaf { issuer, enable_key_agreement: false, enable_key_encipherment: false };
+    let mut builder =
+        CertificateBuilder::new(profile, serial, validity, subject, spki, signer).map_err(|e| X509Error::Build(format!("client certificate builder: {e}")))?;
+    builder.add_extension(&ExtendedKeyUsage(vec![OID_KP_CLIENT_AUTH])).map_err(|e| X509Error::Build(format!("extKeyUsage clientAuth: {e}")))?;
+    builder.build_with_rng::<DerSignature>(rng).map_err(|e| X509Error::Build(format!("signing client certificate: {e}")))
 }
 
 fn secret_to_pem(secret: &p256::SecretKey) -> Result<String, X509Error> {
-    secret
-        .to_pkcs8_pem(LineEnding::LF)
-        .map(|pem| pem.to_string())
-        .map_err(|e| X509Error::Key(format!("encoding PKCS#8 private key: {e}")))
+    secret.to_pkcs8_pem(LineEnding::LF).map(|pem| pem.to_string()).map_err(|e| X509Error::Key(format!("encoding PKCS#8 private key: {e}")))
 }
 
 fn cert_to_pem(cert: &Certificate) -> Result<String, X509Error> {
-    cert.to_pem(LineEnding::LF)
-        .map_err(|e| X509Error::Build(format!("encoding certificate PEM: {e}")))
+    cert.to_pem(LineEnding::LF).map_err(|e| X509Error::Build(format!("encoding certificate PEM: {e}")))
 }
 
 fn common_name_to_name(cn: &str) -> Result<Name, X509Error> {
     let chars = cn.chars().count();
     if chars == 0 || chars > MAX_COMMON_NAME_CHARS {
-        return Err(X509Error::Build(format!(
-            "common name must be 1 to {MAX_COMMON_NAME_CHARS} characters (RFC 5280 ub-common-name), got {chars}"
-        )));
+        return Err(X509Error::Build(format!("common name must be 1 to {MAX_COMMON_NAME_CHARS} characters (RFC 5280 ub-common-name), got {chars}")));
     }
-    let value = Any::new(Tag::Utf8String, cn.as_bytes())
-        .map_err(|e| X509Error::Build(format!("common name value: {e}")))?;
-    let atv = AttributeTypeAndValue {
-        oid: OID_COMMON_NAME,
-        value,
-    };
-    let rdn = SetOfVec::try_from(vec![atv])
-        .map_err(|e| X509Error::Build(format!("common name RDN: {e}")))?;
+    let value = Any::new(Tag::Utf8String, cn.as_bytes()).map_err(|e| X509Error::Build(format!("common name value: {e}")))?;
+    let atv = AttributeTypeAndValue { oid: OID_COMMON_NAME, value };
+    let rdn = SetOfVec::try_from(vec![atv]).map_err(|e| X509Error::Build(format!("common name RDN: {e}")))?;
     Ok(RdnSequence(vec![RelativeDistinguishedName(rdn)]))
 }
 
 fn validity(now: u64, validity_secs: u64) -> Result<Validity, X509Error> {
-    let not_after = now
-        .checked_add(validity_secs)
-        .ok_or_else(|| X509Error::Build("now + validity_secs overflows".into()))?;
+    let not_after = now.checked_add(validity_secs).ok_or_else(|| X509Error::Build("now + validity_secs overflows".into()))?;
     let time = |secs: u64| {
         GeneralizedTime::from_unix_duration(Duration::from_secs(secs))
             .map(Time::GeneralTime)
             .map_err(|e| X509Error::Build(format!("time {secs} is not representable: {e}")))
     };
-    Ok(Validity {
-        not_before: time(now)?,
-        not_after: time(not_after)?,
-    })
+    Ok(Validity { not_before: time(now)?, not_after: time(not_after)? })
 }
 
 fn random_serial(rng: &mut impl CryptoRngCore) -> Result<SerialNumber, X509Error> {
@@ -246,7 +173,13 @@ fn random_serial(rng: &mut impl CryptoRngCore) -> Result<SerialNumber, X509Error
 /// A client certificate for mutual TLS and its key; with `ca_issued`, issued by a new device CA
 /// (`tls_client_auth`, RFC 8705 §2.1, the CA returned too), otherwise self-signed
 /// (`self_signed_tls_client_auth`, §2.2). `common_name` is cut to 64 characters.
-pub fn client_certificates(ca_issued: bool, common_name: &str, now: u64, validity_secs: u64, rng: &mut impl CryptoRngCore) -> Result<(IssuedCertificate, Option<IssuedCertificate>), X509Error> {
+pub fn client_certificates(
+    ca_issued: bool,
+    common_name: &str,
+    now: u64,
+    validity_secs: u64,
+    rng: &mut impl CryptoRngCore,
+) -> Result<(IssuedCertificate, Option<IssuedCertificate>), X509Error> {
     let cn: String = common_name.chars().take(MAX_COMMON_NAME_CHARS).collect();
     if ca_issued {
         let ca = generate_ca("haapi-lab device CA", now, validity_secs, rng)?;

@@ -35,12 +35,12 @@ pub use verify::*;
 use core::fmt;
 use der::asn1::ObjectIdentifier;
 use der::Encode;
+use p256::pkcs8::DecodePublicKey as _;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use spki::SubjectPublicKeyInfoOwned;
 use x509_cert::ext::pkix::BasicConstraints;
 use x509_cert::Certificate;
-use p256::pkcs8::DecodePublicKey as _;
 
 /// `id-kp-clientAuth` (RFC 5280 §4.2.1.12): TLS WWW client authentication.
 pub(super) const OID_KP_CLIENT_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2");
@@ -105,10 +105,7 @@ pub struct IssuedCertificate {
 
 impl fmt::Debug for IssuedCertificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IssuedCertificate")
-            .field("certificate_pem", &self.certificate_pem)
-            .field("private_key_pem", &"[redacted]")
-            .finish()
+        f.debug_struct("IssuedCertificate").field("certificate_pem", &self.certificate_pem).field("private_key_pem", &"[redacted]").finish()
     }
 }
 
@@ -147,7 +144,6 @@ pub enum TrustAnchor<'a> {
 
 // Shared by issuing, inspecting and verifying.
 
-
 pub(super) fn first_certificate(pem: &str) -> Result<Certificate, X509Error> {
     Ok(parse_pem_chain(pem)?.swap_remove(0))
 }
@@ -168,49 +164,31 @@ pub(super) fn info_of(cert: &Certificate) -> Result<CertificateInfo, X509Error> 
 
 pub(super) fn validity_secs_of(cert: &Certificate) -> (u64, u64) {
     let v = &cert.tbs_certificate.validity;
-    (
-        v.not_before.to_unix_duration().as_secs(),
-        v.not_after.to_unix_duration().as_secs(),
-    )
+    (v.not_before.to_unix_duration().as_secs(), v.not_after.to_unix_duration().as_secs())
 }
 
 pub(super) fn basic_constraints(cert: &Certificate) -> Result<Option<BasicConstraints>, X509Error> {
-    cert.tbs_certificate
-        .get::<BasicConstraints>()
-        .map(|o| o.map(|(_, bc)| bc))
-        .map_err(|e| X509Error::Der(format!("basicConstraints extension: {e}")))
+    cert.tbs_certificate.get::<BasicConstraints>().map(|o| o.map(|(_, bc)| bc)).map_err(|e| X509Error::Der(format!("basicConstraints extension: {e}")))
 }
 
 pub(super) fn spki_pin_of_cert(cert: &Certificate) -> Result<String, X509Error> {
-    let der = cert
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .map_err(|e| X509Error::Der(format!("encoding SubjectPublicKeyInfo: {e}")))?;
+    let der = cert.tbs_certificate.subject_public_key_info.to_der().map_err(|e| X509Error::Der(format!("encoding SubjectPublicKeyInfo: {e}")))?;
     Ok(crate::proto::base64::encode_standard(&Sha256::digest(der)))
 }
 
 pub(super) fn cert_public_key(cert: &Certificate) -> Result<p256::PublicKey, String> {
-    let der = cert
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .map_err(|e| format!("encoding SubjectPublicKeyInfo: {e}"))?;
-    p256::PublicKey::from_public_key_der(&der)
-        .map_err(|e| format!("public key is not an EC P-256 key: {e}"))
+    let der = cert.tbs_certificate.subject_public_key_info.to_der().map_err(|e| format!("encoding SubjectPublicKeyInfo: {e}"))?;
+    p256::PublicKey::from_public_key_der(&der).map_err(|e| format!("public key is not an EC P-256 key: {e}"))
 }
 
 pub(super) fn spki_of(public_key: &p256::PublicKey) -> Result<SubjectPublicKeyInfoOwned, X509Error> {
-    SubjectPublicKeyInfoOwned::from_key(*public_key)
-        .map_err(|e| X509Error::Key(format!("encoding SubjectPublicKeyInfo: {e}")))
+    SubjectPublicKeyInfoOwned::from_key(*public_key).map_err(|e| X509Error::Key(format!("encoding SubjectPublicKeyInfo: {e}")))
 }
 
 pub(super) fn hex(bytes: &[u8]) -> String {
     use fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }

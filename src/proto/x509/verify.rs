@@ -48,11 +48,7 @@ const OID_AKI: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
 /// pins, otherwise [`X509Error::Untrusted`] with every anchor's reason.
 /// A malformed CA anchor PEM is reported as [`X509Error::Pem`] /
 /// [`X509Error::Der`] since it is a configuration error.
-pub fn verify_client_chain(
-    chain_pem: &str,
-    anchors: &[TrustAnchor],
-    now: u64,
-) -> Result<CertificateInfo, X509Error> {
+pub fn verify_client_chain(chain_pem: &str, anchors: &[TrustAnchor], now: u64) -> Result<CertificateInfo, X509Error> {
     let chain = parse_pem_chain(chain_pem)?;
     for (i, cert) in chain.iter().enumerate() {
         check_signature_algorithm(cert, &position_name(i))?;
@@ -61,14 +57,10 @@ pub fn verify_client_chain(
     let leaf = &chain[0];
     let leaf_info = info_of(leaf)?;
     if now < leaf_info.not_before {
-        return Err(X509Error::NotYetValid {
-            not_before: leaf_info.not_before,
-        });
+        return Err(X509Error::NotYetValid { not_before: leaf_info.not_before });
     }
     if now > leaf_info.not_after {
-        return Err(X509Error::Expired {
-            not_after: leaf_info.not_after,
-        });
+        return Err(X509Error::Expired { not_after: leaf_info.not_after });
     }
 
     // Parse the CA anchors up front: a broken anchor is a configuration bug.
@@ -82,9 +74,7 @@ pub fn verify_client_chain(
     }
 
     if anchors.is_empty() {
-        return Err(X509Error::Untrusted(
-            "no trust anchors are configured".into(),
-        ));
+        return Err(X509Error::Untrusted("no trust anchors are configured".into()));
     }
 
     let mut reasons = Vec::new();
@@ -103,10 +93,7 @@ pub fn verify_client_chain(
                 let ca = ca_iter.next().expect("one parsed anchor per Ca entry");
                 match chain_to_anchor(&chain, ca, now) {
                     Ok(()) => return Ok(leaf_info),
-                    Err(reason) => reasons.push(format!(
-                        "CA anchor \"{}\": {reason}",
-                        ca.tbs_certificate.subject
-                    )),
+                    Err(reason) => reasons.push(format!("CA anchor \"{}\": {reason}", ca.tbs_certificate.subject)),
                 }
             }
         }
@@ -124,17 +111,8 @@ pub fn verify_client_chain(
 /// failure.
 fn chain_to_anchor(chain: &[Certificate], anchor: &Certificate, now: u64) -> Result<(), String> {
     let leaf = &chain[0];
-    if let Some(eku) = leaf
-        .tbs_certificate
-        .get::<ExtendedKeyUsage>()
-        .map_err(|e| format!("leaf extKeyUsage is malformed: {e}"))?
-    {
-        if !eku
-            .1
-             .0
-            .iter()
-            .any(|o| *o == OID_KP_CLIENT_AUTH || *o == OID_ANY_EKU)
-        {
+    if let Some(eku) = leaf.tbs_certificate.get::<ExtendedKeyUsage>().map_err(|e| format!("leaf extKeyUsage is malformed: {e}"))? {
+        if !eku.1 .0.iter().any(|o| *o == OID_KP_CLIENT_AUTH || *o == OID_ANY_EKU) {
             return Err("the leaf's extKeyUsage does not allow TLS client authentication".into());
         }
     }
@@ -148,12 +126,7 @@ fn chain_to_anchor(chain: &[Certificate], anchor: &Certificate, now: u64) -> Res
         // Does the anchor itself sign this certificate?
         if cert.tbs_certificate.issuer == anchor.tbs_certificate.subject {
             check_issuer(anchor, "the CA anchor", now, intermediates_below)?;
-            verify_signature(cert, anchor).map_err(|e| {
-                format!(
-                    "{}'s signature does not verify with the CA anchor's key: {e}",
-                    position_name(i)
-                )
-            })?;
+            verify_signature(cert, anchor).map_err(|e| format!("{}'s signature does not verify with the CA anchor's key: {e}", position_name(i)))?;
             return Ok(());
         }
 
@@ -176,42 +149,24 @@ fn chain_to_anchor(chain: &[Certificate], anchor: &Certificate, now: u64) -> Res
         }
         let next_name = position_name(i + 1);
         check_issuer(next, &next_name, now, intermediates_below)?;
-        verify_signature(cert, next).map_err(|e| {
-            format!(
-                "{}'s signature does not verify with {next_name}'s key: {e}",
-                position_name(i)
-            )
-        })?;
+        verify_signature(cert, next).map_err(|e| format!("{}'s signature does not verify with {next_name}'s key: {e}", position_name(i)))?;
     }
     unreachable!("the loop returns on its last iteration")
 }
 
 /// Checks that `issuer` may sign certificates at `now` (RFC 5280 §6.1.4 (k),
 /// (l), (n) and §6.1.3 (a)(2)).
-fn check_issuer(
-    issuer: &Certificate,
-    what: &str,
-    now: u64,
-    intermediates_below: usize,
-) -> Result<(), String> {
+fn check_issuer(issuer: &Certificate, what: &str, now: u64, intermediates_below: usize) -> Result<(), String> {
     let bc = basic_constraints(issuer).map_err(|e| e.to_string())?;
     let Some(bc) = bc.filter(|bc| bc.ca) else {
-        return Err(format!(
-            "{what} is not a CA (basicConstraints cA is not TRUE)"
-        ));
+        return Err(format!("{what} is not a CA (basicConstraints cA is not TRUE)"));
     };
     if let Some(max) = bc.path_len_constraint {
         if intermediates_below > usize::from(max) {
-            return Err(format!(
-                "{what}'s pathLenConstraint {max} is exceeded ({intermediates_below} intermediates below it)"
-            ));
+            return Err(format!("{what}'s pathLenConstraint {max} is exceeded ({intermediates_below} intermediates below it)"));
         }
     }
-    if let Some((_, ku)) = issuer
-        .tbs_certificate
-        .get::<KeyUsage>()
-        .map_err(|e| format!("{what}'s keyUsage is malformed: {e}"))?
-    {
+    if let Some((_, ku)) = issuer.tbs_certificate.get::<KeyUsage>().map_err(|e| format!("{what}'s keyUsage is malformed: {e}"))? {
         if !ku.key_cert_sign() {
             return Err(format!("{what}'s keyUsage does not include keyCertSign"));
         }
@@ -230,18 +185,10 @@ fn check_issuer(
 /// tbsCertificate (RFC 5280 §4.1.1.3) with `issuer`'s public key.
 fn verify_signature(cert: &Certificate, issuer: &Certificate) -> Result<(), String> {
     let key = cert_public_key(issuer)?;
-    let tbs = cert
-        .tbs_certificate
-        .to_der()
-        .map_err(|e| format!("re-encoding tbsCertificate: {e}"))?;
-    let sig_bytes = cert
-        .signature
-        .as_bytes()
-        .ok_or_else(|| "signature BIT STRING has unused bits".to_string())?;
+    let tbs = cert.tbs_certificate.to_der().map_err(|e| format!("re-encoding tbsCertificate: {e}"))?;
+    let sig_bytes = cert.signature.as_bytes().ok_or_else(|| "signature BIT STRING has unused bits".to_string())?;
     let sig = Signature::from_der(sig_bytes).map_err(|_| "signature is malformed".to_string())?;
-    VerifyingKey::from(&key)
-        .verify(&tbs, &sig)
-        .map_err(|_| "signature is invalid".to_string())
+    VerifyingKey::from(&key).verify(&tbs, &sig).map_err(|_| "signature is invalid".to_string())
 }
 
 fn check_signature_algorithm(cert: &Certificate, what: &str) -> Result<(), X509Error> {
@@ -254,28 +201,16 @@ fn check_signature_algorithm(cert: &Certificate, what: &str) -> Result<(), X509E
     }
     // RFC 5280 §4.1.1.2: must equal the signature field in tbsCertificate.
     if cert.tbs_certificate.signature != *outer {
-        return Err(X509Error::Untrusted(format!(
-            "{what}: signatureAlgorithm differs from tbsCertificate.signature"
-        )));
+        return Err(X509Error::Untrusted(format!("{what}: signatureAlgorithm differs from tbsCertificate.signature")));
     }
     Ok(())
 }
 
 fn check_critical_extensions(cert: &Certificate, what: &str) -> Result<(), X509Error> {
-    const KNOWN: [ObjectIdentifier; 6] = [
-        OID_SKI,
-        OID_KEY_USAGE,
-        OID_SAN,
-        OID_BASIC_CONSTRAINTS,
-        OID_EXT_KEY_USAGE,
-        OID_AKI,
-    ];
+    const KNOWN: [ObjectIdentifier; 6] = [OID_SKI, OID_KEY_USAGE, OID_SAN, OID_BASIC_CONSTRAINTS, OID_EXT_KEY_USAGE, OID_AKI];
     for ext in cert.tbs_certificate.extensions.iter().flatten() {
         if ext.critical && !KNOWN.contains(&ext.extn_id) {
-            return Err(X509Error::Unsupported(format!(
-                "{what} has an unrecognised critical extension {}",
-                ext.extn_id
-            )));
+            return Err(X509Error::Unsupported(format!("{what} has an unrecognised critical extension {}", ext.extn_id)));
         }
     }
     Ok(())

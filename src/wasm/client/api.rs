@@ -2,8 +2,8 @@
 //! the configuration panel (RSA, P-384 and certificates through the tools module), JWT
 //! decoding, and the hand-written TypeScript types of the whole API.
 
-use super::device::{js_open_device, js_remove, storage_error, RECORD, WEBCRYPTO_KEY};
 use super::super::{from_js, js_error, to_js};
+use super::device::{js_open_device, js_remove, storage_error, RECORD, WEBCRYPTO_KEY};
 use super::{into_js_error, modules};
 use crate::client::config::{Config, ConfigProblem, Method};
 use crate::client::flow::text;

@@ -84,7 +84,9 @@ impl StoredMaterial {
     }
     fn to_json(&self) -> Value {
         let mut copy = self.clone();
-        Value::Object(MATERIAL_FIELDS.iter().zip(copy.slots()).map(|(name, slot)| ((*name).to_owned(), slot.take().map_or(Value::Null, Value::String))).collect())
+        Value::Object(
+            MATERIAL_FIELDS.iter().zip(copy.slots()).map(|(name, slot)| ((*name).to_owned(), slot.take().map_or(Value::Null, Value::String))).collect(),
+        )
     }
 }
 
@@ -95,7 +97,11 @@ impl DeviceRecord {
         let v: Value = serde_json::from_str(text).unwrap_or_default();
         let mut record = DeviceRecord {
             clients: v.get("clients").and_then(Value::as_array).map(|a| a.iter().filter_map(DynamicClient::from_json).collect()).unwrap_or_default(),
-            materials: v.get("materials").and_then(Value::as_object).map(|m| m.iter().map(|(k, v)| (k.clone(), StoredMaterial::from_json(v))).collect()).unwrap_or_default(),
+            materials: v
+                .get("materials")
+                .and_then(Value::as_object)
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), StoredMaterial::from_json(v))).collect())
+                .unwrap_or_default(),
             dpop_key_pem: v.get("dpopKeyPem").and_then(Value::as_str).map(str::to_owned),
             simulator: v.get("simulator").filter(|s| !s.is_null()).cloned(),
         };
@@ -187,10 +193,17 @@ pub(crate) async fn material_for(config: &Config, record: &mut DeviceRecord, rng
     }
     if cr.method.is_mtls() {
         m.mtls = Some(match (&cr.certificate, &cr.private_key, &kept.certificate_chain, &kept.certificate_key_pem) {
-            (Some(chain), Some(key), _, _) => MtlsMaterial { chain_pem: chain.clone(), key_pem: Secret::new(key.clone()), device_ca_pem: None, device_ca_key_pem: None },
+            (Some(chain), Some(key), _, _) => {
+                MtlsMaterial { chain_pem: chain.clone(), key_pem: Secret::new(key.clone()), device_ca_pem: None, device_ca_key_pem: None }
+            }
             (_, _, Some(chain), Some(key)) => {
                 m.generated.push("(kept on this device)");
-                MtlsMaterial { chain_pem: chain.clone(), key_pem: Secret::new(key.clone()), device_ca_pem: kept.device_ca_certificate.clone(), device_ca_key_pem: kept.device_ca_key_pem.clone().map(Secret::new) }
+                MtlsMaterial {
+                    chain_pem: chain.clone(),
+                    key_pem: Secret::new(key.clone()),
+                    device_ca_pem: kept.device_ca_certificate.clone(),
+                    device_ca_key_pem: kept.device_ca_key_pem.clone().map(Secret::new),
+                }
             }
             _ => {
                 let issued = modules::issue_certificates(cr.method.name(), &config.client.client_id, now()).await?;
@@ -204,7 +217,12 @@ pub(crate) async fn material_for(config: &Config, record: &mut DeviceRecord, rng
                 stored.certificate_key_pem = s("keyPem");
                 stored.device_ca_certificate = s("deviceCaPem");
                 stored.device_ca_key_pem = s("deviceCaKeyPem");
-                MtlsMaterial { chain_pem: s("chainPem").unwrap_or_default(), key_pem: Secret::new(s("keyPem").unwrap_or_default()), device_ca_pem: s("deviceCaPem"), device_ca_key_pem: s("deviceCaKeyPem").map(Secret::new) }
+                MtlsMaterial {
+                    chain_pem: s("chainPem").unwrap_or_default(),
+                    key_pem: Secret::new(s("keyPem").unwrap_or_default()),
+                    device_ca_pem: s("deviceCaPem"),
+                    device_ca_key_pem: s("deviceCaKeyPem").map(Secret::new),
+                }
             }
         });
     }

@@ -85,7 +85,9 @@ impl Environment for WasmEnv {
         match how {
             How::Here(signature) => Ok(signature),
             How::WebCrypto(key) => {
-                let sig = js_sign_es256(&key, job.signing_input.as_bytes()).await.map_err(|e| Error::Crypto(format!("the WebCrypto key could not sign: {}", message_of(&e))))?;
+                let sig = js_sign_es256(&key, job.signing_input.as_bytes())
+                    .await
+                    .map_err(|e| Error::Crypto(format!("the WebCrypto key could not sign: {}", message_of(&e))))?;
                 Ok(Uint8Array::new(&sig).to_vec())
             }
             How::Tools(pem) => super::modules::sign(job.alg, &pem, job.signing_input.as_bytes()).await,

@@ -19,7 +19,6 @@ mod prover;
 
 pub use prover::DpopProver;
 
-
 use super::{from_js, js_error, to_js};
 use crate::client::config::{Config, KeyStore, ServerMode};
 use crate::client::driver::{drive, Progress, Until};
@@ -45,7 +44,9 @@ pub(crate) fn into_js_error(e: Error) -> JsValue {
 
 /// The message of a thrown JavaScript value.
 pub(crate) fn message_of(e: &JsValue) -> String {
-    e.as_string().or_else(|| Reflect::get(e, &"message".into()).ok().and_then(|m| m.as_string())).unwrap_or_else(|| "a value that is not an Error was thrown".to_owned())
+    e.as_string()
+        .or_else(|| Reflect::get(e, &"message".into()).ok().and_then(|m| m.as_string()))
+        .unwrap_or_else(|| "a value that is not an Error was thrown".to_owned())
 }
 
 fn parse_config(config: JsValue) -> Result<Config, JsValue> {
@@ -143,7 +144,10 @@ impl Lab {
     /// `CONFIG_INVALID` error (its `problems` list every field to fix) before anything is sent.
     /// Nothing is written to the device until a run starts.
     #[wasm_bindgen(unchecked_return_type = "Promise<Lab>")]
-    pub fn create(#[wasm_bindgen(unchecked_param_type = "LabConfig")] config: JsValue, #[wasm_bindgen(unchecked_param_type = "LabOptions")] options: Option<JsValue>) -> js_sys::Promise {
+    pub fn create(
+        #[wasm_bindgen(unchecked_param_type = "LabConfig")] config: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "LabOptions")] options: Option<JsValue>,
+    ) -> js_sys::Promise {
         future_to_promise(async move { Lab::open(config, options.unwrap_or(JsValue::UNDEFINED)).await.map(JsValue::from) })
     }
 
@@ -187,9 +191,7 @@ impl Lab {
     #[wasm_bindgen(unchecked_return_type = "DeviceState")]
     pub fn device(&self) -> JsValue {
         let s = self.inner.borrow();
-        let summary = |c: &DynamicClient| {
-            json!({ "clientId": c.client_id, "softwareId": c.software_id, "registeredAt": c.registered_at, "issuer": c.issuer, "tokenEndpointAuthMethod": c.token_endpoint_auth_method, "destinations": c.destinations.iter().map(crate::client::flow::Destination::to_json).collect::<Vec<_>>() })
-        };
+        let summary = |c: &DynamicClient| json!({ "clientId": c.client_id, "softwareId": c.software_id, "registeredAt": c.registered_at, "issuer": c.issuer, "tokenEndpointAuthMethod": c.token_endpoint_auth_method, "destinations": c.destinations.iter().map(crate::client::flow::Destination::to_json).collect::<Vec<_>>() });
         // `client`: the one this configuration's issuer would use (the newest for it).
         let client = s.record.clients.iter().filter(|c| c.issuer == s.config.server.issuer).max_by_key(|c| c.registered_at).map(summary);
         let jwk = s.dpop.public_jwk();
@@ -236,7 +238,11 @@ impl Lab {
             let (device, text) = {
                 let mut s = inner.borrow_mut();
                 let Some(sim) = s.sim.as_mut() else {
-                    return Err(js_error("INVALID_ARGUMENT", "resetServer: this configuration talks to a real server (server.mode \"http\"); only the in-page simulator can be reset", None));
+                    return Err(js_error(
+                        "INVALID_ARGUMENT",
+                        "resetServer: this configuration talks to a real server (server.mode \"http\"); only the in-page simulator can be reset",
+                        None,
+                    ));
                 };
                 sim.reset_database();
                 let state = sim.export_state();
@@ -276,11 +282,7 @@ impl Lab {
     /// [`Lab::create`] for Rust callers (tests): the same, without the `Promise`.
     pub async fn open(config: JsValue, options: JsValue) -> Result<Lab, JsValue> {
         let config = parse_config(config)?;
-        let options: LabOptions = if options.is_undefined() || options.is_null() {
-            LabOptions::default()
-        } else {
-            LabOptions::from_json(&from_js(options)?)?
-        };
+        let options: LabOptions = if options.is_undefined() || options.is_null() { LabOptions::default() } else { LabOptions::from_json(&from_js(options)?)? };
         let kind = options.storage.clone().unwrap_or_else(|| "indexeddb".into());
         if kind != "indexeddb" && kind != "memory" {
             return Err(js_error("INVALID_ARGUMENT", &format!("storage {kind:?}: use \"indexeddb\" or \"memory\""), None));
@@ -299,7 +301,11 @@ impl Lab {
         let mut unsaved_webcrypto_key = None;
         let dpop = match config.dpop.key_store {
             KeyStore::Wasm => {
-                let key = record.dpop_key_pem.as_deref().and_then(|pem| P256Key::parse(pem).ok()).unwrap_or_else(|| P256Key::generate(&mut crate::client::material::Rng(rng.as_mut())));
+                let key = record
+                    .dpop_key_pem
+                    .as_deref()
+                    .and_then(|pem| P256Key::parse(pem).ok())
+                    .unwrap_or_else(|| P256Key::generate(&mut crate::client::material::Rng(rng.as_mut())));
                 record.dpop_key_pem = Some(key.to_pkcs8_pem().expose().to_owned());
                 DpopHandle::Wasm(key)
             }

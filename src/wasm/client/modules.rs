@@ -138,12 +138,24 @@ fn family(name: &str) -> Result<crate::proto::jose::KeyFamily, JsValue> {
 fn tool_key(answer: JsValue) -> Result<ToolKey, JsValue> {
     let v: Value = serde_json::from_str(&answer.as_string().unwrap_or_default()).map_err(coded("CRYPTO_ERROR"))?;
     let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-    Ok(ToolKey { family: family(&s("family").unwrap_or_default())?, pkcs8_pem: s("pkcs8Pem").unwrap_or_default(), public_jwk: v["publicJwk"].clone(), kid: s("kid"), private_jwk: s("privateJwk") })
+    Ok(ToolKey {
+        family: family(&s("family").unwrap_or_default())?,
+        pkcs8_pem: s("pkcs8Pem").unwrap_or_default(),
+        public_jwk: v["publicJwk"].clone(),
+        kid: s("kid"),
+        private_jwk: s("privateJwk"),
+    })
 }
 
 #[cfg(feature = "tools")]
 fn native_key(key: &crate::proto::jose::keys::PrivateKey, kid: Option<String>) -> Result<ToolKey, JsValue> {
-    Ok(ToolKey { family: family(key.family().name())?, pkcs8_pem: key.to_pkcs8_pem().expose().to_owned(), public_jwk: key.public_jwk(), kid, private_jwk: Some(key.to_private_jwk().expose().to_owned()) })
+    Ok(ToolKey {
+        family: family(key.family().name())?,
+        pkcs8_pem: key.to_pkcs8_pem().expose().to_owned(),
+        public_jwk: key.public_jwk(),
+        kid,
+        private_jwk: Some(key.to_private_jwk().expose().to_owned()),
+    })
 }
 
 /// Reads a private key of any family (RSA, P-384 need the tools).
@@ -191,10 +203,18 @@ pub(crate) async fn sign(alg: crate::proto::jose::Alg, pkcs8_pem: &str, input: &
 pub(crate) async fn issue_certificates(method: &str, client_id: &str, now: Timestamp) -> Result<Value, JsValue> {
     #[cfg(feature = "tools")]
     {
-        let (leaf, ca) = crate::proto::x509::client_certificates(method == "tls_client_auth", client_id, now.secs(), crate::client::material::CERTIFICATE_VALIDITY_SECS, &mut crate::proto::entropy::OsEntropy)
-            .map_err(coded("CRYPTO_ERROR"))?;
+        let (leaf, ca) = crate::proto::x509::client_certificates(
+            method == "tls_client_auth",
+            client_id,
+            now.secs(),
+            crate::client::material::CERTIFICATE_VALIDITY_SECS,
+            &mut crate::proto::entropy::OsEntropy,
+        )
+        .map_err(coded("CRYPTO_ERROR"))?;
         let pin = crate::proto::x509::spki_sha256_pin(&leaf.certificate_pem).map_err(coded("CRYPTO_ERROR"))?;
-        Ok(serde_json::json!({ "chainPem": leaf.certificate_pem, "keyPem": leaf.private_key_pem, "deviceCaPem": ca.as_ref().map(|c| c.certificate_pem.clone()), "deviceCaKeyPem": ca.as_ref().map(|c| c.private_key_pem.clone()), "pin": pin }))
+        Ok(
+            serde_json::json!({ "chainPem": leaf.certificate_pem, "keyPem": leaf.private_key_pem, "deviceCaPem": ca.as_ref().map(|c| c.certificate_pem.clone()), "deviceCaKeyPem": ca.as_ref().map(|c| c.private_key_pem.clone()), "pin": pin }),
+        )
     }
     #[cfg(not(feature = "tools"))]
     {

@@ -1,7 +1,7 @@
 //! `DpopProver`: DPoP proofs on their own, with either key store.
 
-use super::device::{js_generate_dpop_key, js_sign_es256, storage_error};
 use super::super::{js_error, now, to_js};
+use super::device::{js_generate_dpop_key, js_sign_es256, storage_error};
 use crate::client::dpop::{unsigned_proof, ProofInput};
 use crate::proto::entropy::OsEntropy;
 use crate::proto::jose::compact;
