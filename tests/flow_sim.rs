@@ -228,6 +228,28 @@ fn send_via_changes_where_requests_go_but_not_htu_or_aud() {
 }
 
 #[test]
+fn send_via_with_dpop_nonces_keeps_nonces_under_the_servers_own_origin() {
+    // The nonce arrives on a response to http://127.0.0.1:9000/… (sendVia) but belongs to the
+    // server https://localhost:8443: the next proof must carry it, with no second challenge.
+    let cfg = with(Config::default().to_json(), |v| {
+        v["server"]["sendVia"] = json!("http://127.0.0.1:9000");
+        v["server"]["simulator"] = json!({ "dpopNonce": "required" });
+    });
+    let run = full_run(&cfg);
+    let f4 = run.trace.last(Step::HaapiToken).unwrap();
+    assert_eq!(f4.retries.len(), 1, "one use_dpop_nonce challenge at the token endpoint");
+    let f4_request = f4.request.as_ref().unwrap();
+    assert_eq!(f4_request.url, "http://127.0.0.1:9000/oauth/v2/oauth-token");
+    assert_eq!(f4_request.server_url, "https://localhost:8443/oauth/v2/oauth-token");
+    let nonce_after_f4 = f4.response.as_ref().unwrap().header("dpop-nonce").expect("the token response carries a fresh nonce").to_owned();
+    let authorize = run.trace.last(Step::Authorize).unwrap();
+    assert!(authorize.retries.is_empty(), "authorize needed no second challenge: the nonce was remembered under the server's origin");
+    let proof = haapi_lab::proto::jose::decode_unverified(authorize.request.as_ref().unwrap().header("dpop").unwrap()).unwrap();
+    assert_eq!(proof.claims["nonce"], nonce_after_f4.as_str());
+    assert_eq!(proof.claims["htu"], "https://localhost:8443/oauth/v2/oauth-authorize");
+}
+
+#[test]
 fn stop_after_ends_the_run_there() {
     let cfg = with(Config::default().to_json(), |v| v["stopAfter"] = json!("registration"));
     let mut lab = SimLab::new(&cfg, 5, NOW).unwrap();

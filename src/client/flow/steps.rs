@@ -165,16 +165,12 @@ pub fn prepare_registration(endpoint: &str, initial_token: &str, software_id: &s
     r
 }
 
-/// Judges the registration response: `201 Created` with `client_id` and `client_secret`
-/// (RFC 7591 §3.2.1); anything else is an error.
+/// Judges the registration response: `201 Created` (RFC 7591 §3.2.1) or `200 OK` (Curity's
+/// status is not documented; docs/protocol.md §2) with `client_id` and `client_secret`.
 pub fn process_registration(resp: &HttpResponse, software_id: &str, issuer: &str, now: Timestamp) -> Result<DynamicClient, Error> {
     let step = Step::Registration;
-    if resp.status != 201 {
-        return Err(if resp.status == 200 {
-            invalid(step, resp, "RFC 7591 §3.2.1 answers a registration with 201 Created, not 200")
-        } else {
-            response_error(step, resp)
-        });
+    if resp.status != 201 && resp.status != 200 {
+        return Err(response_error(step, resp));
     }
     let obj = json_body(step, resp)?;
     let client_id = string_field(step, resp, &obj, "client_id")?;
@@ -244,5 +240,120 @@ pub fn process_representation(step: Step, resp: &HttpResponse) -> Result<Value, 
     match obj.get("type") {
         Some(Value::String(_)) => Ok(Value::Object(obj)),
         _ => Err(invalid(step, resp, "a HAAPI representation needs a string \"type\"")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ISSUER: &str = "https://as.example/oauth/v2/oauth-anonymous";
+
+    fn json(status: u16, body: serde_json::Value) -> HttpResponse {
+        HttpResponse::json(status, &body)
+    }
+
+    fn with_type(mut r: HttpResponse, content_type: &str) -> HttpResponse {
+        r.headers.set("content-type", content_type);
+        r
+    }
+
+    fn metadata() -> serde_json::Value {
+        json!({ "issuer": ISSUER, "token_endpoint": "https://as.example/token", "registration_endpoint": "https://as.example/register", "authorization_endpoint": "https://as.example/authorize" })
+    }
+
+    #[test]
+    fn discovery_checks_the_issuer_and_lets_overrides_win() {
+        let overrides = EndpointOverrides::default();
+        let ep = process_discovery(&json(200, metadata()), ISSUER, &overrides).unwrap();
+        assert_eq!((ep.token.as_str(), ep.cat.as_str()), ("https://as.example/token", "https://as.example/token/cat"));
+        let mut other = metadata();
+        other["issuer"] = "https://evil.example".into();
+        let e = process_discovery(&json(200, other), ISSUER, &overrides).unwrap_err();
+        assert!(e.to_string().contains("RFC 8414") && e.to_string().contains("server.issuer"), "{e}");
+        let mut missing = metadata();
+        missing.as_object_mut().unwrap().remove("registration_endpoint");
+        assert!(process_discovery(&json(200, missing.clone()), ISSUER, &overrides).unwrap_err().to_string().contains("registration_endpoint"));
+        let overrides = EndpointOverrides { registration: Some("https://as.example/dcr".into()), ..EndpointOverrides::default() };
+        assert_eq!(process_discovery(&json(200, missing), ISSUER, &overrides).unwrap().registration, "https://as.example/dcr");
+        let html = with_type(json(200, metadata()), "text/html");
+        assert_eq!(process_discovery(&html, ISSUER, &EndpointOverrides::default()).unwrap_err().code(), "INVALID_RESPONSE");
+        assert_eq!(process_discovery(&json(404, json!({})), ISSUER, &EndpointOverrides::default()).unwrap_err().code(), "UNEXPECTED_STATUS");
+    }
+
+    #[test]
+    fn token_responses_are_judged_field_by_field() {
+        let ok =
+            process_token(Step::HaapiToken, &json(200, json!({ "access_token": "t", "token_type": "dpop", "expires_in": 300 })), "DPoP", HAAPI_SCOPE).unwrap();
+        assert_eq!((ok.access_token.expose(), ok.expires_in), ("t", Some(300)), "token_type compares case-insensitively (RFC 6749 §7.1)");
+        let bearer = process_token(Step::HaapiToken, &json(200, json!({ "access_token": "t", "token_type": "Bearer" })), "DPoP", HAAPI_SCOPE).unwrap_err();
+        assert!(bearer.to_string().contains("DPoP-bound"), "{bearer}");
+        let no_token = process_token(Step::DcrToken, &json(200, json!({ "token_type": "Bearer" })), "Bearer", DCR_SCOPE).unwrap_err();
+        assert!(no_token.to_string().contains("access_token"), "{no_token}");
+        let scope = process_token(Step::DcrToken, &json(200, json!({ "access_token": "t", "token_type": "Bearer", "scope": "openid" })), "Bearer", DCR_SCOPE)
+            .unwrap_err();
+        assert!(scope.to_string().contains("\"dcr\""), "{scope}");
+        let refused = process_token(Step::DcrToken, &json(401, json!({ "error": "invalid_client", "error_description": "bad secret" })), "Bearer", DCR_SCOPE)
+            .unwrap_err();
+        assert_eq!(
+            (refused.code(), refused.status(), refused.oauth_error().map(|e| e.error.as_str())),
+            ("OAUTH_SERVER_ERROR", Some(401), Some("invalid_client"))
+        );
+    }
+
+    #[test]
+    fn errors_come_from_the_body_or_the_challenge() {
+        let mut challenge = HttpResponse { status: 401, headers: Default::default(), body: String::new() };
+        challenge.headers.set("www-authenticate", r#"DPoP error="invalid_dpop_proof", error_description="stale""#);
+        let e = response_error(Step::HaapiToken, &challenge);
+        assert_eq!(e.oauth_error().map(|o| (o.error.as_str(), o.error_description.as_deref())), Some(("invalid_dpop_proof", Some("stale"))));
+        let bare = response_error(Step::HaapiToken, &HttpResponse { status: 502, headers: Default::default(), body: "<html>Bad gateway</html>".into() });
+        assert_eq!((bare.code(), bare.status()), ("UNEXPECTED_STATUS", Some(502)));
+    }
+
+    #[test]
+    fn nonce_challenges_in_either_form() {
+        let mut body = json(400, json!({ "error": "use_dpop_nonce" }));
+        assert!(!is_nonce_challenge(&body), "no DPoP-Nonce header: nothing to retry with");
+        body.headers.set("dpop-nonce", "n1");
+        assert!(is_nonce_challenge(&body));
+        let mut header = HttpResponse { status: 401, headers: Default::default(), body: String::new() };
+        header.headers.set("dpop-nonce", "n2");
+        header.headers.set("www-authenticate", r#"DPoP error="use_dpop_nonce""#);
+        assert!(is_nonce_challenge(&header));
+        header.status = 500;
+        assert!(!is_nonce_challenge(&header));
+    }
+
+    #[test]
+    fn registration_accepts_201_and_200_and_needs_a_secret() {
+        let body = json!({ "client_id": "dyn-1", "client_secret": "s", "token_endpoint_auth_method": "client_secret_post" });
+        let c = process_registration(&json(201, body.clone()), "template", ISSUER, Timestamp::from_secs(1)).unwrap();
+        assert_eq!((c.client_id.as_str(), c.token_endpoint_auth_method.as_str(), c.software_id.as_str()), ("dyn-1", "client_secret_post", "template"));
+        assert!(process_registration(&json(200, body), "template", ISSUER, Timestamp::from_secs(1)).is_ok());
+        let no_secret = process_registration(&json(201, json!({ "client_id": "dyn-1" })), "t", ISSUER, Timestamp::from_secs(1)).unwrap_err();
+        assert!(no_secret.to_string().contains("<secret/>"), "{no_secret}");
+        let jwt = process_registration(
+            &json(201, json!({ "client_id": "d", "client_secret": "s", "token_endpoint_auth_method": "private_key_jwt" })),
+            "t",
+            ISSUER,
+            Timestamp::from_secs(1),
+        );
+        assert!(jwt.unwrap_err().to_string().contains("private_key_jwt"));
+        assert_eq!(
+            process_registration(&json(400, json!({ "error": "invalid_client_metadata" })), "t", ISSUER, Timestamp::from_secs(1)).unwrap_err().code(),
+            "OAUTH_SERVER_ERROR"
+        );
+    }
+
+    #[test]
+    fn representations_need_the_haapi_media_type_and_a_type() {
+        let rep = json!({ "type": "authentication-step", "actions": [] });
+        assert!(process_representation(Step::Authorize, &with_type(json(200, rep.clone()), "application/vnd.auth+json; charset=utf-8")).is_ok());
+        let plain = process_representation(Step::Authorize, &json(200, rep)).unwrap_err();
+        assert!(plain.to_string().contains("vnd.auth+json"), "{plain}");
+        let untyped = process_representation(Step::Authorize, &with_type(json(200, json!({ "actions": [] })), HAAPI_MEDIA_TYPE)).unwrap_err();
+        assert!(untyped.to_string().contains("\"type\""), "{untyped}");
     }
 }
