@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Benchmarks: figures, never pass/fail on time. Not part of scripts/test.sh or CI.
 #
-#   bash scripts/bench.sh                  # everything below
-#   bash scripts/bench.sh --browser        # only the browser benchmark (builds pkg/ if stale)
+#   bash scripts/bench.sh                     # everything below
+#   bash scripts/bench.sh --browser           # only the browser benchmark (builds pkg/ if stale)
 #   bash scripts/bench.sh --browser --quick   # a short smoke run of it (figures not comparable)
 #
-#   - native: `cargo bench --bench fallback` (benches/fallback.rs, release profile as shipped);
-#   - wasm:   the same workloads in headless Chromium, release build (tests/bench_wasm.rs, whose
-#             tests are #[ignore]d so that the test suite never runs them);
-#   - size:   pkg/haapi_lab_bg.wasm (full, with the simulator) and the client-only module
-#             (--no-default-features), raw and gzip -9;
-#   - browser: tests/bench/run.mjs (Playwright + Debian's Chromium, one page and one browser):
-#             DPoP proofs/s with the module's two key stores side by side with hand-written
-#             WebCrypto and panva's jose, whole runs against the in-page simulator, cold loads of
-#             www/index.html and of a first signed proof (ours vs jose), and the page's transfer
-#             size. Arguments after --browser go to the runner (--quick, --loads N, --batches N,
-#             --batch-ms N, --warm-up-ms N).
+#   - native:  `cargo bench --bench fallback` (benches/fallback.rs, release profile as shipped);
+#   - wasm:    the same workloads in headless Chromium, release build with the three modules'
+#              features (tests/bench_wasm.rs, whose tests are #[ignore]d so that the test suite
+#              never runs them);
+#   - size:    the three modules of scripts/build-pkg.sh (client, simulator, tools), raw and gzip -9;
+#   - browser: tests/bench/run.mjs (Playwright + Debian's Chromium, pages in tests/bench/pages/,
+#              served with the repository root by tests/bench/serve.mjs): module sizes; transfer
+#              of the lab's first load in simulator and in http mode; cold loads to interactive
+#              and to the first signed DPoP proof (ours vs jose), on the local network and under
+#              Chromium's network emulation (1.6 Mbit/s down, 150 ms), uncompressed and gzip;
+#              DPoP proofs/s with both key stores beside jose; whole runs against the simulator.
+#              Arguments after --browser go to the runner (--quick, --loads N, --slow-loads N,
+#              --conditions LIST, --batches N, --batch-ms N, --warm-up-ms N, --preload-experiment;
+#              see node tests/bench/run.mjs --help).
 #
 # Prints one table at the end and keeps it in bench-results/latest.txt, and the browser table in
 # bench-results/browser-latest.txt (+ .json); bench-results/ is not tracked by git.
@@ -31,13 +34,15 @@ if [ "${1:-}" = "--browser" ]; then
   browser_args=("$@")
 elif [ $# -gt 0 ]; then
   case "$1" in
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --quick) die "--quick goes after --browser: bash scripts/bench.sh --browser --quick (the native and wasm halves have no quick mode)" ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 fi
 
-# The browser benchmark: Node.js 20+, playwright-core and jose from package-lock.json, pkg/ with
-# DpopProver and no older than its sources. Prints its table; the caller shows it again at the end.
+# The browser benchmark: Node.js 20+, playwright-core and jose from package-lock.json, the three
+# modules in pkg/ (with DpopProver) and no older than their sources. Prints its table; the caller
+# shows it again at the end.
 # Returns on the first failure (it may run where `set -e` does not apply: `browser_bench || ...`).
 browser_bench() {
   command -v node >/dev/null 2>&1 || die "node not found: the browser benchmark needs Node.js 20 or later"
@@ -49,7 +54,8 @@ browser_bench() {
     say "Installing the npm packages of package-lock.json (npm ci)"
     npm ci --no-audit --no-fund || return
   fi
-  if [ ! -f pkg/haapi_lab_bg.wasm ] || ! grep -q 'class DpopProver' pkg/haapi_lab.d.ts 2>/dev/null \
+  if [ ! -f pkg/haapi_lab_bg.wasm ] || [ ! -f pkg/sim/haapi_lab_sim_bg.wasm ] || [ ! -f pkg/tools/haapi_lab_tools_bg.wasm ] \
+    || ! grep -q 'class DpopProver' pkg/haapi_lab.d.ts 2>/dev/null \
     || [ -n "$(find src Cargo.toml Cargo.lock -newer pkg/haapi_lab_bg.wasm -print -quit 2>/dev/null)" ]; then
     bash scripts/build-pkg.sh || return
   fi

@@ -1,44 +1,59 @@
 // The browser benchmark, headless: figures, never pass/fail on time (no timed assertion anywhere;
-// the only time limits are hang guards). Run by `bash scripts/bench.sh` (all) or
+// the only time limit is a hang guard). Run by `bash scripts/bench.sh` (all) or
 // `bash scripts/bench.sh --browser` (only this), or directly:
 //
-//   node tests/bench/run.mjs [--batches 7] [--batch-ms 300] [--warm-up-ms 500] [--loads 15] [--quick]
+//   node tests/bench/run.mjs [--quick] [--loads 15] [--slow-loads 5] [--conditions local,slow,slow-gzip]
+//                            [--batches 7] [--batch-ms 300] [--warm-up-ms 500] [--preload-experiment]
+//                            [--lab-root DIR [--lab-name TEXT]] [--out NAME]
 //
-// In one run, one server (tests/e2e/server.mjs: the repository root, no compression,
-// `cache-control: no-store`, in a process of its own: tests/bench/serve.mjs) and one Chromium
-// (Debian's, through playwright-core):
+// In one run, one server process (tests/bench/serve.mjs: the repository root, `no-store`, one port
+// that never compresses and one that gzips) and one Chromium (Debian's, through playwright-core):
 //
-//   1. www/bench.html: DPoP proofs per second (DpopProver "wasm" and "webcrypto" key stores,
-//      hand-written WebCrypto, jose SignJWT, raw WebCrypto signatures), the same with
-//      crypto.subtle.sign stubbed (what each costs besides the signature), and whole runs against
-//      the in-page simulator; interleaved batches, medians (see www/bench.js);
-//   2. cold loads, each in a fresh browser context (empty HTTP cache, no service worker, its own
-//      renderer), the contenders interleaved in rotated order, one discarded warm-up round:
-//        - www/index.html until interactive: window.haapiLab exists, <html data-flow-state="idle"
-//          data-flow-busy="false">, and #btn-run and #btn-next are enabled (no aria-disabled: the
-//          page enables them once the module is instantiated and the configuration applied);
-//          and until the device is ready (#device-state shows the device: Lab created, keys made,
-//          IndexedDB opened), taken by a MutationObserver installed before any page script;
-//        - www/bench-cold.html (?store=webcrypto and ?store=wasm) and www/bench-cold-jose.html
-//          until the first signed DPoP proof (marks the pages take themselves);
+//   1. module sizes: the three modules in pkg/ (client, simulator, tools), the .wasm and its
+//      JavaScript, raw and gzip -9 (read from disk);
+//   2. transfer of the first load of www/index.html, in simulator mode (the default configuration)
+//      and in http mode (a #config= link with server.mode "http"): every response until the device
+//      is ready and the network is idle, raw and gzip -9 of each body. In http mode nothing under
+//      /pkg/sim/ may be requested: checked here and on every http-mode cold load (an error if it is);
+//   3. cold loads, each in a fresh browser context (empty HTTP cache, cache disabled, no service
+//      worker), the contenders interleaved in rotated order after one discarded warm-up round,
+//      under each network condition:
+//        local      loopback, no emulation, bodies uncompressed;
+//        slow       Chromium's network emulation (CDP Network.emulateNetworkConditions): 1.6 Mbit/s
+//                   down (200,000 bytes/s), 750 kbit/s up, 150 ms latency; bodies uncompressed;
+//        slow-gzip  the same emulation, bodies gzip-compressed by the server (content-encoding);
+//      contenders:
+//        - www/index.html (simulator mode, and http mode) until interactive: window.haapiLab exists,
+//          <html data-flow-state="idle" data-flow-busy="false">, #btn-run and #btn-next enabled;
+//          and until the device is ready (#device-state shows it: Lab created, keys made; in
+//          simulator mode this needs the simulator module), taken by a MutationObserver installed
+//          before any page script;
+//        - tests/bench/pages/bench-cold.html (?store=webcrypto, ?store=wasm) and bench-cold-jose.html
+//          until the first signed DPoP proof (marks the pages take themselves; the proof is verified);
+//        - with --preload-experiment: copies of the lab page and the two cold pages with
+//          <link rel=modulepreload>/<link rel=preload> for their whole module graph (written to
+//          tests/bench/generated/, not in git);
 //      every time is performance.now() in the page: ms since the navigation started;
-//      and, as an experiment, the same three pages with preload hints for their whole module
-//      graph (copies generated into www/vendor/: see writeHintPages);
-//   3. transfer size: every response www/index.html loads (and the two cold pages), raw bytes
-//      and gzip -9 of each body (our servers do not compress: we compress them ourselves).
+//   4. tests/bench/pages/bench.html: DPoP proofs per second (DpopProver "wasm" and "webcrypto" key
+//      stores, hand-written WebCrypto, jose SignJWT, raw WebCrypto signatures) and the same with
+//      crypto.subtle.sign stubbed; whole runs against the in-page simulator; interleaved batches,
+//      medians (see tests/bench/pages/bench.js). No network emulation.
 //
-// jose (node_modules/jose/dist/webapi, npm devDependency) is copied to www/vendor/jose/ first,
-// which a .gitignore of its own keeps out of git: the jose page is served exactly as ours is.
-// Writes bench-results/browser-latest.txt (the table, also printed) and browser-latest.json.
+// jose is served from node_modules/jose/dist/webapi (npm devDependency, pinned by package-lock.json).
+// --lab-root DIR serves /www/ and /pkg/ from another checkout (with its pkg/ built), so that an older
+// build is measured by these pages and this runner (--lab-name: what to call it in the table,
+// by default its git revision); --out NAME writes bench-results/NAME.txt/.json
+// instead of bench-results/browser-latest.txt/.json (the table is also printed).
+// tests/bench/compare.mjs prints two such .json results side by side.
 
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
-import { join } from "node:path";
+import { join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { webcrypto } from "node:crypto";
-import { chromium } from "playwright-core";
-import { REPO_ROOT } from "../e2e/server.mjs";
 
+export const REPO_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARGS = [
   "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -46,15 +61,25 @@ const ARGS = [
 ];
 const HANG_GUARD_MS = 180_000; // not a measurement: a page that never gets there is an error
 const RESULTS = join(REPO_ROOT, "bench-results");
-const VENDOR = join(REPO_ROOT, "www", "vendor");
+const GENERATED = join(REPO_ROOT, "tests", "bench", "generated");
+const PAGES = "/tests/bench/pages";
+
+/** Chromium's network emulation for the slow conditions: a phone on a slow mobile network. */
+export const SLOW_NETWORK = Object.freeze({ offline: false, latency: 150, downloadThroughput: 200_000, uploadThroughput: 93_750 });
+
+const CONDITIONS = {
+  local: { id: "local", label: "local network (loopback, no emulation), bodies uncompressed", server: "identity", network: null },
+  slow: { id: "slow", label: "emulated 1.6 Mbit/s down, 750 kbit/s up, 150 ms latency; bodies uncompressed", server: "identity", network: SLOW_NETWORK },
+  "slow-gzip": { id: "slow-gzip", label: "emulated 1.6 Mbit/s down, 750 kbit/s up, 150 ms latency; bodies gzip -9 (content-encoding)", server: "gzip", network: SLOW_NETWORK },
+};
 
 // ---------------------------------------------------------------- options
 
 function parseArgs(argv) {
-  const o = { batches: 7, batchMs: 300, warmUpMs: 500, loads: 15, quick: false };
+  const o = { batches: 7, batchMs: 300, warmUpMs: 500, loads: 15, slowLoads: 5, conditions: Object.keys(CONDITIONS), preloadExperiment: false, labRoot: REPO_ROOT, out: "browser-latest", quick: false };
   const num = (name, v) => {
     const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} needs a positive number, not ${v}`);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} needs a positive whole number, not ${v}`);
     return n;
   };
   for (let i = 0; i < argv.length; i++) {
@@ -63,7 +88,21 @@ function parseArgs(argv) {
     else if (a === "--batch-ms") o.batchMs = num(a, argv[++i]);
     else if (a === "--warm-up-ms") o.warmUpMs = num(a, argv[++i]);
     else if (a === "--loads") o.loads = num(a, argv[++i]);
-    else if (a === "--quick") Object.assign(o, { quick: true, batches: 3, batchMs: 100, warmUpMs: 150, loads: 2 });
+    else if (a === "--slow-loads") o.slowLoads = num(a, argv[++i]);
+    else if (a === "--conditions") {
+      o.conditions = String(argv[++i] ?? "").split(",").filter(Boolean);
+      const bad = o.conditions.filter((c) => !(c in CONDITIONS));
+      if (bad.length || o.conditions.length === 0) throw new Error(`--conditions takes a list of ${Object.keys(CONDITIONS).join(", ")}`);
+    } else if (a === "--preload-experiment") o.preloadExperiment = true;
+    else if (a === "--lab-root") {
+      if (!argv[i + 1]) throw new Error("--lab-root needs a folder");
+      o.labRoot = resolve(argv[++i]);
+    } else if (a === "--lab-name") {
+      o.labName = String(argv[++i] ?? "");
+    } else if (a === "--out") {
+      o.out = String(argv[++i] ?? "");
+      if (!/^[\w.-]+$/.test(o.out)) throw new Error("--out needs a file name without a folder or an extension");
+    } else if (a === "--quick") Object.assign(o, { quick: true, batches: 3, batchMs: 100, warmUpMs: 150, loads: 2, slowLoads: 1 });
     else if (a === "-h" || a === "--help") {
       console.log(readFileSync(new URL(import.meta.url), "utf8").split("\n").slice(0, 7).join("\n"));
       process.exit(0);
@@ -74,108 +113,25 @@ function parseArgs(argv) {
 
 const log = (text) => process.stderr.write(`    ${text}\n`);
 
-// ---------------------------------------------------------------- prerequisites, jose
+// ---------------------------------------------------------------- prerequisites
 
-function checkPrerequisites() {
-  const dts = join(REPO_ROOT, "pkg", "haapi_lab.d.ts");
-  if (!existsSync(join(REPO_ROOT, "pkg", "haapi_lab_bg.wasm")) || !existsSync(dts)) {
-    throw new Error("pkg/ is not built: run 'bash scripts/build-pkg.sh' first");
+function checkPrerequisites(labRoot) {
+  const dts = join(labRoot, "pkg", "haapi_lab.d.ts");
+  if (!existsSync(join(labRoot, "pkg", "haapi_lab_bg.wasm")) || !existsSync(dts)) {
+    throw new Error(`${join(labRoot, "pkg")} is not built: run 'bash scripts/build-pkg.sh' first`);
   }
   if (!/class DpopProver\b/.test(readFileSync(dts, "utf8"))) {
-    throw new Error("pkg/ is stale (no DpopProver in pkg/haapi_lab.d.ts): run 'bash scripts/build-pkg.sh'");
+    throw new Error(`${join(labRoot, "pkg")} is stale (no DpopProver in haapi_lab.d.ts): run 'bash scripts/build-pkg.sh'`);
   }
+  if (!existsSync(join(labRoot, "www", "index.html"))) throw new Error(`no www/index.html in ${labRoot}`);
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
   if (!existsSync(join(REPO_ROOT, "node_modules", "jose", "dist", "webapi", "jwt", "sign.js"))) {
     throw new Error("jose is not installed: run 'npm ci' (it is a devDependency in package.json)");
   }
 }
 
-/** Copies jose's browser build (dist/webapi, plain ES modules) to www/vendor/jose/. */
-function vendorJose() {
-  const from = join(REPO_ROOT, "node_modules", "jose");
-  const version = JSON.parse(readFileSync(join(from, "package.json"), "utf8")).version;
-  rmSync(join(VENDOR, "jose"), { recursive: true, force: true });
-  mkdirSync(VENDOR, { recursive: true });
-  writeFileSync(join(VENDOR, ".gitignore"), "# Copied here by tests/bench/run.mjs (bash scripts/bench.sh --browser): not in git.\n*\n");
-  cpSync(join(from, "dist", "webapi"), join(VENDOR, "jose"), { recursive: true });
-  cpSync(join(from, "LICENSE.md"), join(VENDOR, "jose", "LICENSE.md"));
-  writeFileSync(join(VENDOR, "jose", "VERSION"), `${version}\n`);
-  return version;
-}
-
-// ---------------------------------------------------------------- experiment: preload hints
-
-/** Every module reachable from `roots` (site paths like /www/main.js), static and dynamic imports. */
-function moduleGraph(roots) {
-  const seen = new Set();
-  const todo = [...roots];
-  const specifier = /(?:\bfrom\s*|\bimport\s*\(?\s*)["'](\.{1,2}\/[^"']+)["']/g;
-  while (todo.length) {
-    const path = todo.pop();
-    if (seen.has(path)) continue;
-    seen.add(path);
-    const source = readFileSync(join(REPO_ROOT, path), "utf8");
-    for (const m of source.matchAll(specifier)) todo.push(new URL(m[1], `http://x${path}`).pathname);
-  }
-  return [...seen];
-}
-
-/** `<link>`s that fetch a page's whole module graph (and the module's wasm) at once. */
-function hints(roots) {
-  const modules = moduleGraph(roots);
-  const links = modules.map((m) => `<link rel="modulepreload" href="${m}">`);
-  if (modules.includes("/pkg/haapi_lab.js")) links.push('<link rel="preload" href="/pkg/haapi_lab_bg.wasm" as="fetch" type="application/wasm" crossorigin>');
-  return links;
-}
-
-/**
- * Writes copies of three pages into www/vendor/ (not in git) with <base href="/www/"> and preload
- * hints for their whole module graph: what flattening the request waterfall would buy (a
- * bundler, or the hints in the shipped HTML), measured the same way, ours and jose's alike.
- */
-function writeHintPages() {
-  const pages = [
-    ["index-preload.html", "www/index.html", ["/www/main.js"]],
-    ["bench-cold-preload.html", "www/bench-cold.html", ["/www/bench-cold.js"]],
-    ["bench-cold-jose-preload.html", "www/bench-cold-jose.html", ["/www/bench-cold-jose.js"]],
-  ];
-  for (const [name, from, roots] of pages) {
-    const html = readFileSync(join(REPO_ROOT, from), "utf8");
-    const at = html.indexOf("<meta charset=\"utf-8\">");
-    if (at < 0) throw new Error(`${from} has no <meta charset="utf-8"> to put the hints after`);
-    const end = at + '<meta charset="utf-8">'.length;
-    const head = ['<base href="/www/">', `<!-- generated by tests/bench/run.mjs from ${from}: preload hints for its module graph -->`, ...hints(roots)];
-    writeFileSync(join(VENDOR, name), `${html.slice(0, end)}\n  ${head.join("\n  ")}${html.slice(end)}`);
-  }
-}
-
-// ---------------------------------------------------------------- the server
-
-/** Starts tests/bench/serve.mjs; resolves to `{ origin, url(path), close() }`. */
-async function startServerProcess() {
-  const child = spawn(process.execPath, [join(REPO_ROOT, "tests", "bench", "serve.mjs")], { stdio: ["pipe", "pipe", "inherit"] });
-  const origin = await new Promise((resolve, reject) => {
-    let text = "";
-    child.once("error", reject);
-    child.once("exit", (code) => reject(new Error(`the benchmark's server exited (${code})`)));
-    child.stdout.on("data", (d) => {
-      text += d;
-      const line = text.split("\n")[0];
-      if (text.includes("\n")) resolve(line.trim());
-    });
-  });
-  child.removeAllListeners("exit");
-  return {
-    origin,
-    url: (p) => new URL(p, origin).href,
-    close: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once("exit", () => resolve());
-        child.stdin.end();
-        setTimeout(() => child.exitCode === null && child.kill("SIGKILL"), 5000).unref();
-      }),
-  };
+function joseVersion() {
+  return JSON.parse(readFileSync(join(REPO_ROOT, "node_modules", "jose", "package.json"), "utf8")).version;
 }
 
 // ---------------------------------------------------------------- small helpers
@@ -183,14 +139,14 @@ async function startServerProcess() {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The q-quantile (0.5: the median) of the finite values, linearly interpolated. */
-const quantile = (xs, q) => {
+export const quantile = (xs, q) => {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (s.length === 0) return NaN;
   const at = (s.length - 1) * q;
   const lo = Math.floor(at);
   return lo + 1 < s.length ? s[lo] + (s[lo + 1] - s[lo]) * (at - lo) : s[lo];
 };
-const median = (xs) => quantile(xs, 0.5);
+export const median = (xs) => quantile(xs, 0.5);
 
 function gzipBytes(buf) {
   const r = spawnSync("gzip", ["-9", "-n", "-c"], { input: buf, maxBuffer: 64 * 1024 * 1024 });
@@ -198,10 +154,10 @@ function gzipBytes(buf) {
   return r.stdout.length;
 }
 
-function gitRev() {
+function gitRev(dir) {
   try {
-    const rev = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO_ROOT, encoding: "utf8" }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: REPO_ROOT, encoding: "utf8" }).trim();
+    const rev = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
     return dirty ? `${rev}+changes` : rev;
   } catch {
     return "no git";
@@ -222,30 +178,145 @@ async function verifyProof(jws, jwk) {
   if (!ok) throw new Error("a cold page's DPoP proof does not verify");
 }
 
-// ---------------------------------------------------------------- 1. throughput page
+// ---------------------------------------------------------------- 1. module sizes
 
-async function throughput(browser, server, opts) {
+function filesUnder(dir, ext) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true })
+    .map((f) => join(dir, String(f)))
+    .filter((f) => f.endsWith(ext) && statSync(f).isFile())
+    .sort();
+}
+
+/** Each module's .wasm and JavaScript (the client's snippets included), raw and gzip -9. */
+function moduleSizes(labRoot) {
+  const pkg = join(labRoot, "pkg");
+  const modules = [
+    { id: "client", label: "client (always loaded)", wasm: "haapi_lab_bg.wasm", js: ["haapi_lab.js", ...filesUnder(join(pkg, "snippets"), ".js").map((f) => relative(pkg, f))] },
+    { id: "sim", label: 'simulator (server.mode "simulator")', wasm: "sim/haapi_lab_sim_bg.wasm", js: ["sim/haapi_lab_sim.js"] },
+    { id: "tools", label: "tools (RSA/P-384 keys, certificates)", wasm: "tools/haapi_lab_tools_bg.wasm", js: ["tools/haapi_lab_tools.js"] },
+  ];
+  const size = (rel) => {
+    const file = join(pkg, rel);
+    if (!existsSync(file)) return null;
+    const body = readFileSync(file);
+    return { path: `pkg/${rel}`, bytes: body.length, gzip9: gzipBytes(body) };
+  };
+  return modules.map((m) => {
+    const wasm = size(m.wasm);
+    if (!wasm) return { id: m.id, label: m.label, built: false };
+    const js = m.js.map(size).filter(Boolean);
+    const jsTotal = { bytes: js.reduce((a, f) => a + f.bytes, 0), gzip9: js.reduce((a, f) => a + f.gzip9, 0) };
+    return { id: m.id, label: m.label, built: true, wasm, js, jsTotal, total: { bytes: wasm.bytes + jsTotal.bytes, gzip9: wasm.gzip9 + jsTotal.gzip9 } };
+  });
+}
+
+// ---------------------------------------------------------------- experiment: preload hints
+
+/** Every module reachable from `roots` (site paths like /www/main.js), static and literal dynamic imports. */
+function moduleGraph(roots, fileOf) {
+  const seen = new Set();
+  const todo = [...roots];
+  const specifier = /(?:\bfrom\s*|\bimport\s*\(?\s*)["']((?:\.{1,2})?\/[^"']+)["']/g;
+  while (todo.length) {
+    const path = todo.pop();
+    if (seen.has(path)) continue;
+    seen.add(path);
+    const source = readFileSync(fileOf(path), "utf8");
+    for (const m of source.matchAll(specifier)) todo.push(new URL(m[1], `http://x${path}`).pathname);
+  }
+  return [...seen];
+}
+
+/** `<link>`s that fetch a page's whole module graph, and the .wasm of every module in it, at once. */
+function hints(roots, fileOf) {
+  const modules = moduleGraph(roots, fileOf);
+  const links = modules.map((m) => `<link rel="modulepreload" href="${m}">`);
+  for (const m of modules.filter((p) => p.startsWith("/pkg/") && p.endsWith(".js") && !p.includes("/snippets/"))) {
+    links.push(`<link rel="preload" href="${m.replace(/\.js$/, "_bg.wasm")}" as="fetch" type="application/wasm" crossorigin>`);
+  }
+  return links;
+}
+
+/**
+ * Writes copies of three pages into tests/bench/generated/ (not in git) with a <base> of the
+ * original's folder and preload hints for their whole module graph: what flattening the request
+ * waterfall would buy (a bundler, or the hints in the shipped HTML), ours and jose's alike.
+ */
+function writeHintPages(fileOf) {
+  rmSync(GENERATED, { recursive: true, force: true });
+  mkdirSync(GENERATED, { recursive: true });
+  writeFileSync(join(GENERATED, ".gitignore"), "# Written by tests/bench/run.mjs --preload-experiment: not in git.\n*\n");
+  const pages = [
+    ["index-preload.html", "/www/index.html", ["/www/main.js"]],
+    ["bench-cold-preload.html", `${PAGES}/bench-cold.html`, [`${PAGES}/bench-cold.js`]],
+    ["bench-cold-jose-preload.html", `${PAGES}/bench-cold-jose.html`, [`${PAGES}/bench-cold-jose.js`]],
+  ];
+  for (const [name, from, roots] of pages) {
+    const html = readFileSync(fileOf(from), "utf8");
+    const charset = '<meta charset="utf-8">';
+    const at = html.indexOf(charset);
+    if (at < 0) throw new Error(`${from} has no ${charset} to put the hints after`);
+    const end = at + charset.length;
+    const base = from.slice(0, from.lastIndexOf("/") + 1);
+    const head = [`<base href="${base}">`, `<!-- generated by tests/bench/run.mjs from ${from}: preload hints for its module graph -->`, ...hints(roots, fileOf)];
+    writeFileSync(join(GENERATED, name), `${html.slice(0, end)}\n  ${head.join("\n  ")}${html.slice(end)}`);
+  }
+}
+
+// ---------------------------------------------------------------- the server
+
+/** Starts tests/bench/serve.mjs; resolves to `{ identity, gzip, close() }` (two origins). */
+async function startServerProcess(labRoot) {
+  const args = [join(REPO_ROOT, "tests", "bench", "serve.mjs"), ...(labRoot === REPO_ROOT ? [] : ["--lab-root", labRoot])];
+  const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "inherit"] });
+  const origins = await new Promise((resolve, reject) => {
+    let text = "";
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`the benchmark's server exited (${code})`)));
+    child.stdout.on("data", (d) => {
+      text += d;
+      if (text.includes("\n")) resolve(JSON.parse(text.split("\n")[0]));
+    });
+  });
+  child.removeAllListeners("exit");
+  return {
+    ...origins,
+    close: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.stdin.end();
+        setTimeout(() => child.exitCode === null && child.kill("SIGKILL"), 5000).unref();
+      }),
+  };
+}
+
+// ---------------------------------------------------------------- the lab's default configuration
+
+/**
+ * The http-mode link's fragment: the module's default document (read in the bench page, so that
+ * it fits the build measured) with server.mode "http" and a client secret.
+ */
+async function httpModeFragment(browser, server) {
   const context = await browser.newContext();
   try {
     const page = await context.newPage();
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
-    page.on("console", (m) => {
-      if (m.text().startsWith("bench: ")) log(m.text().slice(7));
-      else if (m.type() === "error") errors.push(m.text());
-    });
-    await page.goto(server.url("/www/bench.html"));
+    await page.goto(new URL(`${PAGES}/bench.html`, server.identity).href);
     await page.waitForFunction(() => window.haapiBench, null, { timeout: HANG_GUARD_MS });
-    const settings = { batches: opts.batches, batchMs: opts.batchMs, warmUpMs: opts.warmUpMs };
-    const result = await page.evaluate((s) => window.haapiBench.run(s), settings);
-    if (errors.length) throw new Error(`www/bench.html reported errors: ${errors.join("; ")}`);
-    return result;
+    const config = await page.evaluate(() => window.haapiBench.defaultConfig());
+    if (config?.server?.mode !== "simulator") throw new Error(`the default configuration is not in simulator mode: ${JSON.stringify(config?.server)}`);
+    config.server.mode = "http";
+    // A real server only accepts the key registered for its client, so a generated one is refused
+    // before anything runs (and the device would not open): a client secret instead.
+    config.credential = { ...config.credential, method: "client_secret_basic", secret: "a-secret-for-the-benchmark", alg: null };
+    return `#config=${Buffer.from(JSON.stringify(config), "utf8").toString("base64url")}`;
   } finally {
     await context.close();
   }
 }
 
-// ---------------------------------------------------------------- 2. cold loads
+// ---------------------------------------------------------------- cold loads
 
 // Installed in every cold-load context before any page script runs (the same for all contenders).
 // window.__benchDone resolves when the contender's milestone is reached: for www/index.html when
@@ -302,47 +373,64 @@ async function waitDone(page, path) {
   }
 }
 
-// The "-preload" contenders are the experiment of writeHintPages(): not what is shipped.
-const COLD = [
-  { id: "index", label: "www/index.html", path: "/www/index.html" },
-  { id: "cold-webcrypto", label: "bench-cold.html, DpopProver webcrypto", path: "/www/bench-cold.html?store=webcrypto" },
-  { id: "cold-wasm", label: "bench-cold.html, DpopProver wasm", path: "/www/bench-cold.html?store=wasm" },
-  { id: "cold-jose", label: "bench-cold-jose.html, jose SignJWT", path: "/www/bench-cold-jose.html" },
-  { id: "index-preload", label: "www/index.html + preload hints", path: "/www/vendor/index-preload.html" },
-  { id: "cold-webcrypto-preload", label: "bench-cold.html + preload, webcrypto", path: "/www/vendor/bench-cold-preload.html?store=webcrypto" },
-  { id: "cold-jose-preload", label: "bench-cold-jose.html + preload", path: "/www/vendor/bench-cold-jose-preload.html" },
-];
+/** The cold-load contenders; `http` is the http-mode fragment. */
+function contenders(http, preloadExperiment) {
+  const list = [
+    { id: "index-sim", kind: "index", label: "www/index.html, simulator mode", path: "/www/index.html" },
+    { id: "index-http", kind: "index", label: "www/index.html, http mode", path: `/www/index.html${http}`, noSim: true },
+    { id: "cold-webcrypto", kind: "proof", label: "bench-cold.html, DpopProver webcrypto", path: `${PAGES}/bench-cold.html?store=webcrypto`, peer: "cold-jose" },
+    { id: "cold-wasm", kind: "proof", label: "bench-cold.html, DpopProver wasm", path: `${PAGES}/bench-cold.html?store=wasm`, peer: "cold-jose" },
+    { id: "cold-jose", kind: "proof", label: "bench-cold-jose.html, jose SignJWT", path: `${PAGES}/bench-cold-jose.html`, peer: "cold-jose" },
+  ];
+  if (preloadExperiment) {
+    list.push(
+      { id: "index-sim-preload", kind: "index", experiment: true, label: "www/index.html + preload hints", path: "/tests/bench/generated/index-preload.html" },
+      { id: "cold-webcrypto-preload", kind: "proof", experiment: true, label: "bench-cold.html + preload, webcrypto", path: "/tests/bench/generated/bench-cold-preload.html?store=webcrypto", peer: "cold-jose-preload" },
+      { id: "cold-jose-preload", kind: "proof", experiment: true, label: "bench-cold-jose.html + preload", path: "/tests/bench/generated/bench-cold-jose-preload.html", peer: "cold-jose-preload" },
+    );
+  }
+  return list;
+}
 
-/** One load in a fresh context; with `responses`, also every response's body. */
-async function coldLoad(browser, server, contender, { responses = null } = {}) {
+const isSimPath = (url) => new URL(url).pathname.startsWith("/pkg/sim/");
+
+/** One load in a fresh context under `condition`; with `responses`, also every response's body. */
+async function coldLoad(browser, server, contender, condition, { responses = null } = {}) {
   const context = await browser.newContext({ serviceWorkers: "block" });
   try {
     await context.addInitScript(OBSERVER);
     const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Network.enable");
+    await cdp.send("Network.setCacheDisabled", { cacheDisabled: true });
+    if (condition.network) await cdp.send("Network.emulateNetworkConditions", condition.network);
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
     page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+    const requested = [];
+    page.on("request", (r) => requested.push(r.url()));
     const bodies = [];
     if (responses) {
       page.on("response", (r) => {
         bodies.push(
           (async () => {
             const body = await r.body().catch(() => Buffer.alloc(0));
-            const sizes = await r.request().sizes().catch(() => null);
-            return { url: r.url(), status: r.status(), type: r.headers()["content-type"] ?? "", body, headerBytes: sizes?.responseHeadersSize ?? null };
+            return { url: r.url(), status: r.status(), type: r.headers()["content-type"] ?? "", body };
           })(),
         );
       });
     }
-    await page.goto(server.url(contender.path), { waitUntil: "commit" });
+    const origin = server[condition.server];
+    await page.goto(new URL(contender.path, origin).href, { waitUntil: "commit" });
     await waitDone(page, contender.path);
     const data = await page.evaluate(() => {
       const nav = performance.getEntriesByType("navigation")[0];
+      const timing = (e) => ({ name: e.name, startTime: e.startTime, responseStart: e.responseStart, responseEnd: e.responseEnd, transferSize: e.transferSize, encodedBodySize: e.encodedBodySize });
       return {
         marks: window.__benchMarks ?? {},
         cold: window.__benchCold ?? null,
-        nav: nav ? { responseEnd: nav.responseEnd, domInteractive: nav.domInteractive, domContentLoaded: nav.domContentLoadedEventEnd, load: nav.loadEventEnd } : null,
-        resources: performance.getEntriesByType("resource").map((r) => ({ name: r.name, startTime: r.startTime, responseEnd: r.responseEnd })),
+        nav: nav ? { ...timing(nav), domInteractive: nav.domInteractive, domContentLoaded: nav.domContentLoadedEventEnd, load: nav.loadEventEnd } : null,
+        resources: performance.getEntriesByType("resource").map(timing),
       };
     });
     if (data.cold?.error) throw new Error(`${contender.path}: ${data.cold.error}`);
@@ -351,98 +439,145 @@ async function coldLoad(browser, server, contender, { responses = null } = {}) {
       await page.waitForLoadState("networkidle");
       for (const r of await Promise.all(bodies)) responses.push(r);
     }
+    if (contender.noSim) {
+      const sim = requested.filter(isSimPath);
+      if (sim.length) throw new Error(`${contender.label}: the simulator module was requested in http mode: ${sim.join(", ")}`);
+    }
     if (errors.length) throw new Error(`${contender.path} reported errors: ${errors.join("; ")}`);
+    data.requested = requested.map((u) => new URL(u).pathname);
     return data;
   } finally {
     await context.close();
   }
 }
 
-async function coldLoads(browser, server, opts) {
-  const samples = Object.fromEntries(COLD.map((c) => [c.id, []]));
-  for (let round = 0; round <= opts.loads; round++) {
-    log(round === 0 ? "cold loads: warm-up round (discarded)" : `cold loads: round ${round} of ${opts.loads}`);
-    for (let i = 0; i < COLD.length; i++) {
-      const c = COLD[(i + round) % COLD.length];
-      const data = await coldLoad(browser, server, c);
+const pathOf = (url) => new URL(url).pathname;
+const resourceEnd = (d, path) => d.resources.find((r) => pathOf(r.name) === path)?.responseEnd;
+
+/** Bytes the page received over the network (headers included; Resource Timing transferSize). */
+const wireBytes = (d) => (d.nav?.transferSize ?? 0) + d.resources.reduce((a, r) => a + (r.transferSize ?? 0), 0);
+
+/** The largest response's body bytes per second, from its first to its last byte (a check on the emulation). */
+function largestRate(d) {
+  const r = [...d.resources].sort((a, b) => b.encodedBodySize - a.encodedBodySize)[0];
+  if (!r || !(r.responseEnd > r.responseStart)) return null;
+  return { path: pathOf(r.name), bytes: r.encodedBodySize, bytesPerSec: (r.encodedBodySize * 1000) / (r.responseEnd - r.responseStart) };
+}
+
+async function coldLoads(browser, server, list, condition, loads) {
+  const samples = Object.fromEntries(list.map((c) => [c.id, []]));
+  for (let round = 0; round <= loads; round++) {
+    log(`cold loads, ${condition.id}: ${round === 0 ? "warm-up round (discarded)" : `round ${round} of ${loads}`}`);
+    for (let i = 0; i < list.length; i++) {
+      const c = list[(i + round) % list.length];
+      const data = await coldLoad(browser, server, c, condition);
       if (round > 0) samples[c.id].push(data);
       await sleep(500); // let the closed context's renderer exit before the next load
     }
   }
-  const wasmEnd = (d) => d.resources.find((r) => r.name.endsWith("/pkg/haapi_lab_bg.wasm"))?.responseEnd;
-  // Paired with the jose load of the same round (next to each other in time, so under the same
-  // load of the machine): the median of the per-round ratios, a check on the ratio of medians.
-  const perRoundRatio = (id, peer = "cold-jose") => median(samples[id].map((d, i) => d.cold.marks.proof / samples[peer][i].cold.marks.proof));
+  const iqr = (xs) => ({ p25: quantile(xs, 0.25), p75: quantile(xs, 0.75) });
   const summary = {};
-  for (const c of COLD) {
+  for (const c of list) {
     const s = samples[c.id];
     const pick = (f) => median(s.map(f));
     // When each file started and finished loading (medians over the loads): the waterfall.
-    const paths = [...new Set(s.flatMap((d) => d.resources.map((r) => new URL(r.name).pathname)))];
+    const paths = [...new Set(s.flatMap((d) => d.resources.map((r) => pathOf(r.name))))];
     const waterfall = Object.fromEntries(
       paths.map((p) => {
-        const of = (d) => d.resources.find((r) => new URL(r.name).pathname === p);
+        const of = (d) => d.resources.find((r) => pathOf(r.name) === p);
         return [p, { startMs: Number(median(s.map((d) => of(d)?.startTime)).toFixed(1)), endMs: Number(median(s.map((d) => of(d)?.responseEnd)).toFixed(1)) }];
       }),
     );
-    summary[c.id] = {
+    const rates = s.map(largestRate).filter(Boolean);
+    const common = {
       label: c.label,
       path: c.path,
+      kind: c.kind,
+      experiment: Boolean(c.experiment),
       loads: s.length,
-      waterfall,
+      requests: median(s.map((d) => d.resources.length + 1)),
+      wireBytes: pick(wireBytes),
+      largest: rates.length ? { path: rates[0].path, bytes: rates[0].bytes, bytesPerSec: median(rates.map((r) => r.bytesPerSec)) } : null,
+      simRequested: s.some((d) => d.requested.some((p) => p.startsWith("/pkg/sim/"))),
+      toolsRequested: s.some((d) => d.requested.some((p) => p.startsWith("/pkg/tools/"))),
       htmlLoadedMs: pick((d) => d.nav?.responseEnd),
-      domContentLoadedMs: pick((d) => d.nav?.domContentLoaded),
-      wasmLoadedMs: pick(wasmEnd),
-      ...(c.id.startsWith("index")
-        ? {
-            interactiveMs: pick((d) => d.marks.interactive),
-            interactiveP25Ms: quantile(s.map((d) => d.marks.interactive), 0.25),
-            interactiveP75Ms: quantile(s.map((d) => d.marks.interactive), 0.75),
-            deviceReadyMs: pick((d) => d.marks.deviceReady),
-            deviceReadyP25Ms: quantile(s.map((d) => d.marks.deviceReady), 0.25),
-            deviceReadyP75Ms: quantile(s.map((d) => d.marks.deviceReady), 0.75),
-            interactiveAllMs: s.map((d) => d.marks.interactive),
-            deviceReadyAllMs: s.map((d) => d.marks.deviceReady),
-          }
-        : {
-            moduleStartMs: pick((d) => d.cold.marks.moduleStart),
-            readyMs: pick((d) => d.cold.marks.ready),
-            keyMs: pick((d) => d.cold.marks.key),
-            firstProofMs: pick((d) => d.cold.marks.proof),
-            firstProofP25Ms: quantile(s.map((d) => d.cold.marks.proof), 0.25),
-            firstProofP75Ms: quantile(s.map((d) => d.cold.marks.proof), 0.75),
-            perRoundRatioToJose: perRoundRatio(c.id),
-            ...(c.id.endsWith("-preload") ? { perRoundRatioToJosePreload: perRoundRatio(c.id, "cold-jose-preload") } : {}),
-            firstProofAllMs: s.map((d) => d.cold.marks.proof),
-            requests: s[0]?.resources.length + 1,
-          }),
+      wasmLoadedMs: pick((d) => resourceEnd(d, "/pkg/haapi_lab_bg.wasm")),
+      simWasmLoadedMs: pick((d) => resourceEnd(d, "/pkg/sim/haapi_lab_sim_bg.wasm")),
+      waterfall,
     };
+    if (c.kind === "index") {
+      const interactive = s.map((d) => d.marks.interactive);
+      const deviceReady = s.map((d) => d.marks.deviceReady);
+      summary[c.id] = { ...common, interactiveMs: median(interactive), interactive: iqr(interactive), deviceReadyMs: median(deviceReady), deviceReady: iqr(deviceReady), interactiveAllMs: interactive, deviceReadyAllMs: deviceReady };
+    } else {
+      const proof = s.map((d) => d.cold.marks.proof);
+      // Paired with the peer's load of the same round (next to each other in time, so under the
+      // same load of the machine): the median of the per-round ratios, a check on the ratio of medians.
+      const perRound = median(s.map((d, i) => d.cold.marks.proof / samples[c.peer][i].cold.marks.proof));
+      summary[c.id] = {
+        ...common,
+        peer: c.peer,
+        moduleStartMs: pick((d) => d.cold.marks.moduleStart),
+        readyMs: pick((d) => d.cold.marks.ready),
+        keyMs: pick((d) => d.cold.marks.key),
+        firstProofMs: median(proof),
+        firstProof: iqr(proof),
+        perRoundRatioToPeer: perRound,
+        firstProofAllMs: proof,
+      };
+    }
   }
-  return summary;
+  return { condition: condition.id, label: condition.label, network: condition.network, loads, contenders: summary };
 }
 
-// ---------------------------------------------------------------- 3. transfer size
+// ---------------------------------------------------------------- transfer size
 
-async function transfer(browser, server) {
+async function transfer(browser, server, list) {
   const out = {};
-  for (const id of ["index", "cold-webcrypto", "cold-jose"]) {
-    const c = COLD.find((x) => x.id === id);
+  for (const id of ["index-sim", "index-http", "cold-webcrypto", "cold-jose"]) {
+    const c = list.find((x) => x.id === id);
     const responses = [];
-    await coldLoad(browser, server, c, { responses });
+    const data = await coldLoad(browser, server, c, CONDITIONS.local, { responses });
     const files = responses
-      .filter((r) => r.url.startsWith(server.origin))
-      .map((r) => ({ path: new URL(r.url).pathname, status: r.status, type: r.type.split(";")[0], bytes: r.body.length, gzip9: gzipBytes(r.body), headerBytes: r.headerBytes }));
-    const other = responses.filter((r) => !r.url.startsWith(server.origin)).map((r) => r.url);
+      .filter((r) => r.url.startsWith(server.identity))
+      .map((r) => ({ path: pathOf(r.url), status: r.status, type: r.type.split(";")[0], bytes: r.body.length, gzip9: gzipBytes(r.body) }));
+    const other = responses.filter((r) => !r.url.startsWith(server.identity)).map((r) => r.url);
     if (other.length) throw new Error(`${c.path} loaded from elsewhere: ${other.join(", ")}`);
     const bad = files.filter((f) => f.status !== 200);
     if (bad.length) throw new Error(`${c.path}: responses other than 200: ${JSON.stringify(bad)}`);
     out[id] = {
+      label: c.label,
       path: c.path,
       files,
+      simRequested: data.requested.some((p) => p.startsWith("/pkg/sim/")),
+      toolsRequested: data.requested.some((p) => p.startsWith("/pkg/tools/")),
       total: { files: files.length, bytes: files.reduce((a, f) => a + f.bytes, 0), gzip9: files.reduce((a, f) => a + f.gzip9, 0) },
     };
   }
   return out;
+}
+
+// ---------------------------------------------------------------- throughput page
+
+async function throughput(browser, server, opts) {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    page.on("console", (m) => {
+      if (m.text().startsWith("bench: ")) log(m.text().slice(7));
+      else if (m.type() === "error") errors.push(m.text());
+    });
+    await page.goto(new URL(`${PAGES}/bench.html`, server.identity).href);
+    await page.waitForFunction(() => window.haapiBench, null, { timeout: HANG_GUARD_MS });
+    const settings = { batches: opts.batches, batchMs: opts.batchMs, warmUpMs: opts.warmUpMs };
+    const result = await page.evaluate((s) => window.haapiBench.run(s), settings);
+    if (errors.length) throw new Error(`${PAGES}/bench.html reported errors: ${errors.join("; ")}`);
+    return result;
+  } finally {
+    await context.close();
+  }
 }
 
 // ---------------------------------------------------------------- the table
@@ -454,34 +589,164 @@ function table(rows, align) {
     .join("\n");
 }
 
-const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : "-");
-const f0 = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "-");
-const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : "-");
+export const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : "-");
+export const f0 = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "-");
+export const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : "-");
+const kb = (x) => (Number.isFinite(x) ? `${(x / 1000).toFixed(1)} kB` : "-");
 
-function render(r) {
-  const lines = [];
-  const all = r.page.groups.proofs;
-  const proofs = all.filter((x) => !x.id.startsWith("stubbed-"));
-  const stubbed = all.filter((x) => x.id.startsWith("stubbed-"));
-  const { runs } = r.page.groups;
+/** Ops/s ratios of the DPoP contenders to jose: of the medians, and the median of per-round ratios. */
+export function proofRatios(r) {
+  const proofs = r.page.groups.proofs.filter((x) => !x.id.startsWith("stubbed-"));
   const jose = proofs.find((x) => x.id === "proof-jose");
-  // Per-round ratio to jose: batch b of every contender ran in round b, next to jose's batch b.
-  const roundRatio = (x) => median(x.samplesUs.map((us, b) => jose.samplesUs[b] / us));
-  const settings = r.page.settings;
-  lines.push(`haapi-lab browser benchmark, ${r.date}, ${r.git}, ${r.cores} cores, ${r.chromium}, jose ${r.jose}${r.options.quick ? "  [--quick: smoke run, figures not comparable]" : ""}`);
-  lines.push(`one page, one browser, one server (no compression, no-store); medians of ${settings.batches} interleaved batches of ~${settings.batchMs} ms after ~${settings.warmUpMs} ms warm-up per contender`);
-  lines.push(`load average (1/5/15 min) before ${r.loadAverage.before.join(" ")}, after ${r.loadAverage.after.join(" ")}: other work on the machine slows every contender alike, and widens the spread`);
+  // Batch b of every contender ran in round b, next to jose's batch b.
+  const perRound = (x) => median(x.samplesUs.map((us, b) => jose.samplesUs[b] / us));
+  return Object.fromEntries(proofs.map((x) => [x.id, { ...x, vsJose: x.opsPerSec / jose.opsPerSec, perRound: perRound(x) }]));
+}
+
+/**
+ * The figures the issue asks for, as [label, value] rows: module sizes, first-load transfer,
+ * cold loads per condition, DPoP proofs per second. Shared with tests/bench/compare.mjs.
+ */
+export function headline(r) {
+  const rows = [];
+  const size = (m) => (m?.built ? `${f0(m.wasm.bytes)} / ${f0(m.wasm.gzip9)}` : "not built");
+  const sizeAll = (m) => (m?.built ? `${f0(m.total.bytes)} / ${f0(m.total.gzip9)}` : "not built");
+  const mod = (id) => r.sizes.find((m) => m.id === id);
+  rows.push(["client module .wasm, bytes / gzip -9", size(mod("client"))]);
+  rows.push(["client module .wasm + .js", sizeAll(mod("client"))]);
+  rows.push(["simulator module .wasm, bytes / gzip -9", size(mod("sim"))]);
+  rows.push(["simulator module .wasm + .js", sizeAll(mod("sim"))]);
+  const t = (id) => r.transfer[id];
+  rows.push(["first load, simulator mode: bytes / gzip -9", `${f0(t("index-sim").total.bytes)} / ${f0(t("index-sim").total.gzip9)}`]);
+  rows.push(["first load, http mode: bytes / gzip -9", `${f0(t("index-http").total.bytes)} / ${f0(t("index-http").total.gzip9)}`]);
+  for (const cond of r.cold) {
+    const c = cond.contenders;
+    const at = (id, key) => c[id]?.[key];
+    const n = `${cond.condition}, N=${cond.loads}`;
+    rows.push([`[${n}] interactive, simulator mode (ms)`, f0(at("index-sim", "interactiveMs"))]);
+    rows.push([`[${n}] interactive, http mode (ms)`, f0(at("index-http", "interactiveMs"))]);
+    rows.push([`[${n}] device ready, simulator mode (ms)`, f0(at("index-sim", "deviceReadyMs"))]);
+    rows.push([`[${n}] first proof, webcrypto store (ms)`, `${f0(at("cold-webcrypto", "firstProofMs"))} (${ratio(at("cold-webcrypto", "firstProofMs"), at("cold-jose", "firstProofMs"))} jose)`]);
+    rows.push([`[${n}] first proof, wasm store (ms)`, `${f0(at("cold-wasm", "firstProofMs"))} (${ratio(at("cold-wasm", "firstProofMs"), at("cold-jose", "firstProofMs"))} jose)`]);
+    rows.push([`[${n}] first proof, jose (ms)`, f0(at("cold-jose", "firstProofMs"))]);
+  }
+  const p = proofRatios(r);
+  for (const [id, label] of [["proof-wasm", 'DPoP proofs/s, "wasm" store'], ["proof-webcrypto", 'DPoP proofs/s, "webcrypto" store'], ["proof-jose", "DPoP proofs/s, jose SignJWT"]]) {
+    rows.push([label, id === "proof-jose" ? f0(p[id].opsPerSec) : `${f0(p[id].opsPerSec)} (${p[id].vsJose.toFixed(2)}x jose, per round ${p[id].perRound.toFixed(2)}x)`]);
+  }
+  return rows;
+}
+
+function renderSizes(r, lines) {
+  lines.push(`1. Module sizes (${r.labRoot === REPO_ROOT ? "pkg" : join(r.labRoot, "pkg")}/: the build's files as they are; gzip -9 ours)`);
+  const rows = [["module", "file", "bytes", "gzip -9"]];
+  for (const m of r.sizes) {
+    if (!m.built) {
+      rows.push([m.label, "(not built)", "", ""]);
+      continue;
+    }
+    rows.push([m.label, m.wasm.path, f0(m.wasm.bytes), f0(m.wasm.gzip9)]);
+    rows.push(["", m.js.length === 1 ? m.js[0].path : `${m.js[0].path} + ${m.js.length - 1} snippet(s)`, f0(m.jsTotal.bytes), f0(m.jsTotal.gzip9)]);
+    rows.push(["", "together", f0(m.total.bytes), f0(m.total.gzip9)]);
+  }
+  lines.push(table(rows, "llrr"));
+}
+
+function renderTransfer(r, lines) {
+  const t = r.transfer;
+  lines.push("2. Transfer of the first load of www/index.html: every response until the device is ready and the network is idle");
+  lines.push("   (bodies as served, uncompressed; gzip -9 of each body is ours). Simulator mode: the default configuration;");
+  lines.push('   http mode: a #config= link with server.mode "http" (nothing fetched from that server on load).');
+  const sim = new Map(t["index-sim"].files.map((f) => [f.path, f]));
+  const http = new Map(t["index-http"].files.map((f) => [f.path, f]));
+  const paths = [...new Set([...sim.keys(), ...http.keys()])];
+  const cell = (m, p, k) => (m.has(p) ? f0(m.get(p)[k]) : "-");
+  lines.push(
+    table(
+      [
+        ["file", "type", "simulator bytes", "gzip -9", "http bytes", "gzip -9"],
+        ...paths.map((p) => [p, (sim.get(p) ?? http.get(p)).type, cell(sim, p, "bytes"), cell(sim, p, "gzip9"), cell(http, p, "bytes"), cell(http, p, "gzip9")]),
+        [`total (${t["index-sim"].total.files} / ${t["index-http"].total.files} responses)`, "", f0(t["index-sim"].total.bytes), f0(t["index-sim"].total.gzip9), f0(t["index-http"].total.bytes), f0(t["index-http"].total.gzip9)],
+      ],
+      "llrrrr",
+    ),
+  );
+  const yesNo = (b) => (b ? "requested" : "not requested");
+  lines.push(`   simulator module (/pkg/sim/): simulator mode ${yesNo(t["index-sim"].simRequested)}, http mode ${yesNo(t["index-http"].simRequested)} (checked on every http-mode load: an error if requested)`);
+  lines.push(`   tools module (/pkg/tools/): simulator mode ${yesNo(t["index-sim"].toolsRequested)}, http mode ${yesNo(t["index-http"].toolsRequested)}`);
+  lines.push(
+    table(
+      [
+        ["   first signed proof pages", "responses", "bytes", "gzip -9"],
+        ...["cold-webcrypto", "cold-jose"].map((id) => [`   ${t[id].label.split(",")[0]}${id === "cold-jose" ? " (jose)" : ""}`, t[id].total.files, f0(t[id].total.bytes), f0(t[id].total.gzip9)]),
+      ],
+      "lrrr",
+    ),
+  );
+}
+
+function renderCold(r, lines) {
+  lines.push("3. Cold loads: a fresh browser context each (cache disabled), contenders interleaved in rotated order after one");
+  lines.push("   discarded warm-up round; ms since navigation start; median of N loads, p25..p75 the middle half;");
+  lines.push("   vs jose: ratio of medians; per round: median of the ratios to the jose load of the same round");
+  for (const cond of r.cold) {
+    const c = cond.contenders;
+    lines.push("");
+    lines.push(`   ${cond.condition}: ${cond.label}; N = ${cond.loads} loads per contender`);
+    const rows = [["   page", "milestone", "median", "p25..p75", "vs jose", "per round", "html", "client wasm", "sim wasm", "on the wire"]];
+    let experimentHeader = false;
+    for (const [id, x] of Object.entries(c)) {
+      if (x.experiment && !experimentHeader) {
+        rows.push(["   experiment (not shipped) *", "", "", "", "vs jose+preload", "", "", "", "", ""]);
+        experimentHeader = true;
+      }
+      const iq = (q) => `${f1(q.p25)}..${f1(q.p75)}`;
+      const common = [f1(x.htmlLoadedMs), f1(x.wasmLoadedMs), f1(x.simWasmLoadedMs), kb(x.wireBytes)];
+      if (x.kind === "index") {
+        rows.push([`   ${x.label}`, "interactive", f1(x.interactiveMs), iq(x.interactive), "", "", ...common]);
+        rows.push([`   ${x.label}`, "device ready", f1(x.deviceReadyMs), iq(x.deviceReady), "", "", "", "", "", ""]);
+      } else {
+        const peer = c[x.peer].firstProofMs;
+        rows.push([`   ${x.label}`, "first signed proof", f1(x.firstProofMs), iq(x.firstProof), ratio(x.firstProofMs, peer), `${x.perRoundRatioToPeer.toFixed(2)}x`, ...common]);
+      }
+    }
+    lines.push(table(rows, "llrrrrrrrr"));
+    if (cond.network) {
+      const big = Object.values(c).filter((x) => x.largest).sort((a, b) => b.largest.bytes - a.largest.bytes)[0];
+      if (big) {
+        lines.push(`   emulation check: the largest response (${big.largest.path}, ${f0(big.largest.bytes)} bytes on the wire) arrived at ${f0(big.largest.bytesPerSec)} bytes/s (limit ${f0(cond.network.downloadThroughput)}, shared by parallel responses)`);
+      }
+    }
+  }
   lines.push("");
-  lines.push("1. ES256 DPoP proofs (header+claims JSON, base64url, sign, compact JWS), one at a time (each awaited)");
+  lines.push("   interactive: window.haapiLab, data-flow-state idle, not busy, Run all and Next step enabled; device ready: the Lab is");
+  lines.push("   created (keys made; in simulator mode the simulator module loaded); html / client wasm / sim wasm: when that");
+  lines.push("   response ended; on the wire: bytes received (Resource Timing transferSize, headers included)");
+  if (r.options.preloadExperiment) lines.push("   * copies of the pages (tests/bench/generated/, not in git) with <link rel=modulepreload> for their whole module graph and <link rel=preload> for the wasm; the jose page gets the same");
+}
+
+function renderThroughput(r, lines) {
+  const all = r.page.groups.proofs;
+  const stubbed = all.filter((x) => x.id.startsWith("stubbed-"));
+  const p = proofRatios(r);
+  const proofs = Object.values(p);
+  const { runs } = r.page.groups;
+  const settings = r.page.settings;
+  lines.push("4. ES256 DPoP proofs (header+claims JSON, base64url, sign, compact JWS), one at a time (each awaited), no network emulation");
+  lines.push(`   medians of ${settings.batches} interleaved batches of ~${settings.batchMs} ms after ~${settings.warmUpMs} ms warm-up per contender`);
   lines.push("   vs jose: ratio of ops/s medians; per round: median of the ratios of batches run in the same round");
-  const target = (x) => (x.id === "proof-webcrypto" ? (x.opsPerSec / jose.opsPerSec >= 0.9 ? "target >= 0.9x: met" : "target >= 0.9x: NOT met") : "");
+  const target = (x) => {
+    if (x.id === "proof-webcrypto") return x.vsJose >= 0.9 ? "target >= 0.9x: met" : "target >= 0.9x: NOT met";
+    if (x.id === "proof-wasm") return x.vsJose >= 0.15 ? "target 0.15x: met" : "target 0.15x: not yet";
+    return "";
+  };
   lines.push(
     table(
       [
         ["contender", "us/op", "ops/s", "vs jose", "per round", "min..max us", "batches", ""],
         ...proofs.map((x) => {
           const paren = (v) => (x.id === "sign-raw" ? `(${v})` : v);
-          return [x.label, f1(x.medianUs), f0(x.opsPerSec), paren(ratio(x.opsPerSec, jose.opsPerSec)), paren(`${roundRatio(x).toFixed(2)}x`), `${f1(x.minUs)}..${f1(x.maxUs)}`, `${x.batches}x${x.perBatch}`, target(x)];
+          return [x.label, f1(x.medianUs), f0(x.opsPerSec), paren(`${x.vsJose.toFixed(2)}x`), paren(`${x.perRound.toFixed(2)}x`), `${f1(x.minUs)}..${f1(x.maxUs)}`, `${x.batches}x${x.perBatch}`, target(x)];
         }),
       ],
       "lrrrrrrl",
@@ -495,7 +760,7 @@ function render(r) {
       [
         ["   contender", "stubbed us/op", "sign us/op", "full us/op"],
         ...stubbed.map((x) => {
-          const full = proofs.find((p) => `stubbed-${p.id}` === x.id);
+          const full = proofs.find((q) => `stubbed-${q.id}` === x.id);
           return [`   ${full.label}`, f1(x.medianUs), f1(full.medianUs - x.medianUs), f1(full.medianUs)];
         }),
       ],
@@ -503,7 +768,7 @@ function render(r) {
     ),
   );
   lines.push("");
-  lines.push("2. Full runs against the in-page simulator (Lab, storage: memory; discovery .. authorize)");
+  lines.push("5. Full runs against the in-page simulator (Lab, storage: memory; discovery .. authorize)");
   lines.push(
     table(
       [
@@ -530,62 +795,25 @@ function render(r) {
       ),
     );
   }
+}
+
+export function render(r) {
+  const lines = [];
+  lines.push(`haapi-lab browser benchmark, ${r.date}, ${r.git}, ${r.cores} cores, ${r.chromium}, jose ${r.jose}${r.options.quick ? "  [--quick: smoke run, figures not comparable]" : ""}`);
+  if (r.labRoot !== REPO_ROOT) lines.push(`www/ and pkg/ from ${r.labRoot} (${r.labGit}); pages and runner from ${REPO_ROOT}`);
+  lines.push(`one browser, one server process (no-store; uncompressed unless said); ${r.elapsedS} s; load average (1/5/15 min) before ${r.loadAverage.before.join(" ")}, after ${r.loadAverage.after.join(" ")}`);
+  lines.push("other work on the machine slows every contender alike and widens the spread: compare runs made on one quiet machine");
   lines.push("");
-  const c = r.cold;
-  const jm = c["cold-jose"].firstProofMs;
-  lines.push(`3. Cold loads: a fresh browser context each (empty cache), ${c.index.loads} per contender, interleaved (rotated order); ms since navigation start`);
-  lines.push("   p25..p75: the middle half of the loads; vs jose: ratio of medians; per round: median of the ratios to the jose load of the same round");
-  const iqr = (lo, hi) => `${f1(lo)}..${f1(hi)}`;
-  const indexRows = (x, note = "") => [
-    [x.label, `interactive (controls enabled)${note}`, f1(x.interactiveMs), iqr(x.interactiveP25Ms, x.interactiveP75Ms), "", "", "", f1(x.htmlLoadedMs), "", f1(x.wasmLoadedMs), ""],
-    [x.label, "device ready (Lab created)", f1(x.deviceReadyMs), iqr(x.deviceReadyP25Ms, x.deviceReadyP75Ms), "", "", "", "", "", "", ""],
-  ];
-  const proofRow = (id, peerId) => {
-    const x = c[id];
-    const peer = c[peerId].firstProofMs;
-    const target = id === "cold-webcrypto" ? (x.firstProofMs / peer <= 1.2 ? "target <= 1.2x: met" : "target <= 1.2x: NOT met") : "";
-    const round = peerId === "cold-jose" ? x.perRoundRatioToJose : x.perRoundRatioToJosePreload ?? x.perRoundRatioToJose;
-    return [x.label, "first signed DPoP proof", f1(x.firstProofMs), iqr(x.firstProofP25Ms, x.firstProofP75Ms), ratio(x.firstProofMs, peer), `${round.toFixed(2)}x`, target, f1(x.htmlLoadedMs), f1(x.moduleStartMs), f1(x.wasmLoadedMs), f1(x.keyMs)];
-  };
-  const hasPreload = c["cold-jose-preload"] !== undefined;
-  lines.push(
-    table(
-      [
-        ["page", "milestone", "median ms", "p25..p75", "vs jose", "per round", "", "html", "module start", "wasm loaded", "key made"],
-        ...indexRows(c.index),
-        proofRow("cold-webcrypto", "cold-jose"),
-        proofRow("cold-wasm", "cold-jose"),
-        proofRow("cold-jose", "cold-jose"),
-        ...(hasPreload
-          ? [
-              ["experiment (not shipped) *", "", "", "vs jose+preload", "", "", "", "", "", "", ""],
-              ...indexRows(c["index-preload"]),
-              proofRow("cold-webcrypto-preload", "cold-jose-preload"),
-              proofRow("cold-jose-preload", "cold-jose-preload"),
-            ]
-          : []),
-      ],
-      "llrrrrlrrrr",
-    ),
-  );
-  lines.push("   html: HTML received; module start: the page's module and its static imports evaluated; wasm loaded: its response ended; key made: DpopProver.create / generateKey done");
-  if (hasPreload) lines.push("   * copies of the pages (www/vendor/, generated, not in git) with <link rel=modulepreload> for their whole module graph and <link rel=preload> for the wasm: what a flat waterfall (hints or a bundler) would buy; the jose page gets the same");
+  lines.push("Summary");
+  lines.push(table(headline(r).map(([k, v]) => [`   ${k}`, v]), "lr"));
   lines.push("");
-  lines.push("4. Transfer size: every response of a cold load (bodies; our servers do not compress, gzip -9 is ours)");
-  const t = r.transfer;
-  lines.push(
-    table(
-      [
-        ["file (www/index.html)", "type", "bytes", "gzip -9"],
-        ...t.index.files.map((x) => [x.path, x.type, f0(x.bytes), f0(x.gzip9)]),
-        [`total (${t.index.total.files} responses)`, "", f0(t.index.total.bytes), f0(t.index.total.gzip9)],
-        ["", "", "", ""],
-        [`bench-cold.html total (${t["cold-webcrypto"].total.files} responses)`, "", f0(t["cold-webcrypto"].total.bytes), f0(t["cold-webcrypto"].total.gzip9)],
-        [`bench-cold-jose.html total (${t["cold-jose"].total.files} responses)`, "", f0(t["cold-jose"].total.bytes), f0(t["cold-jose"].total.gzip9)],
-      ],
-      "llrr",
-    ),
-  );
+  renderSizes(r, lines);
+  lines.push("");
+  renderTransfer(r, lines);
+  lines.push("");
+  renderCold(r, lines);
+  lines.push("");
+  renderThroughput(r, lines);
   return lines.join("\n");
 }
 
@@ -593,37 +821,48 @@ function render(r) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  checkPrerequisites();
-  const joseVersion = vendorJose();
-  writeHintPages();
-  const server = await startServerProcess();
+  checkPrerequisites(opts.labRoot);
+  const { chromium } = await import("playwright-core");
+  const { fileFor } = await import("./serve.mjs");
+  if (opts.preloadExperiment) writeHintPages((p) => fileFor(p, opts.labRoot));
+  const sizes = moduleSizes(opts.labRoot);
+  const server = await startServerProcess(opts.labRoot);
   let browser = null;
   const loadBefore = loadavg();
   try {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, handleSIGINT: true, handleSIGTERM: true, handleSIGHUP: true });
     const started = Date.now();
-    log(`Chromium ${browser.version()}, serving ${server.origin}`);
-    const page = await throughput(browser, server, opts);
-    const cold = await coldLoads(browser, server, opts);
+    log(`Chromium ${browser.version()}, serving ${server.identity} (uncompressed) and ${server.gzip} (gzip)`);
+    const list = contenders(await httpModeFragment(browser, server), opts.preloadExperiment);
     log("transfer sizes");
-    const sizes = await transfer(browser, server);
+    const transferred = await transfer(browser, server, list);
+    const cold = [];
+    for (const id of opts.conditions) {
+      const condition = CONDITIONS[id];
+      cold.push(await coldLoads(browser, server, list, condition, condition.network ? opts.slowLoads : opts.loads));
+    }
+    log("DPoP proofs and full runs");
+    const page = await throughput(browser, server, opts);
     const result = {
       date: new Date().toISOString().replace(/:\d\d\.\d+Z$/, "Z"),
-      git: gitRev(),
+      git: gitRev(REPO_ROOT),
+      labRoot: opts.labRoot,
+      labGit: opts.labRoot === REPO_ROOT ? undefined : opts.labName ?? gitRev(opts.labRoot),
       cores: cpus().length,
       loadAverage: { before: loadBefore.map((x) => Number(x.toFixed(2))), after: loadavg().map((x) => Number(x.toFixed(2))) },
       chromium: `Chromium ${browser.version()}`,
-      jose: joseVersion,
+      jose: joseVersion(),
       options: opts,
       elapsedS: Math.round((Date.now() - started) / 1000),
-      page,
+      sizes,
+      transfer: transferred,
       cold,
-      transfer: sizes,
+      page,
     };
     const text = render(result);
     mkdirSync(RESULTS, { recursive: true });
-    writeFileSync(join(RESULTS, "browser-latest.txt"), `${text}\n`);
-    writeFileSync(join(RESULTS, "browser-latest.json"), `${JSON.stringify(result, null, 2)}\n`);
+    writeFileSync(join(RESULTS, `${opts.out}.txt`), `${text}\n`);
+    writeFileSync(join(RESULTS, `${opts.out}.json`), `${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write(`${text}\n`);
   } finally {
     if (browser) await browser.close().catch(() => {});
@@ -631,7 +870,9 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  console.error(`error: ${e.stack ?? e}`);
-  process.exitCode = 1;
-});
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((e) => {
+    console.error(`error: ${e.stack ?? e}`);
+    process.exitCode = 1;
+  });
+}

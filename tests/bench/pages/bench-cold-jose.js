@@ -1,9 +1,10 @@
 // Cold load to the first signed DPoP proof with panva's jose: import SignJWT (its own module
-// graph, unbundled: jose/jwt/sign and what it imports), make a non-extractable WebCrypto P-256 key,
-// sign one proof with the same header and claims as bench-cold.js. Times are performance.now().
+// graph, unbundled: jose/jwt/sign and what it imports, served by the benchmark's server from
+// node_modules/jose/dist/webapi), make a non-extractable WebCrypto P-256 key, sign one proof with
+// the same header and claims as bench-cold.js. Times are performance.now().
 
-import { SignJWT } from "./vendor/jose/jwt/sign.js";
-import { encode as b64u } from "./vendor/jose/util/base64url.js";
+import { SignJWT } from "/node_modules/jose/dist/webapi/jwt/sign.js";
+import { encode as b64u } from "/node_modules/jose/dist/webapi/util/base64url.js";
 
 const marks = { moduleStart: performance.now() }; // jose's modules are loaded and evaluated
 marks.ready = marks.moduleStart;

@@ -1,4 +1,5 @@
-// The browser half of the benchmark, in one page (www/bench.html): figures, never pass/fail.
+// The browser half of the benchmark, in one page (tests/bench/pages/bench.html): figures, never
+// pass/fail.
 //
 //   - "proofs": full ES256 DPoP proofs (header + claims JSON, base64url, sign, compact JWS) made by
 //     the module's DpopProver with its "wasm" and "webcrypto" key stores, by hand-written JS on
@@ -21,10 +22,13 @@
 // negligible against ~300 ms batches).
 //
 // Headless: tests/bench/run.mjs (bash scripts/bench.sh --browser) calls window.haapiBench.run().
-// By hand: serve the repository (bash scripts/lab.sh, after one bench run has copied jose into
-// www/vendor/jose/) and open /www/bench.html.
+// By hand: `node tests/bench/serve.mjs` (it serves the repository root, node_modules/jose
+// included) and open /tests/bench/pages/bench.html at the origin it prints.
+//
+// The client module is imported from /pkg/; Lab.create with the simulator loads the simulator
+// module itself (src/js/modules.js), as the lab page does.
 
-import init, { DpopProver, Lab, defaultConfig } from "../pkg/haapi_lab.js";
+import init, { DpopProver, Lab, defaultConfig } from "/pkg/haapi_lab.js";
 
 const HTM = "POST";
 const HTU = "https://localhost:8443/oauth/v2/oauth-token";
@@ -109,11 +113,11 @@ async function checkProof(jws, jwk, seenJtis) {
 // ---------------------------------------------------------------- the contenders
 
 let josePromise = null;
-/** panva's jose, copied into www/vendor/jose/ (dist/webapi) by the headless runner. */
+/** panva's jose: its browser build (dist/webapi, plain ES modules), an npm devDependency. */
 function loadJose() {
-  josePromise ??= import("./vendor/jose/jwt/sign.js").catch((e) => {
+  josePromise ??= import("/node_modules/jose/dist/webapi/jwt/sign.js").catch((e) => {
     josePromise = null;
-    throw new Error(`jose is not in www/vendor/jose/ (run 'bash scripts/bench.sh --browser' once, which copies it from node_modules): ${e.message}`);
+    throw new Error(`jose is not in node_modules/jose/ (run 'npm ci'): ${e.message}`);
   });
   return josePromise;
 }
@@ -177,9 +181,11 @@ function stubSign() {
   };
 }
 
+/** The default document with `keyStore`, stopping after authorize (the HAAPI login is not timed). */
 function labConfig(keyStore) {
   const config = defaultConfig();
   config.dpop = { ...(config.dpop ?? {}), alg: "ES256", keyStore };
+  config.stopAfter = "authorize";
   return config;
 }
 
@@ -389,7 +395,8 @@ function render(result) {
 }
 
 ready = init();
-window.haapiBench = Object.freeze({ run, defaults: DEFAULTS, ready });
+// defaultConfig: the module's default document, from which the runner derives the http-mode link.
+window.haapiBench = Object.freeze({ run, defaults: DEFAULTS, ready, defaultConfig: () => ready.then(() => defaultConfig()) });
 
 const button = document.getElementById("run");
 const status = document.getElementById("status");

@@ -3,7 +3,7 @@
 // proof); tests/bench/run.mjs loads both in fresh browser contexts and reads window.__benchCold.
 // Times are performance.now(): ms since the navigation started.
 
-import init, { DpopProver } from "../pkg/haapi_lab.js";
+import init, { DpopProver } from "/pkg/haapi_lab.js";
 
 const marks = { moduleStart: performance.now() }; // the module and its static imports are loaded
 const store = new URLSearchParams(location.search).get("store") ?? "webcrypto";
