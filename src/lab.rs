@@ -195,8 +195,9 @@ mod native {
     use super::simulator_settings;
     use crate::client::client_auth::{KeyRole, SignRequest};
     use crate::client::config::{Config, ConfigProblem, KeyStore};
-    use crate::client::driver::{run_blocking, SyncEnvironment};
+    use crate::client::driver::{automatic_answer, run_blocking, Answers, SyncEnvironment};
     use crate::client::error::Error;
+    use crate::client::flow::InputRequest;
     use crate::client::flow::{DynamicClient, Flow, FlowOptions, Outcome};
     use crate::client::material::Material;
     use crate::client::trace::Trace;
@@ -277,7 +278,13 @@ mod native {
 
         /// [`SimLab::run`] with options (a confirmed new destination).
         pub fn run_with(&mut self, config: &Config, now: Timestamp, options: FlowOptions) -> Result<LabRun, Box<LabFailure>> {
-            self.run_over(config, now, options, &mut |request, sim| Ok(sim.handle(request, now)))
+            self.run_over(config, now, options, &mut |request, sim| Ok(sim.handle(request, now)), None)
+        }
+
+        /// [`SimLab::run_with`] where `answers` answers the HAAPI walk's questions (a person at
+        /// the form, the other device); `None` from it ends the run with the question's error.
+        pub fn run_answering(&mut self, config: &Config, now: Timestamp, options: FlowOptions, answers: Answers<'_>) -> Result<LabRun, Box<LabFailure>> {
+            self.run_over(config, now, options, &mut |request, sim| Ok(sim.handle(request, now)), Some(answers))
         }
 
         /// Runs with a transport of the caller's that may answer a request itself or hand it to the
@@ -288,6 +295,7 @@ mod native {
             now: Timestamp,
             options: FlowOptions,
             transport: &mut dyn FnMut(&crate::proto::http::HttpRequest, &mut Simulator) -> Result<crate::proto::http::HttpResponse, String>,
+            answers: Option<Answers<'_>>,
         ) -> Result<LabRun, Box<LabFailure>> {
             let seed = rand_core::RngCore::next_u64(&mut self.rng);
             let mut flow = match Flow::new(
@@ -303,7 +311,13 @@ mod native {
             };
             let (sim, dpop, assertion) = (&mut self.sim, &self.dpop, &self.assertion_signer);
             let mut sign_rng = SeededEntropy::new(seed ^ 0x51);
+            let mut answers = answers;
+            let mut ask = |request: &InputRequest| match &mut answers {
+                Some(answers) => answers(request),
+                None => automatic_answer(request),
+            };
             let mut env = SyncEnvironment {
+                answers: Some(&mut ask),
                 transport: |request: &crate::proto::http::HttpRequest| transport(request, sim),
                 signer: |job: &SignRequest| -> Result<Vec<u8>, Error> {
                     match job.role {

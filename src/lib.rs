@@ -29,13 +29,17 @@
 //! use haapi_lab::lab::SimLab;
 //! use haapi_lab::proto::clock::Timestamp;
 //!
-//! let config = Config::default(); // private_key_jwt ES256 against the simulated Curity
+//! // private_key_jwt ES256 against the simulated Curity, logging in as its demo user.
+//! let mut doc = Config::default().to_json();
+//! doc["authentication"]["inputs"] = serde_json::json!({ "userName": "demo", "password": "Password1" });
+//! let config = Config::from_value(&doc).unwrap();
 //! let now = Timestamp::from_secs(1_700_000_000);
 //! let mut lab = SimLab::new(&config, 7, now).unwrap();
 //! let run = lab.run(&config, now).unwrap();
 //! let steps: Vec<_> = run.trace.steps.iter().map(|s| s.name.name()).collect();
-//! assert_eq!(steps, ["discovery", "attestation", "dcr-token", "registration", "store", "haapi-token", "authorize"]);
-//! assert!(run.outcome.haapi_token.is_some());
+//! assert_eq!(steps[..7], ["discovery", "attestation", "dcr-token", "registration", "store", "haapi-token", "authorize"]);
+//! assert_eq!(steps.last(), Some(&"code-exchange"));
+//! assert_eq!(run.outcome.subject.as_deref(), Some("demo"));
 //! // A second run reuses the dynamic client the device kept: F1 and F2 are skipped.
 //! assert!(lab.run(&config, now.plus_secs(30)).unwrap().outcome.reused_stored_client);
 //! ```

@@ -12,8 +12,19 @@ use serde_json::{json, Value};
 const NOW: Timestamp = Timestamp::from_secs(1_800_000_000);
 const RSA_PEM: &str = include_str!("fixtures/test-only-rsa2048.pem");
 
-fn config(credential: Value) -> Config {
+/// The default configuration with the simulator's demo user as `authentication.inputs`.
+fn base() -> Value {
     let mut v = Config::default().to_json();
+    v["authentication"]["inputs"] = json!({ "userName": "demo", "password": "Password1" });
+    v
+}
+
+fn demo() -> Config {
+    Config::from_value(&base()).unwrap()
+}
+
+fn config(credential: Value) -> Config {
+    let mut v = base();
     v["credential"] = credential;
     Config::from_value(&v).unwrap_or_else(|e| panic!("{e:?}"))
 }
@@ -38,11 +49,27 @@ fn full_run(config: &Config) -> LabRun {
         ("store", Status::Ok),
         ("haapi-token", Status::Ok),
         ("authorize", Status::Ok),
+        ("authenticate", Status::Ok),
+        ("authenticate", Status::Ok),
+        ("authenticate", Status::Ok),
+        ("authenticate", Status::Ok),
+        ("code-exchange", Status::Ok),
     ];
     assert_eq!(statuses(&run), expected.map(|(n, s)| (n.to_owned(), s)));
-    assert_eq!(run.outcome.representation.as_ref().unwrap()["type"], "authentication-step");
-    assert!(run.outcome.session_id.is_some());
+    assert_logged_in(&run);
     run
+}
+
+/// The run ended with tokens for the demo user, bound to the device's DPoP key.
+fn assert_logged_in(run: &LabRun) {
+    assert_eq!(run.outcome.representation.as_ref().unwrap()["type"], "oauth-authorization-response");
+    assert!(run.outcome.session_id.is_some());
+    let tokens = run.outcome.tokens.as_ref().expect("tokens");
+    assert_eq!(run.outcome.subject.as_deref(), Some("demo"));
+    let at = haapi_lab::proto::jose::decode_unverified(tokens.access_token.expose()).unwrap();
+    assert_eq!(at.header["typ"], "at+jwt");
+    assert!(at.claims["cnf"]["jkt"].is_string());
+    assert!(tokens.id_token.is_some() && tokens.refresh_token.is_some());
 }
 
 fn request(run: &LabRun, step: Step) -> &haapi_lab::proto::http::HttpRequest {
@@ -89,7 +116,7 @@ fn private_key_jwt_with_every_asymmetric_algorithm() {
 #[test]
 fn private_key_jwt_with_a_pasted_jwk_and_explicit_kid_and_audience() {
     let key = haapi_lab::proto::jose::p256::P256Key::generate(&mut haapi_lab::proto::entropy::SeededEntropy::new(9));
-    let cfg = with(Config::default().to_json(), |v| {
+    let cfg = with(base(), |v| {
         v["credential"] = json!({ "method": "private_key_jwt", "alg": "ES256", "privateKey": key.to_private_jwk().expose(), "kid": "device-key-1",
                                   "audience": "https://localhost:8443/oauth/v2/oauth-token" });
     });
@@ -133,7 +160,7 @@ fn self_signed_tls_client_auth() {
 
 #[test]
 fn registration_and_haapi_token_requests_are_exact() {
-    let run = full_run(&Config::default());
+    let run = full_run(&demo());
     let f2 = request(&run, Step::Registration);
     assert_eq!(f2.method, "POST");
     assert_eq!(f2.url, "https://localhost:8443/token-service/oauth-registration");
@@ -164,7 +191,7 @@ fn registration_and_haapi_token_requests_are_exact() {
 
 #[test]
 fn a_stored_client_is_reused_and_f1_f2_skipped() {
-    let cfg = Config::default();
+    let cfg = demo();
     let mut lab = SimLab::new(&cfg, 1, NOW).unwrap();
     let first = lab.run(&cfg, NOW).unwrap();
     let id = first.outcome.dynamic_client_id.clone().unwrap();
@@ -184,7 +211,7 @@ fn a_stored_client_is_reused_and_f1_f2_skipped() {
 
 #[test]
 fn a_stale_stored_client_is_dropped_and_registered_again() {
-    let cfg = Config::default();
+    let cfg = demo();
     let mut lab = SimLab::new(&cfg, 2, NOW).unwrap();
     let old = lab.run(&cfg, NOW).unwrap().outcome.dynamic_client_id.unwrap();
     lab.sim.reset_database();
@@ -196,7 +223,10 @@ fn a_stale_stored_client_is_dropped_and_registered_again() {
     let why = &run.trace.steps[first_f4];
     assert_eq!(why.error.as_ref().unwrap()["error"], "invalid_client");
     assert!(why.notes.iter().any(|n| n.contains(&old) && n.contains("registers a new")), "{:?}", why.notes);
-    assert_eq!(names[first_f4 + 1..].iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["dcr-token", "registration", "store", "haapi-token", "authorize"]);
+    assert_eq!(
+        names[first_f4 + 1..].iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        ["dcr-token", "registration", "store", "haapi-token", "authorize", "authenticate", "authenticate", "authenticate", "authenticate", "code-exchange"]
+    );
     assert!(names[first_f4 + 1..].iter().all(|(_, s)| *s == Status::Ok));
     assert_eq!(lab.stored.len(), 1, "the stale client is forgotten, the new one kept");
     assert_ne!(lab.stored[0].client_id, old);
@@ -204,7 +234,7 @@ fn a_stale_stored_client_is_dropped_and_registered_again() {
 
 #[test]
 fn dpop_nonce_is_retried_once_with_the_servers_nonce() {
-    let cfg = with(Config::default().to_json(), |v| v["server"]["simulator"] = json!({ "dpopNonce": "required" }));
+    let cfg = with(base(), |v| v["server"]["simulator"] = json!({ "dpopNonce": "required" }));
     let run = full_run(&cfg);
     let f4 = run.trace.last(Step::HaapiToken).unwrap();
     assert_eq!(f4.retries.len(), 1);
@@ -217,7 +247,7 @@ fn dpop_nonce_is_retried_once_with_the_servers_nonce() {
 
 #[test]
 fn send_via_changes_where_requests_go_but_not_htu_or_aud() {
-    let cfg = with(Config::default().to_json(), |v| v["server"]["sendVia"] = json!("http://127.0.0.1:9000"));
+    let cfg = with(base(), |v| v["server"]["sendVia"] = json!("http://127.0.0.1:9000"));
     let run = full_run(&cfg);
     let f1 = request(&run, Step::DcrToken);
     assert_eq!(f1.url, "http://127.0.0.1:9000/oauth/v2/oauth-token");
@@ -231,7 +261,7 @@ fn send_via_changes_where_requests_go_but_not_htu_or_aud() {
 fn send_via_with_dpop_nonces_keeps_nonces_under_the_servers_own_origin() {
     // The nonce arrives on a response to http://127.0.0.1:9000/… (sendVia) but belongs to the
     // server https://localhost:8443: the next proof must carry it, with no second challenge.
-    let cfg = with(Config::default().to_json(), |v| {
+    let cfg = with(base(), |v| {
         v["server"]["sendVia"] = json!("http://127.0.0.1:9000");
         v["server"]["simulator"] = json!({ "dpopNonce": "required" });
     });
@@ -251,7 +281,7 @@ fn send_via_with_dpop_nonces_keeps_nonces_under_the_servers_own_origin() {
 
 #[test]
 fn stop_after_ends_the_run_there() {
-    let cfg = with(Config::default().to_json(), |v| v["stopAfter"] = json!("registration"));
+    let cfg = with(base(), |v| v["stopAfter"] = json!("registration"));
     let mut lab = SimLab::new(&cfg, 5, NOW).unwrap();
     let run = lab.run(&cfg, NOW).unwrap();
     assert_eq!(run.trace.steps.last().unwrap().name, Step::Registration);
@@ -261,7 +291,7 @@ fn stop_after_ends_the_run_there() {
 
 #[test]
 fn a_refused_attestation_is_recorded_and_the_fallback_runs() {
-    let cfg = with(Config::default().to_json(), |v| v["device"]["attestation"] = json!("refused"));
+    let cfg = with(base(), |v| v["device"]["attestation"] = json!("refused"));
     let mut lab = SimLab::new(&cfg, 6, NOW).unwrap();
     let run = lab.run(&cfg, NOW).unwrap();
     let att = run.trace.last(Step::Attestation).unwrap();
@@ -315,7 +345,7 @@ fn the_trace_is_redacted_by_default_and_revealed_on_request() {
 
 #[test]
 fn runs_are_deterministic_under_a_fixed_clock_and_seed() {
-    let cfg = Config::default();
+    let cfg = demo();
     let a = SimLab::new(&cfg, 11, NOW).unwrap().run(&cfg, NOW).unwrap();
     let b = SimLab::new(&cfg, 11, NOW).unwrap().run(&cfg, NOW).unwrap();
     assert_eq!(a.trace.to_json(true), b.trace.to_json(true));
@@ -325,7 +355,7 @@ fn runs_are_deterministic_under_a_fixed_clock_and_seed() {
 
 #[test]
 fn a_transport_failure_keeps_the_step_and_message() {
-    let cfg = Config::default();
+    let cfg = demo();
     let material = haapi_lab::client::material::Material::prepare(&cfg, NOW, &mut haapi_lab::proto::entropy::SeededEntropy::new(1)).unwrap();
     let key = haapi_lab::proto::jose::p256::P256Key::generate(&mut haapi_lab::proto::entropy::SeededEntropy::new(2));
     let mut flow = haapi_lab::client::flow::Flow::new(
@@ -339,6 +369,7 @@ fn a_transport_failure_keeps_the_step_and_message() {
     .unwrap();
     let mut clients = Vec::new();
     let mut env = haapi_lab::client::driver::SyncEnvironment {
+        answers: None,
         transport: |_: &haapi_lab::proto::http::HttpRequest| Err("connection refused".to_owned()),
         signer: |job: &haapi_lab::client::client_auth::SignRequest| Ok(key.sign(job.signing_input.as_bytes())),
         clients: &mut clients,
@@ -353,12 +384,12 @@ fn a_transport_failure_keeps_the_step_and_message() {
 
 #[test]
 fn method_none_is_refused_before_any_request() {
-    let mut v = Config::default().to_json();
+    let mut v = base();
     v["credential"] = json!({ "method": "none" });
     let problems = Config::from_value(&v).unwrap_err();
     assert_eq!(problems[0].path, "credential.method");
     // And a document that bypassed parsing is refused by the flow itself.
-    let mut cfg = Config::default();
+    let mut cfg = demo();
     cfg.credential.method = haapi_lab::client::config::Method::None;
     cfg.credential.alg = None;
     let err = SimLab::new(&cfg, 1, NOW).unwrap_err();
@@ -367,7 +398,7 @@ fn method_none_is_refused_before_any_request() {
 
 #[test]
 fn the_simulators_database_survives_an_export_and_import() {
-    let cfg = Config::default();
+    let cfg = demo();
     let mut first = SimLab::new(&cfg, 21, NOW).unwrap();
     first.run(&cfg, NOW).unwrap();
     let state = first.sim.export_state();
@@ -403,7 +434,7 @@ fn run_recording(
     options: haapi_lab::client::flow::FlowOptions,
     transport: &mut dyn FnMut(&haapi_lab::proto::http::HttpRequest, &mut haapi_lab::sim::Simulator) -> haapi_lab::proto::http::HttpResponse,
 ) -> (Result<haapi_lab::client::flow::Outcome, Error>, haapi_lab::client::trace::Trace) {
-    match lab.run_over(cfg, NOW, options, &mut |r, sim| Ok(transport(r, sim))) {
+    match lab.run_over(cfg, NOW, options, &mut |r, sim| Ok(transport(r, sim)), None) {
         Ok(run) => (Ok(run.outcome), run.trace),
         Err(failure) => (Err(failure.error), failure.trace),
     }
@@ -416,7 +447,7 @@ fn attacker_answers_401(request: &haapi_lab::proto::http::HttpRequest) -> haapi_
 
 #[test]
 fn a_link_that_moves_the_token_endpoint_sends_the_stored_client_nowhere() {
-    let cfg = Config::default();
+    let cfg = demo();
     let mut lab = SimLab::new(&cfg, 31, NOW).unwrap();
     let id = lab.run(&cfg, NOW).unwrap().outcome.dynamic_client_id.unwrap();
     let hostile = with(cfg.to_json(), |v| v["server"]["endpoints"]["token"] = json!("https://attacker.example/oauth/v2/oauth-token"));
@@ -443,7 +474,7 @@ fn a_link_that_moves_the_token_endpoint_sends_the_stored_client_nowhere() {
 
 #[test]
 fn a_link_with_a_hostile_send_via_is_refused_before_any_request() {
-    let cfg = Config::default();
+    let cfg = demo();
     let mut lab = SimLab::new(&cfg, 32, NOW).unwrap();
     lab.run(&cfg, NOW).unwrap();
     let hostile = with(cfg.to_json(), |v| v["server"]["sendVia"] = json!("https://attacker.example"));
@@ -459,11 +490,11 @@ fn a_link_with_a_hostile_send_via_is_refused_before_any_request() {
 
 #[test]
 fn a_confirmed_new_destination_that_refuses_the_client_does_not_make_the_device_forget_it() {
-    let cfg = Config::default();
+    let cfg = demo();
     let mut lab = SimLab::new(&cfg, 33, NOW).unwrap();
     let id = lab.run(&cfg, NOW).unwrap().outcome.dynamic_client_id.unwrap();
     let elsewhere = with(cfg.to_json(), |v| v["server"]["endpoints"]["token"] = json!("https://attacker.example/oauth/v2/oauth-token"));
-    let options = haapi_lab::client::flow::FlowOptions { allow_new_origin: true };
+    let options = haapi_lab::client::flow::FlowOptions { allow_new_origin: true, ..Default::default() };
     let (result, trace) = run_recording(&mut lab, &elsewhere, options, &mut |r, sim| {
         if r.url.starts_with("https://attacker.example/") {
             attacker_answers_401(r)
@@ -482,13 +513,13 @@ fn a_confirmed_new_destination_that_refuses_the_client_does_not_make_the_device_
 
 #[test]
 fn a_confirmed_proxy_to_the_same_server_is_remembered() {
-    let cfg = Config::default();
+    let cfg = demo();
     let mut lab = SimLab::new(&cfg, 34, NOW).unwrap();
     lab.run(&cfg, NOW).unwrap();
     let proxied = with(cfg.to_json(), |v| v["server"]["sendVia"] = json!("http://127.0.0.1:9000"));
     let refused = run_recording(&mut lab, &proxied, Default::default(), &mut |r, sim| sim.handle(r, NOW)).0.unwrap_err();
     assert_eq!(refused.code(), "CREDENTIAL_DESTINATION_CHANGED");
-    let options = haapi_lab::client::flow::FlowOptions { allow_new_origin: true };
+    let options = haapi_lab::client::flow::FlowOptions { allow_new_origin: true, ..Default::default() };
     let outcome = run_recording(&mut lab, &proxied, options, &mut |r, sim| sim.handle(r, NOW)).0.unwrap();
     assert!(outcome.reused_stored_client);
     assert_eq!(lab.stored.len(), 1);

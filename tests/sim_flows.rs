@@ -27,12 +27,11 @@ fn rest_of_the_flow(lab: &mut Lab, f1: &HttpRequest) -> serde_json::Map<String, 
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.header("content-type"), Some("application/vnd.auth+json"));
     assert!(r.header("set-session-id").is_some_and(|s| !s.is_empty()));
+    // Curity's first answer is a redirection-step to the authentication service, not the form.
     let step = body(&r);
-    assert_eq!(step["type"], "authentication-step");
+    assert_eq!(step["type"], "redirection-step");
     let model = &step["actions"][0]["model"];
-    assert_eq!(model["href"], "/authn/authenticate/username-password");
-    assert_eq!(model["fields"][0]["name"], "userName");
-    assert_eq!(model["fields"][1]["name"], "password");
+    assert_eq!((model["href"].as_str(), model["method"].as_str()), (Some("/authn/authenticate"), Some("GET")));
 
     // The token verifies with the published JWKS and is bound to the proof key.
     let jwks = body(&lab.send(&HttpRequest::new("GET", format!("{ISSUER}/jwks"))));
@@ -55,7 +54,7 @@ fn happy_path_with_client_secret_basic() {
 
 #[test]
 fn happy_path_with_client_secret_post_and_a_post_authenticated_dynamic_client() {
-    let mut s = SimSettings::default();
+    let mut s = raw();
     s.main_client.authentication = ClientAuthentication::ClientSecretPost { secret: "Pass word&1".into() };
     let mut lab = Lab::new(s);
     let f1 = token_request(&[("grant_type", "client_credentials"), ("scope", "dcr"), ("client_id", MAIN), ("client_secret", "Pass word&1")]);
@@ -86,7 +85,7 @@ fn happy_path_with_private_key_jwt_es256() {
 
 #[test]
 fn happy_path_with_private_key_jwt_from_a_pem_key() {
-    let mut s = SimSettings::default();
+    let mut s = raw();
     s.main_client.authentication = ClientAuthentication::PrivateKeyJwt { jwks: vec![], public_keys_pem: vec![main_key().public_key_pem()] };
     let a = sign_assertion(&main_key(), Alg::ES256, None, &assertion_claims("j-1", NOW));
     rest_of_the_flow(&mut Lab::new(s), &assertion_request(&a));
@@ -106,7 +105,7 @@ fn register_main_client_key_switches_to_private_key_jwt() {
 
 #[test]
 fn terse_errors_and_absent_attestation() {
-    let s = SimSettings { expose_detailed_errors: false, attestation: haapi_lab::sim::AttestationMode::Absent, ..SimSettings::default() };
+    let s = SimSettings { expose_detailed_errors: false, attestation: haapi_lab::sim::AttestationMode::Absent, ..raw() };
     let mut lab = Lab::new(s);
     let mut r = dcr_request();
     r.headers.set("authorization", basic(MAIN, "wrong"));
@@ -171,7 +170,9 @@ fn discovery_advertises_the_endpoints() {
         assert_eq!(d["issuer"], ISSUER);
         assert_eq!((d["token_endpoint"].as_str(), d["registration_endpoint"].as_str()), (Some(TOKEN), Some(REGISTRATION)));
         assert_eq!((d["authorization_endpoint"].as_str(), d["jwks_uri"].as_str()), (Some(AUTHORIZE), Some(format!("{ISSUER}/jwks").as_str())));
-        assert_eq!(d["haapi_cat_endpoint"], format!("{TOKEN}/cat"));
+        assert!(d.get("haapi_cat_endpoint").is_none(), "no invented discovery fields (the CAT endpoint is configured)");
+        assert_eq!(d["grant_types_supported"], json!(["client_credentials", "authorization_code", "refresh_token"]));
+        assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
         assert_eq!(d["dpop_signing_alg_values_supported"], json!(["ES256", "ES384", "RS256", "PS256"]));
         assert!(d["token_endpoint_auth_methods_supported"].as_array().unwrap().contains(&json!("private_key_jwt")));
     }
@@ -219,11 +220,11 @@ fn script(sim: &mut Simulator) -> Vec<HttpResponse> {
 
 #[test]
 fn same_seed_same_requests_same_clock_give_identical_responses() {
-    let a = script(&mut Simulator::new(SimSettings::default(), 7));
-    let b = script(&mut Simulator::new(SimSettings::default(), 7));
+    let a = script(&mut Simulator::new(raw(), 7));
+    let b = script(&mut Simulator::new(raw(), 7));
     let text = |r: &[haapi_lab::proto::http::HttpResponse]| r.iter().map(|r| r.to_json().to_string()).collect::<Vec<_>>();
     assert_eq!(text(&a), text(&b));
-    let c = script(&mut Simulator::new(SimSettings::default(), 8));
+    let c = script(&mut Simulator::new(raw(), 8));
     assert_ne!(text(&a), text(&c));
 }
 
@@ -239,12 +240,12 @@ fn settings_round_trip_and_refuse_unknown_fields() {
     assert!(serde_json::from_str::<SimSettings>(r#"{"clockSkew":10}"#).is_err());
     assert!(serde_json::from_str::<SimSettings>(r#"{"mainClient":{"authentication":{"method":"client_secret_basic","secret":"s","extra":1}}}"#).is_err());
     // Debug never shows a secret.
-    assert!(!format!("{:?}", SimSettings::default()).contains("Password1"));
+    assert!(!format!("{:?}", raw()).contains("Password1"));
 }
 
 #[test]
 fn unusable_settings_answer_500_with_what_to_change() {
-    let s = SimSettings { issuer: "not a url".into(), ..SimSettings::default() };
+    let s = SimSettings { issuer: "not a url".into(), ..raw() };
     let mut sim = Simulator::new(s, 1);
     let r = sim.handle(&dcr_request(), Timestamp::from_secs(NOW));
     assert_refused(&r, 500, "server_error", "issuer");
@@ -254,12 +255,12 @@ fn unusable_settings_answer_500_with_what_to_change() {
 
 fn garbage_settings() -> Vec<SimSettings> {
     let (ca, _) = ca_and_leaf(1, 86400);
-    let nonce = SimSettings { dpop_nonce: haapi_lab::sim::DpopNonceMode::Required, ..SimSettings::default() };
+    let nonce = SimSettings { dpop_nonce: haapi_lab::sim::DpopNonceMode::Required, ..raw() };
     let mut rsa_jwk = private_key_jwt_settings();
     if let ClientAuthentication::PrivateKeyJwt { jwks, .. } = &mut rsa_jwk.main_client.authentication {
         jwks.push(json!({ "kty": "RSA", "n": "sXch", "e": "AQAB", "kid": "tiny" }));
     }
-    vec![SimSettings::default(), rsa_jwk, client_secret_jwt_settings(), tls_settings(&ca.certificate_pem), nonce]
+    vec![raw(), rsa_jwk, client_secret_jwt_settings(), tls_settings(&ca.certificate_pem), nonce]
 }
 
 /// Hand-made JWTs with hostile headers.
@@ -401,10 +402,10 @@ fn exported_database_restores_the_dynamic_clients() {
     let (id, secret) = dynamic_client(&mut lab);
     let state = lab.sim.export_state();
     assert!(!state.to_string().contains(&secret), "secrets are exported only as hashes");
-    let mut restored = Lab::new(SimSettings::default());
+    let mut restored = Lab::new(raw());
     restored.sim.import_state(&state).unwrap();
     assert_eq!(restored.sim.dynamic_clients(), lab.sim.dynamic_clients());
     haapi_token(&mut restored, &id, &secret, &DpopKey::new(7));
-    let other_issuer = SimSettings { issuer: "https://other.example/oauth".into(), ..SimSettings::default() };
+    let other_issuer = SimSettings { issuer: "https://other.example/oauth".into(), ..raw() };
     assert!(Simulator::new(other_issuer, 1).import_state(&state).is_err());
 }

@@ -151,7 +151,7 @@ fn wrong_secret_with_basic_gets_a_basic_challenge() {
 
 #[test]
 fn wrong_secret_with_client_secret_post() {
-    let mut s = SimSettings::default();
+    let mut s = raw();
     s.main_client.authentication = haapi_lab::sim::ClientAuthentication::ClientSecretPost { secret: "Password1".into() };
     let mut lab = Lab::new(s);
     let r = token_request(&[("grant_type", "client_credentials"), ("scope", "dcr"), ("client_id", MAIN), ("client_secret", "nope")]);
@@ -287,7 +287,7 @@ fn registration_with_a_form_body() {
 
 #[test]
 fn dcr_scope_for_a_client_no_template_names() {
-    let mut s = SimSettings::default();
+    let mut s = raw();
     s.template_client.authenticate_client_by = vec!["another-client".into()];
     let mut lab = Lab::new(s);
     assert_refused(&lab.send(&dcr_request()), 400, "invalid_scope", "authenticate-client-by");
@@ -318,13 +318,13 @@ fn refuse_proof(lab: &mut Lab, id: &str, secret: &str, proof: &str, reason: &str
 
 #[test]
 fn haapi_token_without_a_dpop_proof() {
-    let (mut lab, id, secret) = haapi_lab(SimSettings::default());
+    let (mut lab, id, secret) = haapi_lab(raw());
     assert_refused(&lab.send(&haapi_request(&id, &secret, None)), 400, "invalid_dpop_proof", "DPoP-bound");
 }
 
 #[test]
 fn proof_with_a_wrong_htu() {
-    let (mut lab, id, secret) = haapi_lab(SimSettings::default());
+    let (mut lab, id, secret) = haapi_lab(raw());
     let key = DpopKey::new(7);
     let proof = key.proof("POST", "https://proxy.local/oauth/v2/oauth-token", NOW, None);
     refuse_proof(&mut lab, &id, &secret, &proof, "htu");
@@ -332,21 +332,21 @@ fn proof_with_a_wrong_htu() {
 
 #[test]
 fn proof_with_a_wrong_htm() {
-    let (mut lab, id, secret) = haapi_lab(SimSettings::default());
+    let (mut lab, id, secret) = haapi_lab(raw());
     let proof = DpopKey::new(7).proof("GET", TOKEN, NOW, None);
     refuse_proof(&mut lab, &id, &secret, &proof, "htm");
 }
 
 #[test]
 fn proof_with_a_stale_iat() {
-    let (mut lab, id, secret) = haapi_lab(SimSettings::default());
+    let (mut lab, id, secret) = haapi_lab(raw());
     let proof = DpopKey::new(7).proof("POST", TOKEN, NOW - 600, None);
     refuse_proof(&mut lab, &id, &secret, &proof, "stale");
 }
 
 #[test]
 fn replayed_proof() {
-    let (mut lab, id, secret) = haapi_lab(SimSettings::default());
+    let (mut lab, id, secret) = haapi_lab(raw());
     let proof = DpopKey::new(7).proof("POST", TOKEN, NOW, None);
     assert_eq!(lab.send(&haapi_request(&id, &secret, Some(&proof))).status, 200);
     refuse_proof(&mut lab, &id, &secret, &proof, "already used");
@@ -354,7 +354,7 @@ fn replayed_proof() {
 
 #[test]
 fn proof_with_a_bad_signature() {
-    let (mut lab, id, secret) = haapi_lab(SimSettings::default());
+    let (mut lab, id, secret) = haapi_lab(raw());
     let (signer, claimed) = (DpopKey::new(7), DpopKey::new(8));
     // Header names key 8, signature by key 7.
     let proof = signer.sign(&claimed.header(), &signer.claims("POST", TOKEN, NOW, None));
@@ -363,7 +363,7 @@ fn proof_with_a_bad_signature() {
 
 #[test]
 fn proof_jwk_with_private_key_material() {
-    let (mut lab, id, secret) = haapi_lab(SimSettings::default());
+    let (mut lab, id, secret) = haapi_lab(raw());
     let key = DpopKey::new(7);
     let header = json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": key.private_jwk() });
     refuse_proof(&mut lab, &id, &secret, &key.sign(&header, &key.claims("POST", TOKEN, NOW, None)), "private member \"d\"");
@@ -371,7 +371,7 @@ fn proof_jwk_with_private_key_material() {
 
 #[test]
 fn proof_with_typ_jwt() {
-    let (mut lab, id, secret) = haapi_lab(SimSettings::default());
+    let (mut lab, id, secret) = haapi_lab(raw());
     let key = DpopKey::new(7);
     let header = json!({ "typ": "JWT", "alg": "ES256", "jwk": key.jwk });
     refuse_proof(&mut lab, &id, &secret, &key.sign(&header, &key.claims("POST", TOKEN, NOW, None)), "typ");
@@ -379,7 +379,7 @@ fn proof_with_typ_jwt() {
 
 #[test]
 fn proof_with_an_hmac_alg() {
-    let (mut lab, id, secret) = haapi_lab(SimSettings::default());
+    let (mut lab, id, secret) = haapi_lab(raw());
     let key = DpopKey::new(7);
     let header = json!({ "typ": "dpop+jwt", "alg": "HS256", "jwk": key.jwk });
     refuse_proof(&mut lab, &id, &secret, &key.sign(&header, &key.claims("POST", TOKEN, NOW, None)), "alg HS256");
@@ -387,14 +387,14 @@ fn proof_with_an_hmac_alg() {
 
 #[test]
 fn proof_with_ath_at_the_token_endpoint() {
-    let (mut lab, id, secret) = haapi_lab(SimSettings::default());
+    let (mut lab, id, secret) = haapi_lab(raw());
     let proof = DpopKey::new(7).proof("POST", TOKEN, NOW, Some("some-token"));
     refuse_proof(&mut lab, &id, &secret, &proof, "ath");
 }
 
 #[test]
 fn nonce_required_then_retry_with_the_nonce() {
-    let s = SimSettings { dpop_nonce: DpopNonceMode::Required, ..SimSettings::default() };
+    let s = SimSettings { dpop_nonce: DpopNonceMode::Required, ..raw() };
     let (mut lab, id, secret) = haapi_lab(s);
     let key = DpopKey::new(7);
     let r = lab.send(&haapi_request(&id, &secret, Some(&key.proof("POST", TOKEN, NOW, None))));
@@ -442,7 +442,7 @@ fn token_request_with_a_json_body() {
 
 #[test]
 fn stale_dynamic_client_after_a_database_reset() {
-    let (mut lab, id, secret) = haapi_lab(SimSettings::default());
+    let (mut lab, id, secret) = haapi_lab(raw());
     lab.sim.reset_database();
     let r = lab.send(&haapi_request(&id, &secret, Some(&DpopKey::new(7).proof("POST", TOKEN, NOW, None))));
     assert_refused(&r, 401, "invalid_client", "register again");
@@ -453,7 +453,7 @@ fn stale_dynamic_client_after_a_database_reset() {
 
 /// A lab with a dynamic client, its DPoP key and its HAAPI token.
 fn authorized_lab() -> (Lab, String, DpopKey, String) {
-    let (mut lab, id, secret) = haapi_lab(SimSettings::default());
+    let (mut lab, id, secret) = haapi_lab(raw());
     let key = DpopKey::new(7);
     let token = haapi_token(&mut lab, &id, &secret, &key);
     (lab, id, key, token)
@@ -518,7 +518,7 @@ fn authorize_with_an_expired_haapi_token() {
 
 #[test]
 fn authorize_needs_a_nonce_when_required() {
-    let s = SimSettings { dpop_nonce: DpopNonceMode::Required, ..SimSettings::default() };
+    let s = SimSettings { dpop_nonce: DpopNonceMode::Required, ..raw() };
     let (mut lab, id, secret) = haapi_lab(s);
     let key = DpopKey::new(7);
     let nonce = lab.send(&haapi_request(&id, &secret, Some(&key.proof("POST", TOKEN, NOW, None)))).header("dpop-nonce").unwrap().to_owned();
@@ -578,7 +578,7 @@ fn dcr_token_expires() {
 
 #[test]
 fn dynamic_client_secret_expires_when_configured() {
-    let s = SimSettings { dynamic_client_secret_ttl_secs: 60, ..SimSettings::default() };
+    let s = SimSettings { dynamic_client_secret_ttl_secs: 60, ..raw() };
     let (mut lab, id, secret) = haapi_lab(s);
     lab.now += 61;
     let proof = DpopKey::new(7).proof("POST", TOKEN, lab.now, None);

@@ -26,14 +26,20 @@ fn global(name: &str) -> JsValue {
     js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// These tests are about the browser: make sure that is where they run (not Node, not a worker).
+/// These tests are about the browser: make sure that is where they run (not Node, not a worker),
+/// and in one of the two browsers the suite drives (scripts/test.sh checks, from the runner's
+/// output, that each run was in the browser it asked for).
 #[wasm_bindgen_test]
 fn runs_in_a_browser_window() {
     assert!(global("document").is_object(), "no `document`: not running in a browser page");
     let navigator = global("navigator");
     let user_agent = js_sys::Reflect::get(&navigator, &JsValue::from_str("userAgent")).ok().and_then(|v| v.as_string()).unwrap_or_default();
     console_log!("user agent: {user_agent}");
-    assert!(user_agent.contains("Chrome"), "expected Chromium, got user agent {user_agent:?}");
+    // Chromium: "... AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36" (its
+    // headless mode may say HeadlessChrome/); Firefox: "... rv:153.0) Gecko/20100101 Firefox/153.0".
+    let chromium = user_agent.contains("Chrome/") && !user_agent.contains("Firefox/");
+    let firefox = user_agent.contains("Firefox/") && user_agent.contains("Gecko/20100101");
+    assert!(chromium || firefox, "expected Chromium or Firefox, got user agent {user_agent:?}");
 }
 
 #[wasm_bindgen_test]
@@ -87,14 +93,34 @@ mod fallback {
         use Status::*;
         assert_eq!(
             steps(trace),
-            [("discovery", Ok), ("attestation", Skipped), ("dcr-token", Ok), ("registration", Ok), ("store", Ok), ("haapi-token", Ok), ("authorize", Ok)],
+            [
+                ("discovery", Ok),
+                ("attestation", Skipped),
+                ("dcr-token", Ok),
+                ("registration", Ok),
+                ("store", Ok),
+                ("haapi-token", Ok),
+                ("authorize", Ok),
+                ("authenticate", Ok),
+                ("authenticate", Ok),
+                ("authenticate", Ok),
+                ("authenticate", Ok),
+                ("code-exchange", Ok)
+            ],
             "the trace of a first run"
         );
     }
 
+    /// The default configuration, logging in as the simulator's demo user.
+    fn demo_config() -> Config {
+        let mut v = Config::default().to_json();
+        v["authentication"]["inputs"] = json!({ "userName": "demo", "password": "Password1" });
+        Config::from_value(&v).expect("valid")
+    }
+
     #[wasm_bindgen_test]
     fn private_key_jwt_fallback_then_reuse_of_the_stored_client() {
-        let config = Config::default();
+        let config = demo_config();
         let mut lab = SimLab::new(&config, 7, Timestamp::from_secs(T0)).expect("the simulator starts");
 
         let run = lab.run(&config, Timestamp::from_secs(T0)).expect("the first run succeeds");
@@ -102,8 +128,10 @@ mod fallback {
         let client_id = run.outcome.dynamic_client_id.clone().expect("a dynamic client was registered");
         assert!(!run.outcome.reused_stored_client);
         assert!(run.outcome.haapi_token.is_some(), "no HAAPI token");
-        let representation = run.outcome.representation.as_ref().expect("the authorize step returned a representation");
-        assert_eq!(representation["type"], "authentication-step");
+        let representation = run.outcome.representation.as_ref().expect("the walk ended on a representation");
+        assert_eq!(representation["type"], "oauth-authorization-response");
+        assert_eq!(run.outcome.subject.as_deref(), Some("demo"));
+        assert!(run.outcome.tokens.is_some(), "the code bought tokens");
 
         let again = lab.run(&config, Timestamp::from_secs(T0 + 60)).expect("the second run succeeds");
         assert!(again.outcome.reused_stored_client, "the stored client was not reused");
@@ -112,7 +140,7 @@ mod fallback {
             let s = again.trace.steps.iter().find(|s| s.name.name() == step).unwrap_or_else(|| panic!("no {step} step in the second trace"));
             assert_eq!(s.status, Status::Skipped, "{step} should be skipped when the stored client is reused");
         }
-        for step in ["haapi-token", "authorize"] {
+        for step in ["haapi-token", "authorize", "authenticate", "code-exchange"] {
             let s = again.trace.steps.iter().find(|s| s.name.name() == step).unwrap_or_else(|| panic!("no {step} step in the second trace"));
             assert_eq!(s.status, Status::Ok, "{step} on the second run");
         }
@@ -134,6 +162,7 @@ mod fallback {
                 "credential": { "method": "client_secret_basic", "secret": "Password1", "alg": null },
                 "dpop": { "alg": "ES256", "keyStore": "wasm" },
                 "device": { "attestation": "unsupported" },
+                "authentication": { "inputs": { "userName": "demo", "password": "Password1" } },
                 "stopAfter": null
             })
             .to_string(),
@@ -149,6 +178,6 @@ mod fallback {
             request.headers.get("authorization"),
             Some(haapi_lab::client::client_auth::basic_authorization("haapi-android-client", "Password1").as_str())
         );
-        assert_eq!(run.outcome.representation.as_ref().unwrap()["type"], "authentication-step");
+        assert_eq!(run.outcome.representation.as_ref().unwrap()["type"], "oauth-authorization-response");
     }
 }

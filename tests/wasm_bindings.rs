@@ -20,8 +20,10 @@ fn rust(v: &JsValue) -> Value {
     serde_json::from_str(&String::from(js_sys::JSON::stringify(v).unwrap())).unwrap()
 }
 
+/// The default configuration with the simulator's demo user as `authentication.inputs`, edited.
 fn config(edit: impl FnOnce(&mut Value)) -> JsValue {
     let mut v = rust(&haapi_lab::wasm::default_config());
+    v["authentication"]["inputs"] = json!({ "userName": "demo", "password": "Password1" });
     edit(&mut v);
     js(&v)
 }

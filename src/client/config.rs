@@ -287,11 +287,13 @@ pub struct AuthenticationConfig {
     pub inputs: BTreeMap<String, String>,
     /// Exchange the authorization code for tokens at the end.
     pub code_exchange: bool,
+    /// How long to wait between polls of a `polling-step`, in ms (0 to 60000).
+    pub poll_interval_ms: u32,
 }
 
 impl Default for AuthenticationConfig {
     fn default() -> Self {
-        AuthenticationConfig { follow_redirects: true, authenticator: None, inputs: BTreeMap::new(), code_exchange: true }
+        AuthenticationConfig { follow_redirects: true, authenticator: None, inputs: BTreeMap::new(), code_exchange: true, poll_interval_ms: 1000 }
     }
 }
 
@@ -302,6 +304,7 @@ impl fmt::Debug for AuthenticationConfig {
             .field("authenticator", &self.authenticator)
             .field("inputs", &self.inputs.keys().collect::<Vec<_>>())
             .field("code_exchange", &self.code_exchange)
+            .field("poll_interval_ms", &self.poll_interval_ms)
             .finish()
     }
 }
@@ -620,6 +623,14 @@ impl Config {
             authenticator: au.opt_string("authenticator", &mut p),
             inputs,
             code_exchange: au.bool("codeExchange", da.code_exchange, &mut p),
+            poll_interval_ms: match au.get("pollIntervalMs") {
+                None => da.poll_interval_ms,
+                Some(Value::Number(n)) if n.as_u64().is_some_and(|v| v <= 60_000) => n.as_u64().unwrap_or(0) as u32,
+                Some(other) => {
+                    p.add("authentication.pollIntervalMs", format!("must be a whole number of milliseconds from 0 to 60000, not {other}"));
+                    da.poll_interval_ms
+                }
+            },
         };
         au.finish(&mut p);
 
@@ -668,7 +679,7 @@ impl Config {
             "credential": { "method": cr.method.name(), "secret": cr.secret, "alg": cr.alg, "privateKey": cr.private_key, "certificate": cr.certificate, "audience": cr.audience, "kid": cr.kid },
             "dpop": { "alg": self.dpop.alg, "keyStore": self.dpop.key_store.name() },
             "device": { "attestation": self.device.attestation.name() },
-            "authentication": { "followRedirects": a.follow_redirects, "authenticator": a.authenticator, "inputs": a.inputs, "codeExchange": a.code_exchange },
+            "authentication": { "followRedirects": a.follow_redirects, "authenticator": a.authenticator, "inputs": a.inputs, "codeExchange": a.code_exchange, "pollIntervalMs": a.poll_interval_ms },
             "stopAfter": self.stop_after.map(Step::name),
         })
     }
@@ -722,8 +733,8 @@ impl Config {
         if self.device.attestation == Attestation::Supported {
             p.add("device.attestation", "hardware attestation cannot be performed by a browser and is not simulated in this version; choose \"unsupported\" or \"refused\" to run the fallback");
         }
-        if self.stop_after == Some(Step::Authenticate) || self.stop_after == Some(Step::CodeExchange) {
-            p.add("stopAfter", "the flow currently ends at \"authorize\"; choose an earlier step or null");
+        if self.stop_after == Some(Step::CodeExchange) && !self.authentication.code_exchange {
+            p.add("stopAfter", "authentication.codeExchange is false, so there is no code-exchange step to stop after");
         }
         p.finish()
     }

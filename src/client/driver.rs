@@ -8,7 +8,7 @@
 
 use super::client_auth::SignRequest;
 use super::error::Error;
-use super::flow::{DynamicClient, Flow, Next, Outcome};
+use super::flow::{DynamicClient, Flow, InputAnswer, InputKind, InputRequest, Next, Outcome};
 use crate::proto::clock::Timestamp;
 use crate::proto::http::{HttpRequest, HttpResponse};
 use std::future::Future;
@@ -28,6 +28,9 @@ pub trait Environment {
     async fn store(&mut self, client: &DynamicClient) -> Result<(), Error>;
     /// Deletes the stored client with this `client_id`.
     async fn forget(&mut self, client_id: &str) -> Result<(), Error>;
+    /// Answers a question of the HAAPI walk, or `None` to pause the run there ([`Progress::Paused`]):
+    /// the caller answers later with [`Flow::on_input`] and drives again.
+    async fn input(&mut self, request: &InputRequest) -> Option<InputAnswer>;
     /// Why the run must stop now (an `AbortSignal` fired), if it must.
     fn cancelled(&mut self) -> Option<String> {
         None
@@ -53,6 +56,8 @@ pub enum Progress {
     Done(Outcome),
     /// A step completed and the run goes on ([`Until::NextStep`]).
     Stepped,
+    /// The run waits for an answer to this question ([`Flow::on_input`]).
+    Paused(InputRequest),
 }
 
 /// Drives `flow` in `env` until `until`. An `Err` ends the run; the trace (`flow.trace()`) holds
@@ -97,6 +102,13 @@ pub async fn drive(flow: &mut Flow, env: &mut impl Environment, until: Until) ->
                 let forgotten = env.forget(&client_id).await;
                 device_done(flow, env, forgotten)?;
             }
+            Next::Input(request) => match env.input(&request).await {
+                Some(answer) => {
+                    let now = env.now();
+                    flow.on_input(answer, now)?;
+                }
+                None => return Ok(Progress::Paused(request)),
+            },
         }
         let len = flow.trace().steps.len();
         if len > seen {
@@ -121,10 +133,30 @@ fn device_done(flow: &mut Flow, env: &mut impl Environment, result: Result<(), E
 
 /// Runs `flow` to its end in an environment whose futures are always ready (tests, benchmarks,
 /// the in-process simulator). Panics if the environment awaits something (a bug in the caller).
+/// A question nobody answers ends the run with the error it stands for ([`InputAnswer::GiveUp`]).
 pub fn run_blocking(flow: &mut Flow, env: &mut impl Environment) -> Result<Outcome, Error> {
-    match block_on(drive(flow, env, Until::End))? {
-        Progress::Done(outcome) => Ok(outcome),
-        Progress::Stepped => unreachable!("Until::End only returns when the run is over"),
+    loop {
+        match block_on(drive(flow, env, Until::End))? {
+            Progress::Done(outcome) => return Ok(outcome),
+            Progress::Paused(_) => {
+                let now = env.now();
+                flow.on_input(InputAnswer::GiveUp, now)?;
+            }
+            Progress::Stepped => unreachable!("Until::End only returns when the run is over"),
+        }
+    }
+}
+
+/// The answers a program gives without a person: polls go on (the simulator's other device
+/// answers by its settings), redirects are followed, the configured authenticator is chosen, a
+/// form is sent with what it has; a form asked again after a problem is not answered.
+pub fn automatic_answer(request: &InputRequest) -> Option<InputAnswer> {
+    match &request.kind {
+        _ if request.problem.is_some() => None,
+        InputKind::Poll { .. } | InputKind::Redirect { .. } => Some(InputAnswer::Proceed),
+        InputKind::Choose { configured: Some(i), .. } => Some(InputAnswer::Choose(*i)),
+        InputKind::Choose { configured: None, .. } => None,
+        InputKind::Form { missing, .. } => missing.is_empty().then_some(InputAnswer::Proceed),
     }
 }
 
@@ -138,12 +170,17 @@ fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// Answers questions of the HAAPI walk for a [`SyncEnvironment`]: `None` pauses the run.
+pub type Answers<'a> = &'a mut dyn FnMut(&InputRequest) -> Option<InputAnswer>;
+
 /// A synchronous [`Environment`] from closures and values: the shape every native caller has.
 pub struct SyncEnvironment<'a, T, S>
 where
     T: FnMut(&HttpRequest) -> Result<HttpResponse, String>,
     S: FnMut(&SignRequest) -> Result<Vec<u8>, Error>,
 {
+    /// Answers the walk's questions ([`automatic_answer`] when `None`).
+    pub answers: Option<Answers<'a>>,
     /// Sends a request.
     pub transport: T,
     /// Signs with the device's keys.
@@ -175,6 +212,12 @@ where
     async fn forget(&mut self, client_id: &str) -> Result<(), Error> {
         ClientStore::forget(self.clients, client_id);
         Ok(())
+    }
+    async fn input(&mut self, request: &InputRequest) -> Option<InputAnswer> {
+        match &mut self.answers {
+            Some(answers) => answers(request),
+            None => automatic_answer(request),
+        }
     }
 }
 

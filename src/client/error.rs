@@ -90,6 +90,36 @@ pub enum Error {
         /// Where this configuration would send it.
         requested: Destination,
     },
+    /// The HAAPI server answered with a problem (`application/problem+json`).
+    #[error("{step}: {problem}: {title}{}", if .detail.is_empty() { String::new() } else { format!(" ({})", .detail) })]
+    Problem {
+        /// The step that failed.
+        step: Step,
+        /// HTTP status.
+        status: u16,
+        /// The problem type's last segment (`incorrect-credentials`, …).
+        problem: String,
+        /// Its title.
+        title: String,
+        /// Its messages and invalid fields, in words.
+        detail: String,
+        /// The raw body (the problem representation).
+        body: String,
+    },
+    /// The HAAPI walk cannot go on.
+    #[error("{step}: {message}")]
+    Haapi {
+        /// The step that failed.
+        step: Step,
+        /// What kind of failure (its stable code).
+        failure: HaapiFailure,
+        /// What happened.
+        message: String,
+        /// The HTTP status of the response, when one caused it.
+        status: Option<u16>,
+        /// The response body, when one caused it.
+        body: String,
+    },
     /// A key, certificate or JWT could not be made or used.
     #[error("{0}")]
     Crypto(String),
@@ -101,10 +131,64 @@ pub enum Error {
     State(String),
 }
 
+/// Why the HAAPI walk stopped, when no server error says it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum HaapiFailure {
+    /// A representation this lab cannot follow (a client operation, an unknown type).
+    Unsupported,
+    /// A representation that breaks the model (a form without `href`, …).
+    Malformed,
+    /// An `href` that is not a URL this lab follows.
+    BadTarget,
+    /// An `href` on another origin than the server's.
+    OffOriginTarget,
+    /// `authentication.authenticator` names no option of the selector.
+    AuthenticatorNotFound,
+    /// A form field has no value and nobody gave one.
+    InputRequired,
+    /// The polling authenticator failed (the other device denied).
+    PollingFailed,
+    /// The other device did not answer in time.
+    PollingTimedOut,
+    /// Too many HAAPI requests without an authorization response.
+    TooManySteps,
+    /// The authorization response's `state` is not the one sent.
+    StateMismatch,
+    /// An `iss` that is not the configured issuer (RFC 9207).
+    IssuerMismatch,
+    /// The authorization response is an error.
+    AuthorizationError,
+}
+
+impl HaapiFailure {
+    /// The stable code JavaScript sees.
+    pub fn code(self) -> &'static str {
+        match self {
+            HaapiFailure::Unsupported => "HAAPI_UNSUPPORTED_STEP",
+            HaapiFailure::Malformed => "HAAPI_MALFORMED",
+            HaapiFailure::BadTarget => "HAAPI_BAD_TARGET",
+            HaapiFailure::OffOriginTarget => "HAAPI_OFF_ORIGIN_TARGET",
+            HaapiFailure::AuthenticatorNotFound => "AUTHENTICATOR_NOT_FOUND",
+            HaapiFailure::InputRequired => "INPUT_REQUIRED",
+            HaapiFailure::PollingFailed => "POLLING_FAILED",
+            HaapiFailure::PollingTimedOut => "POLLING_TIMED_OUT",
+            HaapiFailure::TooManySteps => "HAAPI_TOO_MANY_STEPS",
+            HaapiFailure::StateMismatch => "STATE_MISMATCH",
+            HaapiFailure::IssuerMismatch => "ISSUER_MISMATCH",
+            HaapiFailure::AuthorizationError => "AUTHORIZATION_ERROR",
+        }
+    }
+}
+
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut v = self.to_json();
-        if let Error::Server { body, .. } | Error::UnexpectedStatus { body, .. } | Error::InvalidResponse { body, .. } = self {
+        if let Error::Server { body, .. }
+        | Error::UnexpectedStatus { body, .. }
+        | Error::InvalidResponse { body, .. }
+        | Error::Problem { body, .. }
+        | Error::Haapi { body, .. } = self
+        {
             v["body"] = crate::proto::redact::redacted_body(body).into();
         }
         write!(f, "Error({v})")
@@ -132,6 +216,8 @@ impl Error {
             Error::InvalidResponse { .. } => "INVALID_RESPONSE",
             Error::Transport { .. } => "TRANSPORT_ERROR",
             Error::DestinationChanged { .. } => "CREDENTIAL_DESTINATION_CHANGED",
+            Error::Problem { .. } => "HAAPI_PROBLEM",
+            Error::Haapi { failure, .. } => failure.code(),
             Error::Crypto(_) => "CRYPTO_ERROR",
             Error::Storage(_) => "STORAGE_ERROR",
             Error::State(_) => "FLOW_STATE",
@@ -145,6 +231,7 @@ impl Error {
                 Some(*step)
             }
             Error::DestinationChanged { .. } => Some(Step::HaapiToken),
+            Error::Problem { step, .. } | Error::Haapi { step, .. } => Some(*step),
             _ => None,
         }
     }
@@ -152,7 +239,10 @@ impl Error {
     /// The HTTP status, when a response caused the error.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::Server { status, .. } | Error::UnexpectedStatus { status, .. } | Error::InvalidResponse { status, .. } => Some(*status),
+            Error::Server { status, .. } | Error::UnexpectedStatus { status, .. } | Error::InvalidResponse { status, .. } | Error::Problem { status, .. } => {
+                Some(*status)
+            }
+            Error::Haapi { status, .. } => *status,
             _ => None,
         }
     }
@@ -182,6 +272,13 @@ impl Error {
         }
         if let Error::Config(problems) = self {
             v["problems"] = super::config::problems_json(problems);
+        }
+        if let Error::Problem { problem, title, body, .. } = self {
+            v["problem"] = problem.clone().into();
+            v["title"] = title.clone().into();
+            if let Ok(representation) = serde_json::from_str::<serde_json::Value>(body) {
+                v["representation"] = representation;
+            }
         }
         if let Error::DestinationChanged { client_id, registered_at, requested } = self {
             v["clientId"] = client_id.clone().into();

@@ -108,6 +108,11 @@ export async function signEs256(privateKey, bytes) {
 }
 
 /** The global `fetch` (window, worker or Node), with the request's own AbortSignal; the response as JSON text. */
+/** Resolves after `ms` milliseconds (the wait between polls of a polling-step). */
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 export async function send(method, url, headers, body, signal) {
   const init = { method, headers, redirect: "manual", credentials: "omit", cache: "no-store" };
   if (body !== undefined && body !== null) init.body = body;

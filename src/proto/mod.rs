@@ -10,6 +10,7 @@
 //! | [`http`] | plain request and response values |
 //! | [`step`] | the step vocabulary |
 //! | [`redact`] | what a trace or a log may show |
+//! | [`haapi`] | the HAAPI representation model |
 //! | [`jose`] | JWS, JWK, keys |
 //! | [`x509`] | certificates (features `sim`, `tools`) |
 
@@ -17,6 +18,7 @@ pub mod base64;
 pub mod clock;
 pub mod der;
 pub mod entropy;
+pub mod haapi;
 pub mod http;
 pub mod jose;
 pub mod pem;

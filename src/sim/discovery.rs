@@ -2,7 +2,7 @@
 //! token-signing key (RFC 7517 §5).
 
 use super::response::json_public;
-use super::settings::{AttestationMode, Endpoints, DCR_SCOPE, HAAPI_SCOPE};
+use super::settings::{ExternalUrls, DCR_SCOPE, HAAPI_SCOPE};
 use super::Simulator;
 use crate::proto::http::HttpResponse;
 use serde_json::{json, Value};
@@ -13,11 +13,10 @@ pub(super) const AUTH_METHODS: [&str; 6] =
     ["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt", "tls_client_auth", "self_signed_tls_client_auth"];
 
 impl Simulator {
-    /// The metadata document. Besides the standard members it has a non-standard
-    /// `haapi_cat_endpoint`: the attestation (CAT) endpoint, which Curity does not advertise
-    /// (PROTOCOL.md §1: "No discovery field for it was found"); left out when attestation is
-    /// `absent`.
-    pub(super) fn discovery_document(&self, endpoints: &Endpoints) -> HttpResponse {
+    /// The metadata document: standard members only, listing what this server serves. The CAT
+    /// endpoint has no metadata name (docs/protocol.md §1): a client derives it (`{token}/cat`)
+    /// or is configured with it. No `userinfo_endpoint`: the simulator does not serve one.
+    pub(super) fn discovery_document(&self, endpoints: &ExternalUrls) -> HttpResponse {
         let s = &self.settings;
         let mut scopes = vec!["openid".to_owned(), "profile".to_owned(), DCR_SCOPE.to_owned(), HAAPI_SCOPE.to_owned()];
         for scope in s.template_client.scope.split_whitespace() {
@@ -25,7 +24,7 @@ impl Simulator {
                 scopes.push(scope.to_owned());
             }
         }
-        let mut doc = json!({
+        let doc = json!({
             "issuer": endpoints.issuer,
             "authorization_endpoint": endpoints.authorize,
             "token_endpoint": endpoints.token,
@@ -33,7 +32,10 @@ impl Simulator {
             "jwks_uri": endpoints.jwks,
             "scopes_supported": scopes,
             "response_types_supported": ["code"],
-            "grant_types_supported": ["client_credentials"],
+            "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token"],
+            "code_challenge_methods_supported": ["S256"],
+            "response_modes_supported": ["query"],
+            "authorization_response_iss_parameter_supported": true,
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["ES256"],
             "token_endpoint_auth_methods_supported": AUTH_METHODS,
@@ -41,9 +43,6 @@ impl Simulator {
             "dpop_signing_alg_values_supported": s.dpop_alg_names(),
             "tls_client_certificate_bound_access_tokens": false,
         });
-        if s.attestation != AttestationMode::Absent {
-            doc["haapi_cat_endpoint"] = Value::String(endpoints.cat.clone());
-        }
         json_public(&doc)
     }
 

@@ -16,7 +16,7 @@
 //!
 //! Requests are matched by **path** only: scheme and host of the request URL are ignored,
 //! because a same-origin proxy or `sendVia` changes them. Checks of DPoP `htu` and assertion
-//! `aud` use the external URLs derived from [`SimSettings::issuer`] ([`Endpoints`]).
+//! `aud` use the external URLs derived from [`SimSettings::issuer`] ([`ExternalUrls`]).
 //!
 //! Where Curity's behaviour is not public (PROTOCOL.md NOT FOUND / INFERENCE), it is a field of
 //! [`SimSettings`] with a documented default.
@@ -25,6 +25,7 @@ mod assertion;
 mod client_auth;
 mod discovery;
 mod dpop;
+mod grants;
 mod haapi;
 mod registration;
 mod request;
@@ -34,8 +35,8 @@ mod state;
 mod token;
 
 pub use settings::{
-    AcceptAudience, AttestationMode, ClientAssurance, ClientAuthentication, DpopNonceMode, EndpointPaths, Endpoints, MainClient, SimSettings, TemplateClient,
-    DCR_SCOPE, HAAPI_SCOPE,
+    AcceptAudience, AttestationMode, ClientAssurance, ClientAuthentication, DpopNonceMode, EndpointPaths, ExternalUrls, MainClient, SimSettings,
+    TemplateClient, DCR_SCOPE, HAAPI_SCOPE,
 };
 
 use crate::proto::clock::Timestamp;
@@ -100,6 +101,12 @@ struct Store {
     dpop_jtis: BTreeMap<(String, String), u64>,
     /// Server DPoP nonces → expiry.
     nonces: BTreeMap<String, u64>,
+    /// HAAPI sessions by id.
+    sessions: BTreeMap<String, haapi::Session>,
+    /// Authorization codes.
+    codes: BTreeMap<String, haapi::CodeGrant>,
+    /// Refresh tokens.
+    refresh_tokens: BTreeMap<String, haapi::RefreshGrant>,
 }
 
 /// Most nonces kept at once; the oldest go first (a client that never answers a nonce challenge
@@ -113,13 +120,16 @@ impl Store {
         self.assertion_jtis.retain(|_, exp| *exp >= now);
         self.dpop_jtis.retain(|_, exp| *exp >= now);
         self.nonces.retain(|_, exp| *exp > now);
+        self.sessions.retain(|_, s| s.expires_at > now);
+        self.codes.retain(|_, c| c.expires_at > now);
+        self.refresh_tokens.retain(|_, r| r.expires_at > now);
     }
 }
 
 /// The simulated Curity Identity Server. See the [module docs](self).
 pub struct Simulator {
     settings: SimSettings,
-    endpoints: Result<Endpoints, String>,
+    endpoints: Result<ExternalUrls, String>,
     rng: SeededEntropy,
     /// The token-signing key (P-256, ES256), published at the JWKS endpoint.
     signing_key: P256Key,
@@ -171,7 +181,7 @@ impl Simulator {
     }
 
     /// The external endpoint URLs, or why the settings cannot work.
-    pub fn endpoints(&self) -> Result<&Endpoints, &str> {
+    pub fn endpoints(&self) -> Result<&ExternalUrls, &str> {
         self.endpoints.as_ref().map_err(String::as_str)
     }
 
@@ -210,7 +220,7 @@ impl Simulator {
         result.unwrap_or_else(|error| error.to_response(&endpoints.issuer, self.settings.expose_detailed_errors))
     }
 
-    fn route(&mut self, request: &HttpRequest, now: Timestamp, endpoints: &Endpoints) -> Result<HttpResponse, SimError> {
+    fn route(&mut self, request: &HttpRequest, now: Timestamp, endpoints: &ExternalUrls) -> Result<HttpResponse, SimError> {
         let Some(url) = request::request_url(request) else {
             return Err(SimError::invalid_request(format!("the request URL {:?} is not a URL or an absolute path", request.url)));
         };
@@ -223,6 +233,8 @@ impl Simulator {
             (&["POST"], Endpoint::Registration)
         } else if path == paths.authorize {
             (&["GET"], Endpoint::Authorize)
+        } else if path == paths.authentication.trim_end_matches('/') || path.starts_with(&format!("{}/", paths.authentication.trim_end_matches('/'))) {
+            (&["GET", "POST"], Endpoint::Authentication)
         } else if path == paths.cat && self.settings.attestation != AttestationMode::Absent {
             (&["GET", "POST"], Endpoint::Cat)
         } else if path == format!("{issuer_path}/jwks") {
@@ -247,6 +259,7 @@ impl Simulator {
             Endpoint::Token => self.token_endpoint(request, now, endpoints),
             Endpoint::Registration => self.registration_endpoint(request, now),
             Endpoint::Authorize => self.authorize_endpoint(request, &url, now, endpoints),
+            Endpoint::Authentication => self.authentication_endpoint(request, &url, now, endpoints),
             Endpoint::Cat => Err(self.cat_endpoint()),
             Endpoint::Jwks => Ok(self.jwks_document()),
             Endpoint::Discovery => Ok(self.discovery_document(endpoints)),
@@ -259,6 +272,7 @@ enum Endpoint {
     Token,
     Registration,
     Authorize,
+    Authentication,
     Cat,
     Jwks,
     Discovery,

@@ -14,6 +14,8 @@ pub(crate) struct SimError {
     pub challenge: Option<Challenge>,
     /// Extra headers (`DPoP-Nonce`, `Allow`).
     pub headers: Vec<(&'static str, String)>,
+    /// A HAAPI problem body (RFC 7807, `application/problem+json`) instead of an OAuth error.
+    pub problem: Option<Box<Value>>,
 }
 
 /// A `WWW-Authenticate` challenge (RFC 9110 §11.6.1).
@@ -30,7 +32,18 @@ pub(crate) enum Challenge {
 impl SimError {
     /// An error with no challenge.
     pub fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
-        SimError { status, error, description: description.into(), challenge: None, headers: Vec::new() }
+        SimError { status, error, description: description.into(), challenge: None, headers: Vec::new(), problem: None }
+    }
+    /// A HAAPI problem (docs/protocol.md §5): `application/problem+json` with `type`
+    /// `https://curity.se/problems/<name>`, `title`, and the members in `extra`.
+    pub fn problem(status: u16, name: &str, title: &str, extra: Value) -> Self {
+        let mut body = json!({ "type": format!("{}{name}", crate::proto::haapi::PROBLEM_PREFIX), "title": title });
+        if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+            b.extend(e);
+        }
+        let mut e = SimError::new(status, "haapi_problem", title);
+        e.problem = Some(Box::new(body));
+        e
     }
     /// 400 `invalid_request` (RFC 6749 §5.2).
     pub fn invalid_request(description: impl Into<String>) -> Self {
@@ -72,6 +85,14 @@ impl SimError {
     /// `detailed` false the description is left out (Curity without
     /// `expose-detailed-error-messages`).
     pub fn to_response(&self, realm: &str, detailed: bool) -> HttpResponse {
+        if let Some(problem) = &self.problem {
+            let mut response = HttpResponse::json(self.status, problem);
+            response.headers.set("content-type", crate::proto::haapi::PROBLEM_MEDIA_TYPE);
+            for (name, value) in &self.headers {
+                response.headers.set(name, value.clone());
+            }
+            return response;
+        }
         let mut body = json!({ "error": self.error });
         if detailed {
             body["error_description"] = Value::String(self.description.clone());

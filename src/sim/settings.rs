@@ -51,9 +51,8 @@ pub struct SimSettings {
     /// NOT FOUND (PROTOCOL.md §2.2 F2): Curity's templatized DCR response is not public.
     pub dynamic_client_secret_ttl_secs: u64,
     /// Whether DPoP proofs must carry a server nonce (RFC 9449 §8, §9). Default `"off"`.
-    /// Curity requires nonces when the client's `use-legacy-dpop` is false (its default for new
-    /// clients, PROTOCOL.md §4); the lab starts with `"off"` so the first run is short, and
-    /// `"required"` demonstrates the `use_dpop_nonce` handshake.
+    /// Default `"required"`, as for new Curity clients (`use-legacy-dpop` false is the default,
+    /// docs/protocol.md §4); `"off"` behaves as `use-legacy-dpop` true.
     pub dpop_nonce: DpopNonceMode,
     /// How long a server nonce stays valid, in seconds. Default 300. NOT FOUND (PROTOCOL.md §4).
     pub dpop_nonce_ttl_secs: u64,
@@ -79,6 +78,122 @@ pub struct SimSettings {
     /// Whether error responses carry an `error_description` (Curity's
     /// `expose-detailed-error-messages`, on in every sample, PROTOCOL.md §8). Default true.
     pub expose_detailed_errors: bool,
+    /// The HAAPI login: demo users, the authenticators, problems and their statuses.
+    pub authentication: AuthenticationSettings,
+    /// Lifetime of an authorization code, in seconds. Default 60. NOT FOUND (docs/protocol.md §2).
+    pub code_ttl_secs: u64,
+    /// Whether authorization codes are bound to the DPoP key of the HAAPI session that earned
+    /// them and must be redeemed with it (Curity's `issue-token-bound-authorization-code`;
+    /// docs/protocol.md §4). Default true.
+    pub token_bound_codes: bool,
+    /// Lifetime of access tokens from the code exchange and refresh, in seconds. Default 300.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of refresh tokens, in seconds. Default 3600.
+    pub refresh_token_ttl_secs: u64,
+    /// Lifetime of ID tokens, in seconds. Default 300.
+    pub id_token_ttl_secs: u64,
+    /// Lifetime of a HAAPI session (from `authorize` to the code), in seconds. Default 600.
+    pub session_ttl_secs: u64,
+}
+
+/// A demo account of the username/password authenticator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct DemoUser {
+    /// The `userName` to type.
+    pub user_name: String,
+    /// The `password` to type.
+    pub password: Secret,
+    /// The `sub` of its tokens.
+    pub subject: String,
+    /// Its name (the ID token's `name` claim).
+    pub name: String,
+}
+
+impl Default for DemoUser {
+    fn default() -> Self {
+        DemoUser { user_name: "demo".into(), password: Secret::new("Password1"), subject: "demo".into(), name: "Demo User".into() }
+    }
+}
+
+/// How the "approve on another device" authenticator ends when nobody decides in the page.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PollingOutcome {
+    /// The other device approves.
+    Approve,
+    /// The other device denies: the polling step ends `failed`.
+    Deny,
+    /// Nobody answers: the step stays `pending` until a person decides in the page (or the
+    /// client gives up).
+    Wait,
+}
+
+/// The HTTP status of each problem type (docs/protocol.md §5: the statuses are NOT FOUND; these
+/// defaults are INFERENCE: 400 for input problems, 401/403 for session problems).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct ProblemStatuses {
+    /// `invalid-input` (a field is missing or malformed). Default 400.
+    pub invalid_input: u16,
+    /// `incorrect-credentials`. Default 400.
+    pub incorrect_credentials: u16,
+    /// `authentication-failed` (the other device denied). Default 400.
+    pub authentication_failed: u16,
+    /// `too-many-attempts`. Default 429.
+    pub too_many_attempts: u16,
+    /// `mismatch-between-session-and-access-token`. Default 403.
+    pub mismatch_between_session_and_access_token: u16,
+    /// `unexpected` (an unknown or expired session, a missing `Session-Id`). Default 400.
+    pub unexpected: u16,
+    /// `error-authorization-response`. Default 400.
+    pub error_authorization_response: u16,
+}
+
+impl Default for ProblemStatuses {
+    fn default() -> Self {
+        ProblemStatuses {
+            invalid_input: 400,
+            incorrect_credentials: 400,
+            authentication_failed: 400,
+            too_many_attempts: 429,
+            mismatch_between_session_and_access_token: 403,
+            unexpected: 400,
+            error_authorization_response: 400,
+        }
+    }
+}
+
+/// The HAAPI login the simulator offers after `authorize`: an authenticator selector with a
+/// username/password form and an "approve on another device" polling authenticator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct AuthenticationSettings {
+    /// The accounts of the username/password authenticator. Default one: `demo` / `Password1`.
+    pub users: Vec<DemoUser>,
+    /// Failed password attempts in one session before `too-many-attempts`. Default 3.
+    pub max_failed_attempts: u32,
+    /// How the polling authenticator ends when nobody decides in the page. Default `"approve"`.
+    pub polling_outcome: PollingOutcome,
+    /// After how many polls that outcome happens. Default 2.
+    pub polls_until_outcome: u32,
+    /// The subject the polling authenticator logs in. Default `demo`.
+    pub polling_subject: String,
+    /// The status of each problem.
+    pub problem_statuses: ProblemStatuses,
+}
+
+impl Default for AuthenticationSettings {
+    fn default() -> Self {
+        AuthenticationSettings {
+            users: vec![DemoUser::default()],
+            max_failed_attempts: 3,
+            polling_outcome: PollingOutcome::Approve,
+            polls_until_outcome: 2,
+            polling_subject: "demo".into(),
+            problem_statuses: ProblemStatuses::default(),
+        }
+    }
 }
 
 impl Default for SimSettings {
@@ -94,7 +209,7 @@ impl Default for SimSettings {
             haapi_token_ttl_secs: 600,
             dpop_iat_window_secs: 60,
             dynamic_client_secret_ttl_secs: 0,
-            dpop_nonce: DpopNonceMode::Off,
+            dpop_nonce: DpopNonceMode::Required,
             dpop_nonce_ttl_secs: 300,
             accept_audience: AcceptAudience::TokenEndpoint,
             allowed_assertion_algs: Alg::ALL.to_vec(),
@@ -102,6 +217,13 @@ impl Default for SimSettings {
             client_assurance: ClientAssurance::default(),
             attestation: AttestationMode::Refuse,
             expose_detailed_errors: true,
+            authentication: AuthenticationSettings::default(),
+            code_ttl_secs: 60,
+            token_bound_codes: true,
+            access_token_ttl_secs: 300,
+            refresh_token_ttl_secs: 3600,
+            id_token_ttl_secs: 300,
+            session_ttl_secs: 600,
         }
     }
 }
@@ -122,6 +244,9 @@ pub struct EndpointPaths {
     /// Attestation challenge (CAT) endpoint. Default `/oauth/v2/oauth-token/cat` (PROTOCOL.md §1,
     /// §3).
     pub cat: String,
+    /// The authentication service (HAAPI steps after `authorize`). Default `/authn/authenticate`
+    /// (Curity's sample configuration, docs/protocol.md §1); the authenticators live below it.
+    pub authentication: String,
 }
 
 impl Default for EndpointPaths {
@@ -131,6 +256,7 @@ impl Default for EndpointPaths {
             registration: "/token-service/oauth-registration".into(),
             authorize: "/oauth/v2/oauth-authorize".into(),
             cat: "/oauth/v2/oauth-token/cat".into(),
+            authentication: "/authn/authenticate".into(),
         }
     }
 }
@@ -308,7 +434,7 @@ pub enum AttestationMode {
 /// (RFC 7523 §3) are checked against.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Endpoints {
+pub struct ExternalUrls {
     /// The issuer (no trailing `/`).
     pub issuer: String,
     /// Token endpoint URL.
@@ -319,6 +445,8 @@ pub struct Endpoints {
     pub authorize: String,
     /// CAT endpoint URL.
     pub cat: String,
+    /// The authentication service's URL.
+    pub authentication: String,
     /// `<issuer>/jwks`.
     pub jwks: String,
     /// `<issuer>/.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §4).
@@ -328,7 +456,7 @@ pub struct Endpoints {
 impl SimSettings {
     /// Checks that the settings can work and derives the endpoint URLs. The error says what to
     /// change.
-    pub fn validate(&self) -> Result<Endpoints, String> {
+    pub fn validate(&self) -> Result<ExternalUrls, String> {
         let issuer = self.issuer.trim_end_matches('/');
         let url = crate::proto::url::Url::parse(issuer).map_err(|e| format!("issuer: {e} (RFC 8414 §2)"))?;
         if url.query().is_some() || url.fragment().is_some() {
@@ -339,6 +467,7 @@ impl SimSettings {
             ("paths.registration", &self.paths.registration),
             ("paths.authorize", &self.paths.authorize),
             ("paths.cat", &self.paths.cat),
+            ("paths.authentication", &self.paths.authentication),
         ];
         for (name, path) in paths {
             if !path.starts_with('/') || path.contains(['?', '#']) {
@@ -354,13 +483,34 @@ impl SimSettings {
         if !self.dpop_algs.iter().any(|a| !a.is_symmetric()) {
             return Err("dpopAlgs must name at least one asymmetric algorithm (RFC 9449 §4.2), e.g. [\"ES256\"]".into());
         }
+        let a = &self.authentication;
+        if a.users.iter().any(|u| u.user_name.is_empty()) {
+            return Err("authentication.users: every user needs a userName".into());
+        }
+        if a.max_failed_attempts == 0 {
+            return Err("authentication.maxFailedAttempts must be at least 1".into());
+        }
+        for (name, status) in [
+            ("invalidInput", a.problem_statuses.invalid_input),
+            ("incorrectCredentials", a.problem_statuses.incorrect_credentials),
+            ("authenticationFailed", a.problem_statuses.authentication_failed),
+            ("tooManyAttempts", a.problem_statuses.too_many_attempts),
+            ("mismatchBetweenSessionAndAccessToken", a.problem_statuses.mismatch_between_session_and_access_token),
+            ("unexpected", a.problem_statuses.unexpected),
+            ("errorAuthorizationResponse", a.problem_statuses.error_authorization_response),
+        ] {
+            if !(400..=599).contains(&status) {
+                return Err(format!("authentication.problemStatuses.{name} must be an error status (400-599), not {status}"));
+            }
+        }
         let origin = url.origin();
-        Ok(Endpoints {
+        Ok(ExternalUrls {
             issuer: issuer.to_owned(),
             token: format!("{origin}{}", self.paths.token),
             registration: format!("{origin}{}", self.paths.registration),
             authorize: format!("{origin}{}", self.paths.authorize),
             cat: format!("{origin}{}", self.paths.cat),
+            authentication: format!("{origin}{}", self.paths.authentication.trim_end_matches('/')),
             jwks: format!("{issuer}/jwks"),
             discovery: format!("{issuer}/.well-known/openid-configuration"),
         })

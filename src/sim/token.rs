@@ -5,7 +5,7 @@ use super::client_auth::AuthenticatedClient;
 use super::dpop::{ProofFailure, ProofTarget};
 use super::request::Form;
 use super::response::{json_ok, Challenge, SimError};
-use super::settings::{DpopNonceMode, Endpoints, DCR_SCOPE, HAAPI_SCOPE};
+use super::settings::{DpopNonceMode, ExternalUrls, DCR_SCOPE, HAAPI_SCOPE};
 use super::{DcrToken, Simulator};
 use crate::proto::clock::Timestamp;
 use crate::proto::entropy::Entropy as _;
@@ -16,23 +16,18 @@ use serde_json::json;
 impl Simulator {
     /// `POST` token endpoint. Order: form body, `grant_type`, client authentication, scope, then
     /// (HAAPI scope) the DPoP proof.
-    pub(super) fn token_endpoint(&mut self, request: &HttpRequest, now: Timestamp, endpoints: &Endpoints) -> Result<HttpResponse, SimError> {
+    pub(super) fn token_endpoint(&mut self, request: &HttpRequest, now: Timestamp, endpoints: &ExternalUrls) -> Result<HttpResponse, SimError> {
         let form = Form::parse(request)?;
         match form.get("grant_type") {
             None => return Err(SimError::invalid_request("grant_type is missing (RFC 6749 §4.4.2: grant_type=client_credentials)")),
             Some("client_credentials") => {}
-            Some("authorization_code") => {
-                return Err(SimError::new(
-                    400,
-                    "unsupported_grant_type",
-                    "authorization_code is not simulated yet: this simulator issues client_credentials tokens (scope dcr, or the HAAPI scope with DPoP) only",
-                ))
-            }
+            Some("authorization_code") => return self.code_grant(request, &form, now, endpoints),
+            Some("refresh_token") => return self.refresh_grant(request, &form, now, endpoints),
             Some(other) => {
                 return Err(SimError::new(
                     400,
                     "unsupported_grant_type",
-                    format!("grant_type {other:?} is not supported here; use client_credentials (RFC 6749 §4.4)"),
+                    format!("grant_type {other:?} is not supported here; use client_credentials, authorization_code or refresh_token"),
                 ))
             }
         }
@@ -95,7 +90,7 @@ impl Simulator {
         client: &AuthenticatedClient,
         scopes: &[&str],
         now: Timestamp,
-        endpoints: &Endpoints,
+        endpoints: &ExternalUrls,
     ) -> Result<HttpResponse, SimError> {
         if client.template.is_none() {
             return Err(SimError::invalid_scope(format!(
@@ -111,7 +106,7 @@ impl Simulator {
                 allowed.join(" ")
             )));
         }
-        let target = ProofTarget { method: "POST", url: &endpoints.token, access_token: None };
+        let target = ProofTarget { method: "POST", url: &endpoints.token, access_token: None, tolerate_ath: false };
         let proof = match self.verify_proof(request, &target, now) {
             Ok(proof) => proof,
             Err(ProofFailure::Missing) => {

@@ -63,6 +63,12 @@ impl SimServer {
     pub fn reset_database(&mut self) {
         self.sim.reset_database();
     }
+
+    /// The other device's answer to every polling login that waits: how many it reached.
+    #[wasm_bindgen(js_name = decidePolling)]
+    pub fn decide_polling(&mut self, approve: bool) -> u32 {
+        self.sim.decide_polling(approve) as u32
+    }
 }
 
 /// Checks `server.simulator` overrides (JSON text) against the simulator's settings: the

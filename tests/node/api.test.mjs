@@ -12,17 +12,56 @@ if (!existsSync(new URL("haapi_lab.js", pkg))) {
 const mod = await import(new URL("haapi_lab.js", pkg));
 await mod.default({ module_or_path: await readFile(new URL("haapi_lab_bg.wasm", pkg)) });
 
-test("the whole fallback runs against the in-module simulator in Node", async () => {
-  const lab = await mod.Lab.create(mod.defaultConfig());
+const DEMO = { userName: "demo", password: "Password1" };
+
+/** The default configuration, logging in as the simulator's demo user. */
+function demoConfig() {
+  const config = mod.defaultConfig();
+  config.authentication.inputs = { ...DEMO };
+  return config;
+}
+
+test("the whole fallback and login run against the in-module simulator in Node", async () => {
+  const lab = await mod.Lab.create(demoConfig());
   const result = await lab.run();
   assert.equal(result.state, "succeeded", JSON.stringify(result.error));
-  assert.deepEqual(result.trace.steps.map((s) => s.name), ["discovery", "attestation", "dcr-token", "registration", "store", "haapi-token", "authorize"]);
+  assert.deepEqual(result.trace.steps.map((s) => s.name), [
+    "discovery", "attestation", "dcr-token", "registration", "store", "haapi-token", "authorize",
+    "authenticate", "authenticate", "authenticate", "authenticate", "code-exchange",
+  ]);
   assert.equal(lab.device().storage, "memory");
-  assert.equal(result.outcome.representation.type, "authentication-step");
+  assert.equal(result.outcome.representation.type, "oauth-authorization-response");
+  assert.equal(result.outcome.subject, "demo");
+  assert.match(result.outcome.tokens.accessToken, /^ey[^.]+\.ey[^.]+\.\[redacted\]$/);
+});
+
+test("a form field without a value pauses the run until the answer brings it", async () => {
+  const lab = await mod.Lab.create(mod.defaultConfig());
+  const paused = await lab.run();
+  assert.equal(paused.state, "paused");
+  assert.equal(paused.question.kind, "form");
+  assert.deepEqual(paused.question.missing, ["userName", "password"]);
+  assert.equal(lab.question().kind, "form");
+  await assert.rejects(lab.run({ answer: { values: { userName: "demo" } } }), (e) => e.code === "FLOW_STATE" && /password/.test(e.message));
+  const wrong = await lab.run({ answer: { values: { ...DEMO, password: "wrong" } } });
+  assert.equal(wrong.state, "paused", "a person may try again");
+  assert.equal(wrong.question.problem.type, "https://curity.se/problems/incorrect-credentials");
+  const done = await lab.run({ answer: { values: DEMO } });
+  assert.equal(done.state, "succeeded", JSON.stringify(done.error));
+  assert.equal(lab.question(), null);
+});
+
+test("a run nobody watches ends at a wrong password with the server's problem", async () => {
+  const config = demoConfig();
+  config.authentication.inputs.password = "wrong";
+  const result = await (await mod.Lab.create(config)).run();
+  assert.equal(result.state, "failed");
+  assert.equal(result.error.code, "HAAPI_PROBLEM");
+  assert.equal(result.error.step, "authenticate");
 });
 
 test("the webcrypto key store works with Node's WebCrypto", async () => {
-  const config = mod.defaultConfig();
+  const config = demoConfig();
   config.dpop.keyStore = "webcrypto";
   const result = await (await mod.Lab.create(config)).run();
   assert.equal(result.state, "succeeded", JSON.stringify(result.error));

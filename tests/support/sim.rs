@@ -28,12 +28,19 @@ pub struct Lab {
     pub now: u64,
 }
 
+/// The simulator's defaults with DPoP nonces off: these tests send hand-made requests, one at a
+/// time, without the nonce round trip. Nonce mode (on by default, as for new Curity clients) is
+/// tested where it is the subject (`nonce_required_then_retry_with_the_nonce`, the flow tests).
+pub fn raw() -> SimSettings {
+    SimSettings { dpop_nonce: haapi_lab::sim::DpopNonceMode::Off, ..SimSettings::default() }
+}
+
 impl Lab {
     pub fn new(settings: SimSettings) -> Lab {
         Lab { sim: Simulator::new(settings, 42), now: NOW }
     }
     pub fn standard() -> Lab {
-        Lab::new(SimSettings::default())
+        Lab::new(raw())
     }
     pub fn send(&mut self, request: &HttpRequest) -> HttpResponse {
         self.sim.handle(request, Timestamp::from_secs(self.now))
@@ -249,7 +256,7 @@ pub fn main_key() -> PrivateKey {
 pub fn private_key_jwt_settings() -> SimSettings {
     let mut jwk = main_key().public_jwk();
     jwk["kid"] = json!("k1");
-    let mut s = SimSettings::default();
+    let mut s = raw();
     s.main_client.authentication = haapi_lab::sim::ClientAuthentication::PrivateKeyJwt { jwks: vec![jwk], public_keys_pem: vec![] };
     s
 }
@@ -259,7 +266,7 @@ pub const HMAC_SECRET: &[u8] = b"a-shared-secret-of-at-least-32-bytes!";
 
 /// Settings with the main client on `client_secret_jwt`.
 pub fn client_secret_jwt_settings() -> SimSettings {
-    let mut s = SimSettings::default();
+    let mut s = raw();
     s.main_client.authentication =
         haapi_lab::sim::ClientAuthentication::ClientSecretJwt { secret: haapi_lab::proto::secret::Secret::new(std::str::from_utf8(HMAC_SECRET).unwrap()) };
     s
@@ -275,14 +282,14 @@ pub fn ca_and_leaf(seed: u64, validity: u64) -> (haapi_lab::proto::x509::IssuedC
 
 /// Settings with the main client on `tls_client_auth`, trusting `ca_pem`.
 pub fn tls_settings(ca_pem: &str) -> SimSettings {
-    let mut s = SimSettings::default();
+    let mut s = raw();
     s.main_client.authentication = haapi_lab::sim::ClientAuthentication::TlsClientAuth { trusted_ca_pem: vec![ca_pem.to_owned()], subject_dn: None };
     s
 }
 
 /// Settings with the main client on `self_signed_tls_client_auth`, pinning `pin`.
 pub fn pinned_settings(pin: &str) -> SimSettings {
-    let mut s = SimSettings::default();
+    let mut s = raw();
     s.main_client.authentication = haapi_lab::sim::ClientAuthentication::SelfSignedTlsClientAuth { pinned_spki: vec![pin.to_owned()] };
     s
 }

@@ -25,8 +25,11 @@
 //! }
 //! ```
 
+mod haapi;
 mod steps;
 pub mod text;
+
+pub use haapi::{ChoiceOption, FieldRequest, InputAnswer, InputKind, InputRequest, Tokens, MAX_HAAPI_REQUESTS, MAX_POLLS};
 
 pub use crate::proto::step::Step;
 pub use steps::{response_error, DCR_SCOPE, HAAPI_MEDIA_TYPE, HAAPI_SCOPE};
@@ -172,6 +175,9 @@ pub struct FlowOptions {
     /// A person confirmed that a stored client may be sent to a destination it was not
     /// registered at (the page's prompt; `run({ allowNewOrigin: true })`). Never set from a link.
     pub allow_new_origin: bool,
+    /// A person runs the flow: it stops at each authenticator selector and form (prefilled from
+    /// `authentication.inputs`) for them to choose and type, instead of filling them itself.
+    pub interactive: bool,
 }
 
 /// An update of what the device keeps, which the caller carries out ([`Next::Store`],
@@ -195,10 +201,14 @@ pub struct Outcome {
     pub reregistered: bool,
     /// The HAAPI access token.
     pub haapi_token: Option<Secret>,
-    /// The first HAAPI representation.
+    /// The last HAAPI representation.
     pub representation: Option<Value>,
     /// The HAAPI session id (`Set-Session-Id`).
     pub session_id: Option<Secret>,
+    /// The tokens the authorization code bought.
+    pub tokens: Option<Tokens>,
+    /// Who logged in (the ID token's `sub`).
+    pub subject: Option<String>,
 }
 
 impl Outcome {
@@ -212,13 +222,21 @@ impl Outcome {
             crate::proto::redact::redact_value(r);
         }
         serde_json::json!({
-            "lastStep": self.last_step,
+            "lastStep": self.last_step.name(),
             "dynamicClientId": self.dynamic_client_id,
             "reusedStoredClient": self.reused_stored_client,
             "reregistered": self.reregistered,
             "haapiToken": secret(&self.haapi_token, jose::redact_signature),
             "representation": representation,
             "sessionId": secret(&self.session_id, |_| crate::proto::secret::REDACTED.to_owned()),
+            "subject": self.subject,
+            "tokens": self.tokens.as_ref().map(|t| serde_json::json!({
+                "accessToken": if reveal { t.access_token.expose().to_owned() } else { jose::redact_signature(t.access_token.expose()) },
+                "idToken": secret(&t.id_token, jose::redact_signature),
+                "refreshToken": secret(&t.refresh_token, |_| crate::proto::secret::REDACTED.to_owned()),
+                "expiresIn": t.expires_in,
+                "scope": t.scope,
+            })),
         })
     }
 }
@@ -237,6 +255,9 @@ pub enum Next {
     /// Delete the stored client with this `client_id` (the server that registered it no longer
     /// knows it), then call [`Flow::on_stored`].
     Forget(String),
+    /// The HAAPI walk needs something from outside (a value, a choice, the other device's
+    /// answer): answer with [`Flow::on_input`], or leave the run paused here.
+    Input(InputRequest),
     /// The run is over.
     Done(Outcome),
 }
@@ -250,7 +271,25 @@ enum Stage {
     Store,
     HaapiToken,
     Authorize,
+    Authenticate,
+    CodeExchange,
     Done,
+}
+
+/// The step a stage records.
+fn step_of(stage: Stage) -> Option<Step> {
+    Some(match stage {
+        Stage::Discovery => Step::Discovery,
+        Stage::Attestation => Step::Attestation,
+        Stage::DcrToken => Step::DcrToken,
+        Stage::Registration => Step::Registration,
+        Stage::Store => Step::Store,
+        Stage::HaapiToken => Step::HaapiToken,
+        Stage::Authorize => Step::Authorize,
+        Stage::Authenticate => Step::Authenticate,
+        Stage::CodeExchange => Step::CodeExchange,
+        Stage::Done => return None,
+    })
 }
 
 enum Pending {
@@ -259,6 +298,7 @@ enum Pending {
     Ready(HttpRequest),
     Awaiting(HttpRequest),
     Effect { effect: Effect, completes_step: bool },
+    Asking(Box<(InputRequest, haapi::Asked)>),
 }
 
 /// One run of the fallback. Build it with [`Flow::new`], drive it with [`Flow::poll`].
@@ -290,7 +330,7 @@ pub struct Flow {
     state: String,
     code_verifier: Secret,
     representation: Option<Value>,
-    session_id: Option<Secret>,
+    walk: haapi::Walk,
     failed: Option<Error>,
 }
 
@@ -352,7 +392,7 @@ impl Flow {
             state,
             code_verifier,
             representation: None,
-            session_id: None,
+            walk: haapi::Walk::default(),
             failed: None,
         })
     }
@@ -387,6 +427,14 @@ impl Flow {
         self.failed.is_some() || (self.stage == Stage::Done && matches!(self.pending, Pending::Nothing))
     }
 
+    /// The question the run waits on ([`Next::Input`]), if it waits.
+    pub fn question(&self) -> Option<&InputRequest> {
+        match &self.pending {
+            Pending::Asking(asked) => Some(&asked.0),
+            _ => None,
+        }
+    }
+
     /// The error that ended the run, if it failed.
     pub fn error(&self) -> Option<&Error> {
         self.failed.as_ref()
@@ -411,6 +459,11 @@ impl Flow {
                 Pending::Awaiting(request) => {
                     self.pending = Pending::Awaiting(request);
                     return Err(Error::State("a response is awaited: call on_response or on_transport_error".into()));
+                }
+                Pending::Asking(asked) => {
+                    let next = Next::Input(asked.0.clone());
+                    self.pending = Pending::Asking(asked);
+                    return Ok(next);
                 }
                 Pending::Effect { effect, completes_step } => {
                     let next = match &effect {
@@ -594,19 +647,17 @@ impl Flow {
                 }
                 self.complete(now);
             }
-            Stage::Authorize => {
+            Stage::Authorize | Stage::Authenticate => {
                 if steps::is_nonce_challenge(resp) && !self.retried {
                     return self.retry_for_nonce(request, resp, now);
                 }
-                let representation = steps::process_representation(Step::Authorize, resp)?;
-                self.session_id = resp.header("set-session-id").map(Secret::from);
-                let kind = representation["type"].as_str().unwrap_or_default().to_owned();
-                self.note(format!(
-                    "The server answered with a HAAPI {kind} representation{}.",
-                    if self.session_id.is_some() { " and a session id" } else { "" }
-                ));
-                self.representation = Some(representation);
-                self.complete(now);
+                self.process_haapi(resp, now)?;
+            }
+            Stage::CodeExchange => {
+                if steps::is_nonce_challenge(resp) && !self.retried {
+                    return self.retry_for_nonce(request, resp, now);
+                }
+                self.process_code_exchange(resp, now)?;
             }
             Stage::Store | Stage::Done => return Err(Error::State("no response expected in this stage".into())),
         }
@@ -734,6 +785,8 @@ impl Flow {
             Stage::Store => Step::Store,
             Stage::HaapiToken => Step::HaapiToken,
             Stage::Authorize => Step::Authorize,
+            Stage::Authenticate => Step::Authenticate,
+            Stage::CodeExchange => Step::CodeExchange,
             Stage::Done => return Ok(()),
         };
         match self.stage {
@@ -743,6 +796,7 @@ impl Flow {
         }
         let mut record = TraceStep::new(step, Status::Ok);
         record.started_at = Some(now.millis());
+        record.notes = std::mem::take(&mut self.walk.carried_notes);
         self.record = Some(record);
         self.retried = false;
         let skip = match self.stage {
@@ -811,6 +865,12 @@ impl Flow {
                 let r = steps::prepare_authorize(&ep()?.authorization, &client.client_id, &c.redirect_uri, &c.scope, &self.state, &challenge, token.expose());
                 (r, Some(Some(token.expose().to_owned())))
             }
+            Stage::Authenticate => {
+                let token = self.haapi_token.clone().ok_or_else(|| Error::State("authenticate without a HAAPI token".into()))?;
+                let call = self.walk.next.clone().ok_or_else(|| Error::State("authenticate without a next call".into()))?;
+                (self.prepare_haapi(&call, &token), Some(Some(token.expose().to_owned())))
+            }
+            Stage::CodeExchange => (self.prepare_code_exchange()?, Some(None)),
             Stage::Store | Stage::Done => return Err(Error::State("no request in this stage".into())),
         };
         if let Some(access_token) = proof_for {
@@ -844,9 +904,12 @@ impl Flow {
         }
     }
 
+    /// Adds a note to the step in progress, or (between steps: an answer to a question) to the
+    /// next step.
     fn note(&mut self, note: String) {
-        if let Some(r) = self.record.as_mut() {
-            r.notes.push(note);
+        match self.record.as_mut() {
+            Some(r) => r.notes.push(note),
+            None => self.walk.carried_notes.push(note),
         }
     }
 
@@ -873,12 +936,19 @@ impl Flow {
             Stage::Registration => Stage::Store,
             Stage::Store => Stage::HaapiToken,
             Stage::HaapiToken => Stage::Authorize,
-            Stage::Authorize | Stage::Done => Stage::Done,
+            Stage::Authorize | Stage::Authenticate | Stage::CodeExchange | Stage::Done => Stage::Done,
         };
     }
 
     fn fail(&mut self, error: Error, now: Timestamp) -> Error {
-        if let Some(mut r) = self.record.take() {
+        // A failure between steps (a question nobody answered) is a failed step of its own.
+        let between = self.record.is_none().then(|| {
+            let mut r = TraceStep::new(error.step().unwrap_or(Step::Authenticate), Status::Ok);
+            r.started_at = Some(now.millis());
+            r.duration_ms = Some(0);
+            r
+        });
+        if let Some(mut r) = self.record.take().or(between) {
             r.status = Status::Failed;
             r.error = Some(error.to_json());
             r.notes.push(text::advice(&error, &self.config));
@@ -899,7 +969,9 @@ impl Flow {
             reregistered: self.reregistered,
             haapi_token: self.haapi_token.clone(),
             representation: self.representation.clone(),
-            session_id: self.session_id.clone(),
+            session_id: self.walk.session_id.clone(),
+            tokens: self.walk.tokens.clone(),
+            subject: self.walk.subject.clone(),
         }
     }
 }

@@ -120,7 +120,8 @@ pub struct TokenResponse {
 }
 
 /// Judges a token response: 200, JSON, an `access_token`, the expected `token_type`
-/// (compared case-insensitively, RFC 6749 §7.1) and, if `scope` is returned, the requested scope.
+/// (compared case-insensitively, RFC 6749 §7.1) and, if `scope` is returned and one is required
+/// (not empty), that scope among the returned ones.
 pub fn process_token(step: Step, resp: &HttpResponse, expected_type: &str, scope: &str) -> Result<TokenResponse, Error> {
     if resp.status != 200 {
         return Err(response_error(step, resp));
@@ -129,15 +130,15 @@ pub fn process_token(step: Step, resp: &HttpResponse, expected_type: &str, scope
     let access_token = string_field(step, resp, &obj, "access_token")?;
     let token_type = string_field(step, resp, &obj, "token_type")?;
     if !token_type.eq_ignore_ascii_case(expected_type) {
-        let why = if expected_type == "DPoP" {
-            "the HAAPI token must be DPoP-bound (RFC 9449 §5); the server ignored the DPoP proof"
-        } else {
-            "this lab expects the one-time registration token to be a Bearer token"
+        let why = match (expected_type, step) {
+            ("DPoP", Step::CodeExchange) => "the user's access token must be DPoP-bound to the device key (RFC 9449 §5); the server ignored the DPoP proof",
+            ("DPoP", _) => "the HAAPI token must be DPoP-bound (RFC 9449 §5); the server ignored the DPoP proof",
+            _ => "this lab expects the one-time registration token to be a Bearer token",
         };
         return Err(invalid(step, resp, format!("token_type is {token_type:?}, expected {expected_type:?}: {why}")));
     }
     let returned_scope = obj.get("scope").and_then(Value::as_str).map(str::to_owned);
-    if let Some(s) = &returned_scope {
+    if let Some(s) = returned_scope.as_ref().filter(|_| !scope.is_empty()) {
         if !s.split(' ').any(|x| x == scope) {
             return Err(invalid(step, resp, format!("the token was issued for scope {s:?}, not {scope:?}")));
         }

@@ -16,8 +16,30 @@ pub fn purpose(step: Step) -> &'static str {
         Step::Store => "The dynamic client's id and secret are kept on the device, so later runs skip registration and authenticate as this client directly.",
         Step::HaapiToken => "The dynamic client asks for the HAAPI access token with a DPoP proof, so the token is bound to a key only this device holds.",
         Step::Authorize => "The first HAAPI request: the authorization request sent as an API call, carrying the DPoP-bound token and a fresh proof, answered with a JSON representation of the next login step.",
-        Step::Authenticate => "Each HAAPI step (form or redirect) is followed as an API call with a fresh DPoP proof.",
-        Step::CodeExchange => "The authorization code is exchanged for tokens at the token endpoint.",
+        Step::Authenticate => "One HAAPI representation followed (a redirect, the authenticator choice, a form, a poll), as an API call with the HAAPI token, the session id and a fresh DPoP proof.",
+        Step::CodeExchange => "The dynamic client exchanges the authorization code (with its PKCE verifier and a DPoP proof) for a DPoP-bound access token, an ID token and a refresh token.",
+    }
+}
+
+/// What to do about a problem the HAAPI server answered.
+pub fn problem_advice(error: &Error) -> String {
+    match error {
+        Error::Problem { problem, .. } if problem == "incorrect-credentials" => {
+            "The username or password is wrong: type them again (the simulator's demo account is demo / Password1; its settings list the users).".into()
+        }
+        Error::Problem { problem, .. } if problem == "invalid-input" => {
+            "A field is missing or invalid: the problem's invalidFields say which; fill them and send the form again.".into()
+        }
+        Error::Problem { problem, .. } if problem == "too-many-attempts" => {
+            "Too many wrong passwords locked this HAAPI session: run again to start a new one.".into()
+        }
+        Error::Problem { problem, .. } if problem == "mismatch-between-session-and-access-token" => {
+            "The session belongs to another DPoP key or client: a HAAPI session answers only to the key that opened it. Run again from authorize.".into()
+        }
+        Error::Problem { problem, .. } if problem == "authentication-failed" => {
+            "The authenticator refused the login (the other device denied it): run again and approve.".into()
+        }
+        _ => "See the problem's title and messages.".into(),
     }
 }
 
@@ -43,6 +65,12 @@ pub fn advice(error: &Error, config: &Config) -> String {
         (Some(Step::Registration), Some("invalid_token")) => "The one-time registration token was refused (expired or already used): run again to get a new one.".into(),
         (Some(Step::HaapiToken), Some("invalid_dpop_proof")) => "The server rejected the DPoP proof: check the key, the clock and that htu is the server's external URL.".into(),
         (Some(Step::HaapiToken), Some("invalid_client")) => "The dynamic client was refused: forget this device's client and run again to register a new one.".into(),
+        (_, _) if matches!(error, Error::Problem { .. }) => problem_advice(error),
+        (Some(Step::CodeExchange), Some("invalid_dpop_proof")) => "The code is bound to the DPoP key of the HAAPI session (token-bound codes): redeem it with the same key.".into(),
+        (Some(Step::CodeExchange), Some("invalid_grant")) => "The code was refused (used already, expired, or for another client or redirect URI): log in again for a new one.".into(),
+        (_, _) if matches!(error, Error::Haapi { failure: crate::client::error::HaapiFailure::InputRequired, .. }) => {
+            "Add the missing values to authentication.inputs (by the field names above), or run the page and type them.".into()
+        }
         (_, _) if matches!(error, Error::Transport { .. }) => "The request did not reach the server: check the URL; from a browser, a server on another origin must allow CORS (or use server.sendVia with a same-origin proxy).".into(),
         _ => "See the error and the response for the server's explanation.".into(),
     }

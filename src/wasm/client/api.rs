@@ -150,11 +150,20 @@ export interface LabConfig {
     secret?: string | null; alg?: string | null; privateKey?: string | null; certificate?: string | null; audience?: string | null; kid?: string | null };
   dpop?: { alg?: "ES256"; keyStore?: "wasm" | "webcrypto" };
   device?: { attestation: "supported" | "unsupported" | "refused" };
+  authentication?: { followRedirects?: boolean; authenticator?: string | null; inputs?: Record<string, string>; codeExchange?: boolean; pollIntervalMs?: number };
   stopAfter?: StepName | null;
 }
 export type StepName = "discovery" | "attestation" | "dcr-token" | "registration" | "store" | "haapi-token" | "authorize" | "authenticate" | "code-exchange";
 export interface LabOptions { storage?: "indexeddb" | "memory"; device?: string; seed?: number }
-export interface RunOptions { signal?: AbortSignal; allowNewOrigin?: boolean }
+export interface RunOptions { signal?: AbortSignal; allowNewOrigin?: boolean; interactive?: boolean; answer?: Answer }
+/** The answer to a paused run's question. */
+export type Answer = { values: Record<string, string> } | { choose: number } | { proceed: true } | { cancel: true } | { giveUp: true };
+/** What a paused run waits for. `representation` is the HAAPI representation it comes from (redacted). */
+export type Question = ({ kind: "form"; title: string | null; actionTitle: string | null; missing: string[];
+    fields: { name: string; type: string; label: string | null; hasValue: boolean; value: string | null }[] }
+  | { kind: "choose"; options: { title: string; href: string; authenticatorType: string | null }[]; configured: number | null }
+  | { kind: "redirect"; href: string }
+  | { kind: "poll"; polls: number; intervalMs: number }) & { representation: object; problem: object | null; interactive: boolean };
 export interface ConfigProblem { path: string; message: string }
 export interface LabError { code: string; message: string; step?: StepName; status?: number; error?: string; errorDescription?: string; problems?: ConfigProblem[];
   clientId?: string; registeredAt?: { tokenEndpoint: string; sendOrigin: string }[]; requested?: { tokenEndpoint: string; sendOrigin: string } }
@@ -166,8 +175,10 @@ export interface TraceStep { name: StepName; status: "ok" | "failed" | "skipped"
   jwts: { at: string; header?: object; claims?: object; signature?: string; error?: string }[] }
 export interface Trace { steps: TraceStep[]; redacted: boolean; notes?: string[]; error?: LabError }
 export interface Outcome { lastStep: StepName; dynamicClientId: string | null; reusedStoredClient: boolean; reregistered: boolean;
-  haapiToken: string | null; representation: object | null; sessionId: string | null }
-export interface RunResult { state: "running" | "succeeded" | "failed"; done: boolean; step: StepName | null; outcome?: Outcome | null; error?: LabError | null; trace: Trace }
+  haapiToken: string | null; representation: object | null; sessionId: string | null; subject: string | null;
+  tokens: { accessToken: string; idToken: string | null; refreshToken: string | null; expiresIn: number | null; scope: string | null } | null }
+export interface RunResult { state: "running" | "paused" | "succeeded" | "failed"; done: boolean; step: StepName | null; outcome?: Outcome | null;
+  error?: LabError | null; question?: Question; trace: Trace }
 export interface StoredClient { clientId: string; softwareId: string; registeredAt: number; issuer: string; tokenEndpointAuthMethod: string;
   destinations: { tokenEndpoint: string; sendOrigin: string }[] }
 export interface DeviceState { client: StoredClient | null; clients: StoredClient[];

@@ -37,6 +37,8 @@ extern "C" {
     pub(crate) async fn js_generate_dpop_key() -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = signEs256, catch)]
     pub(crate) async fn js_sign_es256(key: &JsValue, bytes: &[u8]) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = sleep)]
+    pub(crate) async fn js_sleep(ms: f64);
     #[wasm_bindgen(js_name = send, catch)]
     pub(crate) async fn js_send(method: &str, url: &str, headers: &JsValue, body: Option<String>, signal: &JsValue) -> Result<JsValue, JsValue>;
 }

@@ -2,12 +2,12 @@
 //! simulated server, the device's keys (wasm or WebCrypto; the tools module for RSA and
 //! P-384), IndexedDB, the JavaScript clock, an `AbortSignal`.
 
-use super::device::{js_send, js_sign_es256, save_record};
+use super::device::{js_send, js_sign_es256, js_sleep, save_record};
 use super::{message_of, DpopHandle, Inner};
 use crate::client::client_auth::{KeyRole, SignRequest};
 use crate::client::driver::{ClientStore, Environment};
 use crate::client::error::Error;
-use crate::client::flow::{DynamicClient, Flow};
+use crate::client::flow::{DynamicClient, Flow, InputAnswer, InputKind, InputRequest};
 use crate::proto::clock::Timestamp;
 use crate::proto::http::{HttpRequest, HttpResponse};
 use js_sys::{Object, Reflect, Uint8Array};
@@ -102,6 +102,20 @@ impl Environment for WasmEnv {
     async fn forget(&mut self, client_id: &str) -> Result<(), Error> {
         ClientStore::forget(&mut self.inner.borrow_mut().record.clients, client_id);
         self.save().await
+    }
+
+    /// Polls go on by themselves after the configured wait (the app polls; the person may cancel
+    /// with `cancelPolling`). Anything else pauses the run until `run` or `step` brings an
+    /// `answer`.
+    async fn input(&mut self, request: &InputRequest) -> Option<InputAnswer> {
+        match &request.kind {
+            InputKind::Poll { interval_ms, .. } => {
+                js_sleep(*interval_ms as f64).await;
+                let cancel = std::mem::take(&mut self.inner.borrow_mut().cancel_polling);
+                Some(if cancel { InputAnswer::Cancel } else { InputAnswer::Proceed })
+            }
+            _ => None,
+        }
     }
 
     fn cancelled(&mut self) -> Option<String> {

@@ -23,7 +23,7 @@ use super::{from_js, js_error, to_js};
 use crate::client::config::{Config, KeyStore, ServerMode};
 use crate::client::driver::{drive, Progress, Until};
 use crate::client::error::Error;
-use crate::client::flow::{DynamicClient, Flow, FlowOptions};
+use crate::client::flow::{DynamicClient, Flow, FlowOptions, InputAnswer};
 use crate::client::material::Material;
 use crate::client::trace::Trace;
 use crate::proto::entropy::{Entropy, OsEntropy, SeededEntropy};
@@ -120,6 +120,8 @@ pub(crate) struct Inner {
     /// A WebCrypto DPoP key made for this device and not yet stored: loading a configuration
     /// changes nothing stored until a run starts.
     unsaved_webcrypto_key: Option<JsValue>,
+    /// The person cancelled the polling authenticator: the next poll sends its cancel action.
+    pub(crate) cancel_polling: bool,
 }
 
 impl Inner {
@@ -156,7 +158,7 @@ impl Lab {
     #[wasm_bindgen(unchecked_return_type = "Promise<RunResult>")]
     pub fn run(&self, #[wasm_bindgen(unchecked_param_type = "RunOptions")] options: Option<JsValue>) -> js_sys::Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move { drive_lab(inner, Until::End, RunOptions::from(options)).await })
+        future_to_promise(async move { drive_lab(inner, Until::End, RunOptions::from(options)?).await })
     }
 
     /// Runs until at least one more step of the trace is complete (a skipped step completes
@@ -165,7 +167,7 @@ impl Lab {
     #[wasm_bindgen(unchecked_return_type = "Promise<RunResult>")]
     pub fn step(&self, #[wasm_bindgen(unchecked_param_type = "RunOptions")] options: Option<JsValue>) -> js_sys::Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move { drive_lab(inner, Until::NextStep, RunOptions::from(options)).await })
+        future_to_promise(async move { drive_lab(inner, Until::NextStep, RunOptions::from(options)?).await })
     }
 
     /// Ends the current run, if any; the next `run` or `step` starts a new one.
@@ -252,6 +254,34 @@ impl Lab {
             device::save_record(&device, &text).await?;
             Ok(JsValue::UNDEFINED)
         })
+    }
+
+    /// The question a paused run waits on (`{ kind: "form" | "choose" | "redirect" | "poll", … }`),
+    /// or `null`. Answer it with `run({ answer })` or `step({ answer })`.
+    #[wasm_bindgen(unchecked_return_type = "Question | null")]
+    pub fn question(&self) -> JsValue {
+        let s = self.inner.borrow();
+        match s.flow.as_ref().and_then(Flow::question) {
+            Some(q) => to_js(&q.to_json()),
+            None => JsValue::NULL,
+        }
+    }
+
+    /// The polling authenticator's cancel action is sent instead of the next poll.
+    #[wasm_bindgen(js_name = cancelPolling)]
+    pub fn cancel_polling(&self) {
+        self.inner.borrow_mut().cancel_polling = true;
+    }
+
+    /// The "other device" of the in-page simulator approves (`true`) or denies every polling
+    /// login that waits; resolves to how many it reached. Rejects with `INVALID_ARGUMENT` when
+    /// the configuration does not use the in-page simulator.
+    #[wasm_bindgen(js_name = decidePolling)]
+    pub fn decide_polling(&self, approve: bool) -> Result<u32, JsValue> {
+        let mut s = self.inner.borrow_mut();
+        let sim =
+            s.sim.as_mut().ok_or_else(|| js_error("INVALID_ARGUMENT", "decidePolling: only the in-page simulator has an other device to answer for", None))?;
+        Ok(sim.decide_polling(approve))
     }
 
     /// The wasm key store's DPoP private key, for teaching (`{ pem, jwk }`); `null` for the
@@ -347,6 +377,7 @@ impl Lab {
                 seed: options.seed,
                 runs: 0,
                 unsaved_webcrypto_key,
+                cancel_polling: false,
             })),
         })
     }
@@ -356,15 +387,51 @@ impl Lab {
 struct RunOptions {
     signal: JsValue,
     flow: FlowOptions,
+    answer: Option<InputAnswer>,
 }
 
 impl RunOptions {
-    fn from(options: Option<JsValue>) -> RunOptions {
+    fn from(options: Option<JsValue>) -> Result<RunOptions, JsValue> {
         let get = |name: &str| match &options {
             Some(o) if o.is_object() => Reflect::get(o, &name.into()).unwrap_or(JsValue::UNDEFINED),
             _ => JsValue::UNDEFINED,
         };
-        RunOptions { signal: get("signal"), flow: FlowOptions { allow_new_origin: get("allowNewOrigin").as_bool().unwrap_or(false) } }
+        let answer = get("answer");
+        let answer = if answer.is_undefined() || answer.is_null() { None } else { Some(answer_of(&from_js(answer)?)?) };
+        let flow =
+            FlowOptions { allow_new_origin: get("allowNewOrigin").as_bool().unwrap_or(false), interactive: get("interactive").as_bool().unwrap_or(false) };
+        Ok(RunOptions { signal: get("signal"), flow, answer })
+    }
+}
+
+/// An answer to the question a paused run asks: `{ values: { field: "value" } }`,
+/// `{ choose: index }`, `{ proceed: true }`, `{ cancel: true }` or `{ giveUp: true }`.
+fn answer_of(v: &Value) -> Result<InputAnswer, JsValue> {
+    let bad = |m: &str| {
+        js_error(
+            "INVALID_ARGUMENT",
+            &format!("answer: {m}; use {{ values: {{ name: \"value\" }} }}, {{ choose: 0 }}, {{ proceed: true }}, {{ cancel: true }} or {{ giveUp: true }}"),
+            None,
+        )
+    };
+    let Value::Object(map) = v else { return Err(bad("must be an object")) };
+    if map.len() != 1 {
+        return Err(bad("must have exactly one member"));
+    }
+    match map.iter().next() {
+        Some((k, Value::Object(values))) if k == "values" => values
+            .iter()
+            .map(|(name, value)| value.as_str().map(|s| (name.clone(), s.to_owned())).ok_or_else(|| bad(&format!("values.{name} must be a string"))))
+            .collect::<Result<_, _>>()
+            .map(InputAnswer::Values),
+        Some((k, Value::Number(n))) if k == "choose" => {
+            n.as_u64().map(|i| InputAnswer::Choose(i as usize)).ok_or_else(|| bad("choose must be an option's index"))
+        }
+        Some((k, Value::Bool(true))) if k == "proceed" => Ok(InputAnswer::Proceed),
+        Some((k, Value::Bool(true))) if k == "cancel" => Ok(InputAnswer::Cancel),
+        Some((k, Value::Bool(true))) if k == "giveUp" => Ok(InputAnswer::GiveUp),
+        Some((k, _)) => Err(bad(&format!("{k:?} is not an answer"))),
+        None => Err(bad("is empty")),
     }
 }
 
@@ -376,7 +443,23 @@ async fn drive_lab(inner: Rc<RefCell<Inner>>, until: Until, options: RunOptions)
             return Err(js_error("FLOW_STATE", "a run is already in progress on this Lab: await it (or abort it with its AbortSignal) first", None));
         }
         match s.flow.take() {
-            Some(flow) if !flow.is_finished() && s.last_error.is_none() => (flow, false),
+            Some(mut flow) if !flow.is_finished() && s.last_error.is_none() => {
+                if let Some(answer) = options.answer {
+                    if flow.question().is_none() {
+                        s.flow = Some(flow);
+                        return Err(js_error("FLOW_STATE", "an answer was given but the run asks nothing: answer only a paused run (state \"paused\")", None));
+                    }
+                    if let Err(e) = flow.on_input(answer, super::now()) {
+                        if flow.error().is_none() {
+                            // Not an answer to this question (a field still empty): still paused.
+                            s.flow = Some(flow);
+                            return Err(into_js_error(e));
+                        }
+                    }
+                }
+                (flow, false)
+            }
+            _ if options.answer.is_some() => return Err(js_error("FLOW_STATE", "an answer was given but no run is paused", None)),
             _ => {
                 let rng = s.entropy();
                 let created = Flow::new(s.config.clone(), &s.material, s.record.clients.clone(), s.dpop.public_jwk(), rng, options.flow);
@@ -396,6 +479,9 @@ async fn drive_lab(inner: Rc<RefCell<Inner>>, until: Until, options: RunOptions)
         let mut s = inner.borrow_mut();
         s.running = true;
         s.last_error = None;
+        if starting {
+            s.cancel_polling = false;
+        }
         s.trace = flow.trace().clone();
     }
     let outcome = async {
@@ -421,6 +507,12 @@ async fn drive_lab(inner: Rc<RefCell<Inner>>, until: Until, options: RunOptions)
         Ok(Progress::Stepped) => {
             let last = flow.trace().steps.last().map(|st| st.name.name());
             let v = json!({ "state": "running", "done": false, "step": last, "trace": flow.trace().to_json(false) });
+            s.flow = Some(flow);
+            return Ok(to_js(&v));
+        }
+        Ok(Progress::Paused(question)) => {
+            let last = flow.trace().steps.last().map(|st| st.name.name());
+            let v = json!({ "state": "paused", "done": false, "step": last, "question": question.to_json(), "trace": flow.trace().to_json(false) });
             s.flow = Some(flow);
             return Ok(to_js(&v));
         }

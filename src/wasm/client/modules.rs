@@ -44,6 +44,8 @@ extern "C" {
     fn dynamic_clients(this: &JsSimServer) -> String;
     #[wasm_bindgen(method, js_name = resetDatabase)]
     fn reset_database(this: &JsSimServer);
+    #[wasm_bindgen(method, js_name = decidePolling)]
+    fn decide_polling(this: &JsSimServer, approve: bool) -> u32;
 }
 
 /// The simulated server a `Lab` in `simulator` mode talks to.
@@ -117,6 +119,11 @@ impl SimHandle {
     /// Forgets every dynamic client.
     pub(crate) fn reset_database(&mut self) {
         self.sim.reset_database();
+    }
+
+    /// The other device approves (or denies) every polling login that waits.
+    pub(crate) fn decide_polling(&mut self, approve: bool) -> u32 {
+        self.sim.decide_polling(approve) as u32
     }
 }
 
