@@ -22,6 +22,7 @@ apt_packages=()
 command -v chromium >/dev/null 2>&1 || apt_packages+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || apt_packages+=(chromium-driver)
 command -v gzip >/dev/null 2>&1 || apt_packages+=(gzip)
+command -v openssl >/dev/null 2>&1 || apt_packages+=(openssl) # tests/keys_interop.rs makes keys with it
 command -v python3 >/dev/null 2>&1 || apt_packages+=(python3)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   say "Installing with apt: ${apt_packages[*]}"

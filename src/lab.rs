@@ -48,10 +48,10 @@ pub fn simulator_settings(config: &Config, material: &PublicMaterial) -> Result<
             let ca = match (&material.device_ca_certificate, &material.certificate_chain) {
                 (Some(ca), _) => ca.clone(),
                 (None, Some(chain)) => issuing_ca(chain).ok_or_else(|| {
+                    let issuer = x509::describe(chain).map(|leaf| format!(" ({})", leaf.issuer)).unwrap_or_default();
                     problem(
                         "credential.certificate",
-                        "to trust a pasted tls_client_auth certificate, the simulator needs its CA: append the CA certificate after the client certificate"
-                            .into(),
+                        format!("to trust a pasted tls_client_auth certificate, the simulator needs the CA that issued it{issuer}: paste the CA certificate with the client certificate (in any order)"),
                     )
                 })?,
                 (None, None) => return Err(Error::State("tls_client_auth without a certificate".into())),
@@ -165,11 +165,20 @@ pub fn check_simulator_overrides(overrides: &Value) -> Vec<ConfigProblem> {
     }
 }
 
-/// The last certificate of a chain, when it is a CA (the issuer of a pasted client certificate).
+/// The CA at the top of a pasted client certificate's path, wherever it and the leaf are in the
+/// chain (tools write chains CA first as often as leaf first): the certificate the simulator is to
+/// trust. `None` when the chain holds no CA that issued the leaf (or its issuers).
 fn issuing_ca(chain: &str) -> Option<String> {
-    let parts: Vec<&str> = chain.split_inclusive("-----END CERTIFICATE-----").filter(|p| p.contains("BEGIN CERTIFICATE")).collect();
-    let last = parts.last()?.trim().to_owned();
-    (parts.len() > 1 && x509::describe(&last).ok()?.is_ca).then_some(last)
+    let path = x509::pem_chain_in_path_order(chain).ok()?;
+    let mut top = None;
+    for pair in path.windows(2) {
+        let (below, above) = (x509::describe(&pair[0]).ok()?, x509::describe(&pair[1]).ok()?);
+        if below.issuer != above.subject || below.subject == below.issuer || !above.is_ca {
+            break;
+        }
+        top = Some(pair[1].clone());
+    }
+    top
 }
 
 fn merge(base: &mut Value, over: &Value) {

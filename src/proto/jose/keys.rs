@@ -36,6 +36,11 @@ impl fmt::Debug for PrivateKey {
 /// Smallest RSA modulus accepted (RFC 7518 §3.3: 2048 bits or larger).
 pub const MIN_RSA_BITS: usize = 2048;
 
+/// Largest RSA modulus accepted. RSA work grows with the cube of the size: one signature with
+/// an 8192-bit key takes seconds in WebAssembly, with a larger one (from a hostile link, say)
+/// minutes, so a larger key is refused before any arithmetic.
+pub const MAX_RSA_BITS: usize = 8192;
+
 impl PrivateKey {
     /// A new key suited to `alg`: P-256, P-384, or 2048-bit RSA (slow in WebAssembly: about a
     /// second; importing one is instant).
@@ -62,8 +67,16 @@ impl PrivateKey {
             (KeyFamily::P384, KeySource::Pkcs8(der)) => Inner::P384(p384::ecdsa::SigningKey::from_pkcs8_der(der).map_err(|e| bad("P-384", &e))?),
             (KeyFamily::P384, KeySource::Sec1(der)) => Inner::P384(p384::SecretKey::from_sec1_der(der).map_err(|e| bad("P-384", &e))?.into()),
             (KeyFamily::P384, KeySource::Jwk(jwk)) => Inner::P384(p384_from_jwk(jwk)?),
-            (KeyFamily::Rsa, KeySource::Pkcs8(der)) => Inner::Rsa(Box::new(RsaPrivateKey::from_pkcs8_der(der).map_err(|e| bad("RSA", &e))?)),
-            (KeyFamily::Rsa, KeySource::Pkcs1(der)) => Inner::Rsa(Box::new(RsaPrivateKey::from_pkcs1_der(der).map_err(|e| bad("RSA", &e))?)),
+            (KeyFamily::Rsa, KeySource::Pkcs8(der)) => {
+                if let Ok(info) = pkcs8::PrivateKeyInfo::try_from(der.as_slice()) {
+                    check_rsa_der_size(info.private_key)?;
+                }
+                Inner::Rsa(Box::new(RsaPrivateKey::from_pkcs8_der(der).map_err(|e| bad("RSA", &e))?))
+            }
+            (KeyFamily::Rsa, KeySource::Pkcs1(der)) => {
+                check_rsa_der_size(der)?;
+                Inner::Rsa(Box::new(RsaPrivateKey::from_pkcs1_der(der).map_err(|e| bad("RSA", &e))?))
+            }
             (KeyFamily::Rsa, KeySource::Jwk(jwk)) => Inner::Rsa(Box::new(rsa_from_jwk(jwk)?)),
             (family, _) => return Err(KeyError::Unsupported(format!("a {} key in {} form is not supported", family.name(), key.form()))),
         };
@@ -73,6 +86,12 @@ impl PrivateKey {
                 return Err(KeyError::Unsupported(format!("a {bits}-bit RSA key is too short: RFC 7518 §3.3 requires 2048 bits or more")));
             }
             k.validate().map_err(|e| KeyError::Crypto(format!("the RSA key is inconsistent: {e}")))?;
+            // `validate` does not test that the primes are prime: one signature does (the crate
+            // checks each private operation against the public key).
+            use rsa::signature::Signer as _;
+            rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(k.as_ref().clone())
+                .try_sign(b"haapi-lab key check")
+                .map_err(|_| KeyError::Crypto("the RSA key is inconsistent: its private part does not sign for its public part (are p and q prime?)".into()))?;
         }
         Ok(PrivateKey { inner })
     }
@@ -105,18 +124,32 @@ impl PrivateKey {
     pub fn sign(&self, alg: Alg, input: &[u8], rng: &mut impl rand_core::CryptoRngCore) -> Result<Vec<u8>, KeyError> {
         self.check_alg(alg)?;
         use rsa::signature::{RandomizedSigner as _, SignatureEncoding as _};
+        // `try_sign`: an RSA key that cannot sign is an error, never a panic.
+        let failed = |e: rsa::signature::Error| KeyError::Crypto(format!("RSA signing failed: {e}"));
         Ok(match (&self.inner, alg) {
             (Inner::P256(k), _) => k.sign(input),
             (Inner::P384(k), _) => {
                 let sig: p384::ecdsa::Signature = k.sign(input);
                 sig.to_bytes().to_vec()
             }
-            (Inner::Rsa(k), Alg::RS256) => rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(k.as_ref().clone()).sign_with_rng(rng, input).to_vec(),
-            (Inner::Rsa(k), Alg::RS384) => rsa::pkcs1v15::SigningKey::<sha2::Sha384>::new(k.as_ref().clone()).sign_with_rng(rng, input).to_vec(),
-            (Inner::Rsa(k), Alg::RS512) => rsa::pkcs1v15::SigningKey::<sha2::Sha512>::new(k.as_ref().clone()).sign_with_rng(rng, input).to_vec(),
-            (Inner::Rsa(k), Alg::PS256) => rsa::pss::BlindedSigningKey::<sha2::Sha256>::new(k.as_ref().clone()).sign_with_rng(rng, input).to_vec(),
-            (Inner::Rsa(k), Alg::PS384) => rsa::pss::BlindedSigningKey::<sha2::Sha384>::new(k.as_ref().clone()).sign_with_rng(rng, input).to_vec(),
-            (Inner::Rsa(k), Alg::PS512) => rsa::pss::BlindedSigningKey::<sha2::Sha512>::new(k.as_ref().clone()).sign_with_rng(rng, input).to_vec(),
+            (Inner::Rsa(k), Alg::RS256) => {
+                rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(k.as_ref().clone()).try_sign_with_rng(rng, input).map_err(failed)?.to_vec()
+            }
+            (Inner::Rsa(k), Alg::RS384) => {
+                rsa::pkcs1v15::SigningKey::<sha2::Sha384>::new(k.as_ref().clone()).try_sign_with_rng(rng, input).map_err(failed)?.to_vec()
+            }
+            (Inner::Rsa(k), Alg::RS512) => {
+                rsa::pkcs1v15::SigningKey::<sha2::Sha512>::new(k.as_ref().clone()).try_sign_with_rng(rng, input).map_err(failed)?.to_vec()
+            }
+            (Inner::Rsa(k), Alg::PS256) => {
+                rsa::pss::BlindedSigningKey::<sha2::Sha256>::new(k.as_ref().clone()).try_sign_with_rng(rng, input).map_err(failed)?.to_vec()
+            }
+            (Inner::Rsa(k), Alg::PS384) => {
+                rsa::pss::BlindedSigningKey::<sha2::Sha384>::new(k.as_ref().clone()).try_sign_with_rng(rng, input).map_err(failed)?.to_vec()
+            }
+            (Inner::Rsa(k), Alg::PS512) => {
+                rsa::pss::BlindedSigningKey::<sha2::Sha512>::new(k.as_ref().clone()).try_sign_with_rng(rng, input).map_err(failed)?.to_vec()
+            }
             (Inner::Rsa(_), other) => return Err(KeyError::WrongAlg { key: "RSA", alg: other }),
         })
     }
@@ -239,7 +272,44 @@ fn p384_from_jwk(jwk: &Value) -> Result<p384::ecdsa::SigningKey, KeyError> {
     Ok(key)
 }
 
+/// Refuses a modulus over [`MAX_RSA_BITS`], and numbers longer than the modulus, before any
+/// arithmetic: bounded input, bounded work.
+fn check_rsa_size<'a>(modulus: &[u8], others: impl IntoIterator<Item = (&'a str, usize)>) -> Result<(), KeyError> {
+    let modulus = &modulus[modulus.iter().take_while(|b| **b == 0).count()..];
+    let bits = modulus.len() * 8 - modulus.first().map_or(8, |b| b.leading_zeros() as usize);
+    if bits > MAX_RSA_BITS {
+        return Err(KeyError::Unsupported(format!(
+            "a {bits}-bit RSA key is larger than this lab signs with (at most {MAX_RSA_BITS} bits; 2048 to 4096 is usual)"
+        )));
+    }
+    for (name, len) in others {
+        if len > modulus.len() + 1 {
+            return Err(KeyError::Unreadable(format!("the RSA key's {name} is longer than its modulus: it is not an RSA key")));
+        }
+    }
+    Ok(())
+}
+
+/// [`check_rsa_size`] of a PKCS#1 `RSAPrivateKey` (a malformed one is left to the parser to refuse).
+fn check_rsa_der_size(der: &[u8]) -> Result<(), KeyError> {
+    let Ok(k) = rsa::pkcs1::RsaPrivateKey::try_from(der) else { return Ok(()) };
+    let others = [
+        ("publicExponent", k.public_exponent.as_bytes().len()),
+        ("privateExponent", k.private_exponent.as_bytes().len()),
+        ("prime1", k.prime1.as_bytes().len()),
+        ("prime2", k.prime2.as_bytes().len()),
+        ("exponent1", k.exponent1.as_bytes().len()),
+        ("exponent2", k.exponent2.as_bytes().len()),
+        ("coefficient", k.coefficient.as_bytes().len()),
+    ];
+    check_rsa_size(k.modulus.as_bytes(), others)
+}
+
 fn rsa_from_jwk(jwk: &Value) -> Result<RsaPrivateKey, KeyError> {
+    let n = jwk_bytes(jwk, "n")?;
+    let lengths: Vec<(&str, usize)> =
+        ["e", "d", "p", "q"].into_iter().filter_map(|m| jwk.get(m).and_then(Value::as_str).map(|t| (m, t.len() * 3 / 4))).collect();
+    check_rsa_size(&n, lengths)?;
     let big = |name: &str| jwk_bytes(jwk, name).map(|b| BigUint::from_bytes_be(&b));
     let primes = match (jwk.get("p"), jwk.get("q")) {
         (Some(_), Some(_)) => vec![big("p")?, big("q")?],

@@ -106,6 +106,10 @@ pub(crate) const OID_P256: &str = "1.2.840.10045.3.1.7";
 const OID_P384: &str = "1.3.132.0.34";
 const OID_P521: &str = "1.3.132.0.35";
 
+/// An EC key whose curve is spelled out (`openssl ecparam -param_enc explicit`) rather than named.
+const EXPLICIT_CURVE: &str = "the EC key spells out its curve's parameters instead of naming the curve; \
+write it with the named curve: openssl pkey -in key.pem -ec_param_enc named_curve -out named.pem";
+
 fn curve_family(oid: &str) -> Result<KeyFamily, KeyError> {
     match oid {
         OID_P256 => Ok(KeyFamily::P256),
@@ -121,6 +125,8 @@ pub(crate) struct Pkcs8<'a> {
     pub algorithm: String,
     /// The algorithm's parameters when they are an OID (an EC key's curve).
     pub parameters: Option<String>,
+    /// True when the parameters are a SEQUENCE: an EC key's curve spelled out (RFC 3279 §2.3.5).
+    pub explicit_parameters: bool,
     /// The `privateKey` octets (for EC keys, a SEC1 `ECPrivateKey`).
     pub private_key: &'a [u8],
 }
@@ -139,18 +145,17 @@ pub(crate) fn parse_pkcs8(der: &[u8]) -> Result<Pkcs8<'_>, DerError> {
     }
     let mut alg = Reader::new(r.expect(der::SEQUENCE, "the AlgorithmIdentifier")?);
     let algorithm = der::oid_string(alg.expect(der::OID, "the algorithm OID")?)?;
-    let parameters = if alg.is_empty() {
-        None
-    } else {
+    let (mut parameters, mut explicit_parameters) = (None, false);
+    if !alg.is_empty() {
         let t = alg.read()?;
-        if t.tag == der::OID {
-            Some(der::oid_string(t.value)?)
-        } else {
-            None
+        match t.tag {
+            der::OID => parameters = Some(der::oid_string(t.value)?),
+            der::SEQUENCE => explicit_parameters = true,
+            _ => {}
         }
-    };
+    }
     let private_key = r.expect(der::OCTET_STRING, "the privateKey")?;
-    Ok(Pkcs8 { algorithm, parameters, private_key })
+    Ok(Pkcs8 { algorithm, parameters, explicit_parameters, private_key })
 }
 
 /// The parts of a SEC1 `ECPrivateKey` (RFC 5915 §3).
@@ -159,6 +164,8 @@ pub(crate) struct Sec1<'a> {
     pub scalar: &'a [u8],
     /// The curve OID, when the key names it.
     pub curve: Option<String>,
+    /// True when the key spells its curve out instead of naming it.
+    pub explicit_curve: bool,
     /// The public point (uncompressed SEC1 encoding), when the key carries it.
     pub public: Option<&'a [u8]>,
 }
@@ -175,10 +182,11 @@ pub(crate) fn parse_sec1(der: &[u8]) -> Result<Sec1<'_>, DerError> {
         return Err(DerError("an ECPrivateKey has version 1".into()));
     }
     let scalar = r.expect(der::OCTET_STRING, "the private key octets")?;
-    let (mut curve, mut public) = (None, None);
+    let (mut curve, mut public, mut explicit_curve) = (None, None, false);
     while !r.is_empty() {
         let t = r.read()?;
         match t.tag {
+            0xa0 if t.value.first() == Some(&der::SEQUENCE) => explicit_curve = true,
             0xa0 => curve = Some(der::oid_string(Reader::new(t.value).expect(der::OID, "the curve OID")?)?),
             0xa1 => {
                 let bits = Reader::new(t.value).expect(der::BIT_STRING, "the public key")?;
@@ -190,13 +198,14 @@ pub(crate) fn parse_sec1(der: &[u8]) -> Result<Sec1<'_>, DerError> {
             other => return Err(DerError(format!("an unexpected element (tag {other:#04x}) in the ECPrivateKey"))),
         }
     }
-    Ok(Sec1 { scalar, curve, public })
+    Ok(Sec1 { scalar, curve, explicit_curve, public })
 }
 
 fn pkcs8_family(der: &[u8]) -> Result<KeyFamily, KeyError> {
     let info = parse_pkcs8(der).map_err(|e| KeyError::Unreadable(format!("the PRIVATE KEY block is not PKCS#8 ({e})")))?;
     match info.algorithm.as_str() {
         OID_RSA => Ok(KeyFamily::Rsa),
+        OID_EC if info.explicit_parameters => Err(KeyError::Unsupported(EXPLICIT_CURVE.into())),
         OID_EC => curve_family(info.parameters.as_deref().ok_or_else(|| KeyError::Unreadable("a PKCS#8 EC key without its curve".into()))?),
         OID_RSA_PSS => Err(KeyError::Unsupported("an RSA-PSS-only key (openssl genpkey -algorithm RSA-PSS) is not supported; make a plain RSA key (openssl genpkey -algorithm RSA) and sign PS256 with it".into())),
         "1.3.101.112" | "1.3.101.113" => Err(KeyError::Unsupported("an EdDSA key (Ed25519/Ed448) is not supported by this lab's algorithms (RS/PS/ES/HS); use an EC P-256 key for ES256".into())),
@@ -206,6 +215,9 @@ fn pkcs8_family(der: &[u8]) -> Result<KeyFamily, KeyError> {
 
 fn sec1_family(der: &[u8]) -> Result<KeyFamily, KeyError> {
     let key = parse_sec1(der).map_err(|e| KeyError::Unreadable(format!("the EC PRIVATE KEY block is not SEC1 ({e})")))?;
+    if key.explicit_curve {
+        return Err(KeyError::Unsupported(EXPLICIT_CURVE.into()));
+    }
     let curve = key
         .curve
         .ok_or_else(|| KeyError::Unreadable("a SEC1 key that does not name its curve; convert it to PKCS#8 (openssl pkcs8 -topk8 -nocrypt)".into()))?;

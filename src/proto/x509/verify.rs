@@ -23,9 +23,13 @@ const OID_EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29
 /// `id-ce-authorityKeyIdentifier` (RFC 5280 §4.2.1.1).
 const OID_AKI: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
 
-/// Verifies a client certificate chain (PEM, leaf first) the way an
-/// authorization server does for RFC 8705 mutual-TLS client authentication,
-/// and returns a description of the leaf.
+/// Verifies a client certificate chain the way an authorization server does
+/// for RFC 8705 mutual-TLS client authentication, and returns a description
+/// of the leaf.
+///
+/// The chain is the text a person pasted, so its order is not trusted: the
+/// leaf and the path above it are found wherever they are ([`path_order`];
+/// a TLS stack likewise takes intermediates in any order, RFC 8446 §4.4.2).
 ///
 /// 1. Every certificate must be signed with `ecdsa-with-SHA256`
 ///    (RFC 5758 §3.2), else [`X509Error::Unsupported`]; so must unrecognised
@@ -49,7 +53,7 @@ const OID_AKI: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
 /// A malformed CA anchor PEM is reported as [`X509Error::Pem`] /
 /// [`X509Error::Der`] since it is a configuration error.
 pub fn verify_client_chain(chain_pem: &str, anchors: &[TrustAnchor], now: u64) -> Result<CertificateInfo, X509Error> {
-    let chain = parse_pem_chain(chain_pem)?;
+    let chain = path_order(parse_pem_chain(chain_pem)?);
     for (i, cert) in chain.iter().enumerate() {
         check_signature_algorithm(cert, &position_name(i))?;
         check_critical_extensions(cert, &position_name(i))?;
