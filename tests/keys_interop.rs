@@ -479,6 +479,7 @@ fn tokens_signed_by_jose_verify_with_the_keys_read_here() {
 fn private_key_jwt(alg: &str, key: &str, kid: Option<&str>) -> Config {
     let mut v = Config::default().to_json();
     v["credential"] = json!({ "method": "private_key_jwt", "alg": alg, "privateKey": key, "kid": kid });
+    v["stopAfter"] = json!("haapi-token"); // the client's credential is done with by then
     Config::from_value(&v).unwrap_or_else(|e| panic!("{e:?}"))
 }
 
@@ -614,6 +615,7 @@ fn every_refusal_says_what_is_wrong_and_what_to_do() {
 fn tls_client_auth(method: &str, chain: &str, key: &str) -> Config {
     let mut v = Config::default().to_json();
     v["credential"] = json!({ "method": method, "certificate": chain, "privateKey": key });
+    v["stopAfter"] = json!("haapi-token");
     Config::from_value(&v).unwrap_or_else(|e| panic!("{e:?}"))
 }
 
