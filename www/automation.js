@@ -1,10 +1,13 @@
 // The page's contract for automation (DESIGN.md), kept stable for QA scripts:
 //   - the configuration travels in the URL fragment as #config=<base64url(JSON)>; &run=1 runs it;
 //   - document.documentElement.dataset.flowState is idle | running | succeeded | failed
-//     (and dataset.flowBusy is "true" while a request is in flight);
+//     (and dataset.flowBusy is "true" while a request is in flight, dataset.flowPaused is "true"
+//     while the run waits for an answer: flowState stays running);
 //   - window.haapiLab.run(config, { allowNewOrigin }) resolves to the RunResult (allowNewOrigin:
 //     a stored client may go to a destination it was not registered at; never from a link);
-//     window.haapiLab.trace() returns the trace, redacted unless { reveal: true }.
+//     window.haapiLab.trace() returns the trace, redacted unless { reveal: true };
+//   - window.haapiLab.question() is what a paused run waits for (or null), and
+//     window.haapiLab.answer(answer) answers it, runs on to the end and resolves to the result.
 // Extras: window.haapiLab.device() resolves to the device's state, window.haapiLab.forget()
 // forgets the device, window.haapiLab.resetServer() empties the in-page simulator's client
 // database, window.haapiLab.config() returns the current document.
@@ -81,14 +84,20 @@ export function setFlowBusy(busy) {
   root.dataset.flowBusy = busy ? "true" : "false";
 }
 
+export function setFlowPaused(paused) {
+  root.dataset.flowPaused = paused ? "true" : "false";
+}
+
 /**
  * Installs `window.haapiLab`. `controller` provides: run(config) -> Promise<RunResult>,
- * trace({reveal}) -> Trace, device() -> Promise<DeviceState|null>, forget() -> Promise<void>,
- * config() -> document.
+ * answer(answer) -> Promise<RunResult>, question() -> Question | null, trace({reveal}) -> Trace,
+ * device() -> Promise<DeviceState|null>, forget() -> Promise<void>, config() -> document.
  */
 export function installAutomation(controller) {
   const api = {
     run: (config, options) => controller.run(config, options),
+    answer: (answer) => controller.answer(answer),
+    question: () => controller.question(),
     trace: (options) => controller.trace({ reveal: Boolean(options?.reveal) }),
     device: () => controller.device(),
     forget: () => controller.forget(),
@@ -96,6 +105,9 @@ export function installAutomation(controller) {
     config: () => controller.config(),
     get flowState() {
       return root.dataset.flowState;
+    },
+    get flowPaused() {
+      return root.dataset.flowPaused === "true";
     },
   };
   Object.defineProperty(window, "haapiLab", { value: Object.freeze(api), configurable: false, writable: false, enumerable: true });

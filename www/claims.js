@@ -27,7 +27,7 @@ export const CLAIMS = {
   ath: "DPoP: SHA-256 hash of the access token sent with this proof (RFC 9449 §4.2), binding proof and token.",
   nonce: "DPoP: a value the server gave (DPoP-Nonce) to limit how long proofs can be used (RFC 9449 §8).",
   cnf: "Confirmation (RFC 7800): the key this token is bound to; cnf.jkt is the DPoP key's thumbprint (RFC 9449 §6).",
-  jkt: "Thumbprint of the bound DPoP key (RFC 7638, RFC 9449 §6.1).",
+  jkt: "The SHA-256 thumbprint of the device's DPoP public key (RFC 7638, RFC 9449 §6.1): only a request with a proof signed by that key can use this token.",
   scope: "What the token allows (RFC 6749 §3.3): dcr = register one client; urn:se:curity:scopes:haapi = use HAAPI.",
   client_id: "The client the token was issued to (RFC 9068 §2.2).",
   azp: "Authorized party: the client the token was issued to (OIDC Core §2).",
@@ -40,7 +40,67 @@ export const CLAIMS = {
   purpose: "Curity: what the token is for.",
   delegationId: "Curity: the delegation (grant) this token belongs to.",
   token_type: "How to send the token (RFC 6749 §7.1): Bearer, or DPoP with a proof.",
+  name: "The user's full name (OIDC Core §5.1), from the profile scope.",
+  at_hash: "Hash of the access token issued with this ID token (OIDC Core §3.1.3.6).",
 };
+
+/**
+ * What a claim means in the tokens the login bought (the code exchange), where some claims say
+ * more than in the fallback's own tokens. Falls back to CLAIMS.
+ */
+export const TOKEN_CLAIMS = {
+  access: {
+    iss: "Issuer: the Curity server that made the token (RFC 9068 §2.2); resource servers check it.",
+    sub: "Subject: the user who logged in (RFC 9068 §2.2), not the app.",
+    aud: "Audience: the API(s) that accept this token (RFC 9068 §3); an API refuses a token not meant for it.",
+    scope: "What the user allowed the app to do (RFC 6749 §3.3, RFC 9068 §2.2.3).",
+    client_id: "The dynamic client this device registered (RFC 9068 §2.2): the token was issued to this device's own client.",
+    cnf: "Confirmation (RFC 7800): the key this token is bound to, so a stolen copy is useless without it.",
+    jkt: "The SHA-256 thumbprint of the device's DPoP public key: only a request with a proof signed by that key can use this token (RFC 9449 §6.1).",
+    exp: "Expires at (seconds since 1970): after this the app uses the refresh token (with a new DPoP proof) for a new one.",
+    iat: "Issued at (seconds since 1970).",
+    jti: "Unique id of this token (RFC 9068 §2.2).",
+    client_assurance_level: "How the client proved itself (this lab's simulator; Curity's attribute is not public): fallback = a dynamic client registered without attestation.",
+  },
+  id: {
+    iss: "Issuer: who asserts the login (OIDC Core §2); the app checks it is the configured issuer.",
+    sub: "Subject: the user's id at the issuer (OIDC Core §2); stable for this user and client.",
+    aud: "Audience: the client the ID token is for (OIDC Core §2), this device's dynamic client; the app checks it.",
+    azp: "Authorized party: the client the token was issued to (OIDC Core §2), here the dynamic client.",
+    amr: "Authentication methods used (RFC 8176): pwd = a password; mfa = more than one factor (here, approval on another device).",
+    auth_time: "When the user authenticated (seconds since 1970, OIDC Core §2).",
+    exp: "Expires at (seconds since 1970): the app must not accept the ID token after this.",
+    iat: "Issued at (seconds since 1970).",
+    name: "The user's full name (OIDC Core §5.1), from the profile scope.",
+    nonce: "The value the app sent in the authorization request, echoed against replay (OIDC Core §3.1.2.1).",
+    acr: "Authentication context class: how strongly the user authenticated (OIDC Core §2).",
+    sid: "Session id at the issuer (OIDC Front-Channel Logout §3).",
+  },
+};
+
+/** The meaning of a claim of the access (`kind` "access") or ID token ("id"). */
+export function tokenClaimMeaning(kind, name) {
+  const table = TOKEN_CLAIMS[kind] ?? {};
+  if (Object.hasOwn(table, name)) return table[name];
+  return Object.hasOwn(CLAIMS, name) ? CLAIMS[name] : "";
+}
+
+/** The header and claims of a JWT (`header.payload.signature`; the signature may be `[redacted]`), or null. */
+export function decodeJwt(token) {
+  if (typeof token !== "string") return null;
+  const parts = token.split(".");
+  if (parts.length !== 3) return null;
+  const json = (part) => {
+    const b64 = part.replaceAll("-", "+").replaceAll("_", "/");
+    const binary = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
+    return JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
+  };
+  try {
+    return { header: json(parts[0]), claims: json(parts[1]), signature: parts[2] };
+  } catch {
+    return null;
+  }
+}
 
 /** Claims whose value is a time in seconds since 1970. */
 export const TIME_CLAIMS = new Set(["exp", "iat", "nbf", "auth_time"]);
@@ -53,6 +113,7 @@ export function describeLocation(at) {
     "request.body.client_assertion": "client assertion (request body)",
     "response.body.access_token": "access token (response body)",
     "response.body.id_token": "ID token (response body)",
+    "response.body.refresh_token": "refresh token (response body)",
   };
   return known[at] ?? at;
 }

@@ -100,6 +100,7 @@ export function createConfigPanel({ onChange }) {
   function readField(el) {
     const path = el.dataset.path;
     if (el.type === "radio") return el.checked ? el.value : undefined;
+    if (el.type === "checkbox") return el.checked;
     if (el.dataset.kind === "json") {
       const text = el.value.trim();
       if (text === "") return { value: undefined };
@@ -116,7 +117,7 @@ export function createConfigPanel({ onChange }) {
   }
 
   for (const el of dom.configFields) {
-    const event = el.tagName === "SELECT" || el.type === "radio" ? "change" : "input";
+    const event = el.tagName === "SELECT" || el.type === "radio" || el.type === "checkbox" ? "change" : "input";
     el.addEventListener(event, () => {
       const path = el.dataset.path;
       let value = readField(el);
@@ -176,6 +177,7 @@ export function createConfigPanel({ onChange }) {
       if (el === except) continue;
       const value = getPath(doc, el.dataset.path);
       if (el.type === "radio") el.checked = value === el.value;
+      else if (el.type === "checkbox") el.checked = value === undefined || value === null ? el.dataset.default === "true" : value === true;
       else if (el.tagName === "SELECT") setSelectValue(el, value);
       else if (el.dataset.kind === "json") el.value = value === undefined || value === null ? "" : JSON.stringify(value, null, 2);
       else el.value = value === null || value === undefined ? "" : typeof value === "string" ? value : JSON.stringify(value);

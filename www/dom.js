@@ -56,6 +56,14 @@ export const statusText = byId("status-text");
 export const runError = byId("run-error");
 export const workspace = document.querySelector(".workspace");
 
+// The app view, the other device, the tokens.
+export const appSection = byId("app-section");
+export const appIntro = byId("app-intro");
+export const appView = byId("app-view");
+export const otherDevice = byId("other-device");
+export const tokensSection = byId("tokens-section");
+export const tokens = byId("tokens");
+
 // Sequence, step list, inspector, device, help.
 export const sequenceSection = byId("sequence-section");
 export const sequenceHost = byId("sequence");

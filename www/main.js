@@ -1,18 +1,32 @@
-// Wiring and state: loads the WebAssembly module, keeps one Lab (one device, one configuration),
-// drives it step by step or to the end, and hands what happened to the renderers.
+// The run's lifecycle: loads the WebAssembly module, keeps one Lab (one device, one
+// configuration), drives it step by step or to the end, pauses where the login waits for a
+// person (a form value, the authenticator choice) and carries the answer back, and hands what
+// happened to the renderers (picture, step list, inspector, app view, tokens, device).
 //
 // Every lab operation runs through `exclusive`, one at a time: a Lab must not be reset or
-// forgotten while one of its steps is still running.
+// forgotten while one of its steps is still running. Two calls deliberately bypass it, because
+// they must act while a step waits on the other device: `cancelPolling` and `decidePolling`.
+//
+// Elsewhere, reading this module's `state`: steps-view.js (picture, step list, inspector) and
+// app-panel.js (the app view and the other device, drawn by app-view.js). Apart from it:
+// controls.js (theme, presenter, keys), tokens-view.js (the decoded tokens), share.js (export,
+// copy), config-panel.js.
 
-import { installAutomation, readFragment, setFlowBusy, setFlowState, writeFragment } from "./automation.js";
+import { createAppPanel, isPendingPoll, pollsSoFar } from "./app-panel.js";
+import { installAutomation, readFragment, setFlowBusy, setFlowPaused, setFlowState, writeFragment } from "./automation.js";
 import { createConfigPanel } from "./config-panel.js";
-import { toCurl } from "./curl.js";
+import { installControls, isPresenter } from "./controls.js";
 import * as dom from "./dom.js";
-import { h, renderDevice, renderInspector, renderRunError, renderShortcuts, renderStepList, replace, stepInfo } from "./render.js";
-import { createSequence } from "./sequence.js";
-import { FLOW_STATE_TEXT, INSPECTOR, STEPS, TEXT } from "./strings.js";
+import { parse, problemName, representationOf } from "./haapi.js";
+import { h, renderDevice, renderRunError, renderShortcuts, replace } from "./render.js";
+import { predictNext } from "./sequence.js";
+import { installSharing } from "./share.js";
+import { createStepsView } from "./steps-view.js";
+import { APP, FLOW_STATE_TEXT, STEP_PURPOSES, STEPS, TEXT } from "./strings.js";
+import { renderTokens } from "./tokens-view.js";
 
 const PRESENTER_PACE_MS = 450;
+const MAX_CALLS = 200; // lab.step calls in one advance: the fallback, the login and a minute of polls
 const EMPTY_TRACE = Object.freeze({ steps: [], redacted: true });
 
 const state = {
@@ -23,14 +37,21 @@ const state = {
   lab: null,
   labKey: null, // JSON of the configuration the lab was made for
   trace: EMPTY_TRACE, // the trace to show (redacted), from the last result
-  inRun: false, // a run has started and not ended (stepping)
+  tags: new Map(), // trace index -> tag in the picture (H1, H2, …)
+  inRun: false, // a run has started and not ended (stepping, or paused)
+  mode: "all", // how the run was last driven: "all" (Run all) or "step" (Next step)
+  interactive: true, // the run asks a person at every login form and choice
+  question: null, // what the paused run waits for (the module's Question), or null
+  answerProblem: "", // why the last answer was not taken (a field still empty)
+  typed: {}, // what a person last typed into the login form (never passwords)
+  otherDeviceMessage: "",
   busy: false,
   abort: null,
   selected: null, // { index } into trace.steps, or { name } of a step that has not run
   reveal: false,
   device: null, // the last DeviceState shown
   keepRunFlag: false, // keep &run=1 in the fragment until the person edits the configuration
-  purposes: new Map(STEPS.map((s) => [s.name, ""])),
+  purposes: new Map(STEPS.map((s) => [s.name, STEP_PURPOSES[s.name] ?? ""])),
 };
 
 let queue = Promise.resolve();
@@ -66,7 +87,7 @@ function setBusy(busy) {
 /** A thrown value as a LabError-shaped object (code, message, and the evidence it carries). */
 function errorObject(e) {
   const out = { code: e?.code ?? (e instanceof WebAssembly.RuntimeError ? "MODULE_PANIC" : "PAGE_ERROR"), message: e?.message ?? String(e) };
-  for (const k of ["step", "status", "error", "errorDescription", "problems"]) {
+  for (const k of ["step", "status", "error", "errorDescription", "problems", "problem", "title"]) {
     if (e && e[k] !== undefined && e[k] !== null) out[k] = e[k];
   }
   return out;
@@ -80,94 +101,76 @@ function showBanner(title, detail) {
 window.addEventListener("error", (event) => showBanner("Unexpected error in the page.", event.message));
 window.addEventListener("unhandledrejection", (event) => showBanner("Unexpected error in the page.", errorObject(event.reason).message));
 
-// ---------------------------------------------------------------- picture, list, inspector
+// ---------------------------------------------------------------- views of the run
 
-const sequence = createSequence(dom.sequenceHost, { onSelect: (name) => selectByName(name) });
+const steps = createStepsView(state, {
+  onCopyCurl: (step, button) => sharing.copyCurl(step, button),
+  onField: (path) => panel.focusField(path),
+  onError: showBanner,
+  isPresenter,
+});
 
-function answerText(step) {
-  if (step.status === "skipped") return "skipped";
-  const status = step.response?.status;
-  if (step.status === "failed") return [status, step.error?.error ?? step.error?.code].filter(Boolean).join(" · ");
-  if (status === undefined) return "";
-  return `${status} · ${stepInfo(step.name).answer}`;
-}
+const app = createAppPanel(state, {
+  answer: answerFromPage,
+  cancelPolling,
+  decide: decidePolling,
+});
 
-function predictNext(trace) {
-  const last = trace.steps.at(-1);
-  if (!last) return "discovery";
-  if (last.name === "haapi-token" && last.status === "failed") return "dcr-token"; // re-registration
-  const i = STEPS.findIndex((s) => s.name === last.name);
-  return STEPS[i + 1]?.name ?? null;
-}
-
-function drawPicture(running = null) {
-  const states = new Map();
-  for (const step of state.trace.steps) states.set(step.name, { status: step.status, answer: answerText(step) });
-  if (running) states.set(running, { status: "running", answer: "…" });
-  sequence.update(states, state.config?.server?.mode ?? "simulator");
-}
-
-/** The trace as the inspector shows it: revealed only when the person asked. */
-function viewTrace() {
-  if (state.reveal && state.lab && state.trace.steps.length > 0) {
-    try {
-      return state.lab.trace({ reveal: true });
-    } catch (e) {
-      showBanner("Could not read the revealed trace.", errorObject(e).message);
-    }
-  }
-  return state.trace;
-}
-
-function renderSelection({ focus = false } = {}) {
-  const trace = viewTrace();
-  const sel = state.selected;
-  let step = null;
-  let position = "";
-  if (sel && "index" in sel && trace.steps[sel.index]) {
-    step = trace.steps[sel.index];
-    position = `step ${sel.index + 1} of ${trace.steps.length} in this run`;
-  } else if (sel && "name" in sel) {
-    step = { name: sel.name, pending: true, purpose: state.purposes.get(sel.name) };
-  }
-  renderStepList(dom.stepList, state.trace.steps, sel && "index" in sel ? sel.index : -1, (index) => select({ index }));
-  sequence.select(step?.name ?? null);
-  if (!step) {
-    replace(dom.inspector, h("p", { class: "muted" }, INSPECTOR.empty));
-    return;
-  }
-  // A failed step the run went on from (later steps, or a run still in progress).
-  const recovered = step.status === "failed" && (sel.index < trace.steps.length - 1 || state.inRun);
-  renderInspector(dom.inspector, step, { revealed: trace.redacted === false, onCopyCurl: copyCurl, onField: panel.focusField, position, recovered });
-  if (focus) document.getElementById("inspected-step")?.focus();
-}
-
-function select(selection, options) {
-  state.selected = selection;
-  renderSelection(options);
-  if (dom.root.classList.contains("presenter")) dom.inspector.scrollIntoView({ block: "nearest" });
-}
-
-function selectByName(name) {
-  const index = state.trace.steps.findLastIndex((s) => s.name === name);
-  select(index >= 0 ? { index } : { name });
-}
-
-function selectRelative(delta) {
-  const n = state.trace.steps.length;
-  if (n === 0) return;
-  const current = state.selected && "index" in state.selected ? state.selected.index : n;
-  select({ index: Math.min(n - 1, Math.max(0, current + delta)) });
-}
+const drawPicture = (running = null) => steps.draw(running);
+const renderSelection = (options) => steps.render(options);
+const select = (selection, options) => steps.select(selection, options);
+const renderApp = () => app.render();
+const focusApp = () => app.focus();
 
 function showTrace(trace, { follow = true, running = null } = {}) {
   state.trace = trace ?? EMPTY_TRACE;
-  drawPicture(running);
+  for (const s of state.trace.steps) if (s.purpose) state.purposes.set(s.name, s.purpose);
   if (follow && state.trace.steps.length > 0) state.selected = { index: state.trace.steps.length - 1 };
+  drawPicture(running);
   renderSelection();
+  renderApp();
 }
 
-// ---------------------------------------------------------------- device
+function setQuestion(question) {
+  state.question = question;
+  setFlowPaused(Boolean(question));
+  if (!question) state.answerProblem = "";
+}
+
+/** A person answered in the app view: the run goes on the way it was driven. */
+function answerFromPage(answer) {
+  if (!state.question || state.busy) return;
+  if (configChanged()) return setStatus(TEXT.configChangedWhilePaused);
+  if (answer.values) {
+    const passwords = new Set((state.question.fields ?? []).filter((f) => f.type === "password").map((f) => f.name));
+    state.typed = Object.fromEntries(Object.entries(answer.values).filter(([k]) => !passwords.has(k)));
+  }
+  const mode = state.mode;
+  // The form is about to be replaced: keep focus where the person goes on from.
+  (mode === "step" ? dom.nextButton : dom.appSection).focus();
+  advance(mode, { answer, byPerson: true, pace: isPresenter() && mode === "all" ? PRESENTER_PACE_MS : 0 });
+}
+
+/** The polling authenticator's Cancel: the next poll sends its cancel action. */
+function cancelPolling() {
+  if (!state.lab) return;
+  state.lab.cancelPolling();
+  setStatus(TEXT.pollingCancel);
+  if (!state.busy && state.inRun) advance(state.mode);
+}
+
+/** The simulated other device approves or denies every login that waits on it. */
+function decidePolling(approve) {
+  if (!state.lab) return;
+  try {
+    state.otherDeviceMessage = TEXT.decided(approve, state.lab.decidePolling(approve));
+  } catch (e) {
+    state.otherDeviceMessage = errorObject(e).message;
+  }
+  renderApp();
+}
+
+// ---------------------------------------------------------------- device and tokens
 
 async function refreshDevice() {
   if (!state.lab) {
@@ -183,6 +186,16 @@ async function refreshDevice() {
   }
 }
 
+function showTokens(outcome) {
+  let thumbprint = null;
+  try {
+    thumbprint = state.lab?.device().dpop.thumbprint ?? null;
+  } catch {
+    thumbprint = null;
+  }
+  dom.tokensSection.hidden = !renderTokens(dom.tokens, { tokens: outcome?.tokens ?? null, subject: outcome?.subject ?? null, thumbprint });
+}
+
 // ---------------------------------------------------------------- the lab
 
 function dropLab() {
@@ -190,6 +203,7 @@ function dropLab() {
   state.lab = null;
   state.labKey = null;
   state.inRun = false;
+  setQuestion(null);
   if (old) {
     try {
       old.free();
@@ -212,13 +226,24 @@ async function ensureLab() {
   return state.lab;
 }
 
-function beginRun(lab) {
-  lab.reset(); // the module may hold a paused run: this one starts from discovery
-  state.inRun = true;
+/** Back to an empty run: no selection, no error, no question, no tokens, no trace. */
+function clearRun(flowState = "idle") {
+  state.inRun = false;
   state.selected = null;
+  state.typed = {};
+  state.otherDeviceMessage = "";
+  setQuestion(null);
   dom.runError.hidden = true;
-  setFlowState("running");
+  dom.tokensSection.hidden = true;
+  setFlowState(flowState);
   showTrace(EMPTY_TRACE);
+}
+
+function beginRun(lab, interactive) {
+  lab.reset(); // the module may hold a paused run: this one starts from discovery
+  clearRun("running");
+  state.inRun = true;
+  state.interactive = interactive;
 }
 
 function failedResult(e) {
@@ -236,21 +261,41 @@ function failedResult(e) {
   return { state: "failed", done: true, step: error.step ?? null, outcome: null, error, trace };
 }
 
+function pausedText(question) {
+  if (question.problem) return TEXT.paused.problem(parse(question.problem).title ?? problemName(question.problem));
+  if (question.kind === "form") return TEXT.paused.form(question.missing ?? []);
+  return TEXT.paused[question.kind] ?? TEXT.paused.other;
+}
+
+/**
+ * The run waits for an answer: flowState stays "running", flowPaused is "true", the app view
+ * asks. `byPerson`: a person is at the page (they started the run, or answered in the app view),
+ * so focus goes to what the run asks; a script's or a link's run leaves the focus alone.
+ */
+function showPaused(result, { byPerson = false } = {}) {
+  setQuestion(result.question);
+  showTrace(result.trace);
+  setStatus(result.rejected ? `${pausedText(result.question)} ${result.rejected.message}` : pausedText(result.question), { busy: false });
+  if (state.interactive || byPerson) focusApp();
+}
+
 function finishRun(result) {
   state.inRun = false;
+  setQuestion(null);
   setFlowState(result.state === "succeeded" ? "succeeded" : "failed");
   const trace = result.trace ?? EMPTY_TRACE;
   showTrace(trace);
   if (result.state === "succeeded") {
     dom.runError.hidden = true;
     const o = result.outcome ?? {};
+    showTokens(o);
     const extra = o.reregistered
       ? " The stored client was no longer known to the server, so the device registered a new one."
       : o.reusedStoredClient ? " The client stored on this device was reused: registration was skipped." : "";
     const last = trace.steps.at(-1)?.name ?? "";
     const ms = trace.steps.reduce((sum, s) => sum + (s.durationMs ?? 0), 0);
     const base = state.config?.stopAfter && last === state.config.stopAfter ? TEXT.runStoppedAfter(last) : TEXT.runSucceeded(last, ms);
-    setStatus(base + extra, { busy: false });
+    setStatus(base + extra + (o.tokens ? ` ${TEXT.loggedIn(o.subject)}` : ""), { busy: false });
   } else {
     const error = result.error ?? { code: "PAGE_ERROR", message: "the run failed without an error" };
     const failedIndex = trace.steps.findLastIndex((s) => s.status === "failed" && (!error.step || s.name === error.step));
@@ -267,7 +312,7 @@ function finishRun(result) {
       onConfirmDestination: (event) => {
         if (!event?.isTrusted) return;
         state.inRun = false;
-        advance("all", { allowNewOrigin: true });
+        advance("all", { allowNewOrigin: true, interactive: true });
       },
     });
     dom.runError.hidden = false;
@@ -275,12 +320,21 @@ function finishRun(result) {
   }
 }
 
+function runningText(next) {
+  const last = state.trace.steps.at(-1);
+  if (next === "authenticate" && last && isPendingPoll(representationOf(last))) return TEXT.polling(pollsSoFar(state.trace) + 1);
+  return TEXT.runningStep(next ?? "the flow");
+}
+
 /**
  * Advances the flow: one step (`mode` "step") or to the end ("all"), always through lab.step so
  * the picture lights up as the steps complete (`pace`: ms to pause between steps, for an
- * audience). Resolves to the RunResult.
+ * audience). A new run is `interactive` (a person at the page: the login asks at every form and
+ * choice) or not (a link or a script). `answer` answers the paused run's question first
+ * (`byPerson`: typed or clicked in the app view).
+ * Resolves to the RunResult (`state: "paused"` when the run waits for an answer).
  */
-function advance(mode, { pace = 0, allowNewOrigin = false } = {}) {
+function advance(mode, { pace = 0, allowNewOrigin = false, interactive = true, answer = null, byPerson = false } = {}) {
   return exclusive(async () => {
     const controller = new AbortController();
     state.abort = controller;
@@ -288,19 +342,35 @@ function advance(mode, { pace = 0, allowNewOrigin = false } = {}) {
     let result;
     try {
       const lab = await ensureLab();
-      if (!state.inRun) beginRun(lab);
+      if (!state.inRun) beginRun(lab, interactive);
+      state.mode = mode;
+      let pending = answer;
+      if (pending) {
+        setQuestion(null);
+        renderApp();
+      }
       for (let calls = 1; ; calls += 1) {
         const next = predictNext(state.trace);
         drawPicture(next);
-        setStatus(TEXT.runningStep(next ?? "the flow"));
+        setStatus(runningText(next));
         const before = state.trace.steps.length;
-        result = await lab.step({ signal: controller.signal, allowNewOrigin });
-        if (!result.done && (result.trace.steps.length <= before || calls > 50)) {
+        const options = { signal: controller.signal, allowNewOrigin, interactive: state.interactive };
+        if (pending) options.answer = pending;
+        pending = null;
+        result = await lab.step(options);
+        if (result.state === "paused") break;
+        if (!result.done && (result.trace.steps.length <= before || calls > MAX_CALLS)) {
           // A step must add to the trace of the same run, and a run must end: guard against a loop.
           throw Object.assign(new Error(`lab.step() returned done: false without completing a new step of this run (trace went from ${before} to ${result.trace.steps.length} steps)`), { code: "API_MISMATCH" });
         }
         if (result.done) break;
         showTrace(result.trace);
+        // The step ended on a question: the run waits for it (polls go on by themselves).
+        const question = lab.question();
+        if (question && question.kind !== "poll") {
+          result = { ...result, state: "paused", question };
+          break;
+        }
         const last = result.trace.steps.at(-1);
         setStatus(TEXT.stepDone(last?.name ?? "", last?.status ?? "", predictNext(result.trace)));
         if (mode !== "all" || controller.signal.aborted) break;
@@ -308,7 +378,14 @@ function advance(mode, { pace = 0, allowNewOrigin = false } = {}) {
         if (controller.signal.aborted) break;
       }
     } catch (e) {
-      result = failedResult(e);
+      const still = answer && state.lab ? state.lab.question() : null;
+      if (still) {
+        // The answer was not taken (a field still empty): the run still waits.
+        state.answerProblem = errorObject(e).message;
+        result = { state: "paused", done: false, step: state.trace.steps.at(-1)?.name ?? null, question: still, trace: state.lab.trace(), rejected: errorObject(e) };
+      } else {
+        result = failedResult(e);
+      }
     } finally {
       state.abort = null;
       setBusy(false);
@@ -318,24 +395,41 @@ function advance(mode, { pace = 0, allowNewOrigin = false } = {}) {
       setStatus(TEXT.aborted, { busy: false });
       return result;
     }
+    if (result.state === "paused") {
+      showPaused(result, { byPerson });
+      return result;
+    }
     if (result.done) {
       finishRun(result);
       await refreshDevice();
+    } else {
+      drawPicture();
     }
     return result;
   });
 }
 
+/** The configuration was edited since the lab (and its paused run) was made for it. */
+const configChanged = () => Boolean(state.lab) && state.labKey !== JSON.stringify(state.config);
+
 function onRunClick() {
   if (state.busy) return setStatus(TEXT.busy);
   if (!state.mod) return setStatus(TEXT.moduleFailed);
+  if (state.question && !configChanged()) {
+    setStatus(TEXT.answerFirst);
+    return focusApp();
+  }
   // In presenter mode the audience sees each arrow light up in turn.
-  advance("all", { pace: dom.root.classList.contains("presenter") ? PRESENTER_PACE_MS : 0 });
+  advance("all", { pace: isPresenter() ? PRESENTER_PACE_MS : 0 });
 }
 
 function onNextClick() {
   if (state.busy) return setStatus(TEXT.busy);
   if (!state.mod) return setStatus(TEXT.moduleFailed);
+  if (state.question && !configChanged()) {
+    setStatus(TEXT.answerFirst);
+    return focusApp();
+  }
   advance("step");
 }
 
@@ -351,15 +445,6 @@ function reset() {
     clearRun();
     setStatus(TEXT.reset, { busy: false });
   });
-}
-
-/** Back to an empty run: no selection, no error, no trace. */
-function clearRun() {
-  state.inRun = false;
-  state.selected = null;
-  dom.runError.hidden = true;
-  setFlowState("idle");
-  showTrace(EMPTY_TRACE);
 }
 
 function forget() {
@@ -380,8 +465,7 @@ function forget() {
       await refreshDevice();
     } catch (e) {
       const error = errorObject(e);
-      const advice = [];
-      renderRunError(dom.runError, { title: "Could not forget this device.", error, advice, onField: panel.focusField });
+      renderRunError(dom.runError, { title: "Could not forget this device.", error, advice: [], onField: panel.focusField });
       dom.runError.hidden = false;
       setStatus("Could not forget this device. The explanation is below the controls.", { busy: false });
       throw e;
@@ -399,7 +483,7 @@ function resetServer() {
   });
 }
 
-// ---------------------------------------------------------------- configuration
+// ---------------------------------------------------------------- configuration, sharing, controls
 
 const panel = createConfigPanel({
   onChange(doc, problems, source) {
@@ -417,58 +501,15 @@ const panel = createConfigPanel({
   },
 });
 
-dom.exportConfigButton.addEventListener("click", () => {
-  download("haapi-lab-config.json", `${JSON.stringify(state.config ?? {}, null, 2)}\n`, "application/json");
-});
-
-dom.copyLinkButton.addEventListener("click", async () => {
-  const url = writeFragment(state.config ?? {}, { run: false });
-  await copyText(url, dom.jsonStatus, TEXT.linkCopied, () => replace(dom.jsonStatus, TEXT.copyFailed, " ", h("code", { class: "break" }, url)));
-});
-
 dom.defaultConfigButton.addEventListener("click", () => {
   if (state.mod) panel.setConfig(state.mod.defaultConfig(), "default");
 });
 
-// ---------------------------------------------------------------- inspector actions
-
-async function copyText(text, statusEl, okText, onFail) {
-  try {
-    if (!navigator.clipboard) throw new Error("no clipboard");
-    await navigator.clipboard.writeText(text);
-    statusEl.textContent = okText;
-  } catch {
-    onFail();
-  }
-}
-
-function copyCurl(step, button) {
-  const command = toCurl(step.request, { redacted: !state.reveal, simulated: state.config?.server?.mode === "simulator" });
-  const note = h("p", { class: "hint", role: "status" });
-  const block = h("div", { class: "curl", dataset: { curl: "true" } }, h("h5", {}, INSPECTOR.curlHeading), h("pre", { class: "code", tabindex: "0" }, command), note);
-  button.parentElement.querySelector("[data-curl]")?.remove();
-  button.after(block);
-  copyText(command, note, TEXT.curlCopied, () => {
-    note.textContent = TEXT.copyFailed;
-  });
-}
-
-function download(name, text, type) {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const a = h("a", { href: url, download: name, class: "visually-hidden" }, name);
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 30_000);
-}
-
-dom.exportTraceButton.addEventListener("click", () => {
-  const trace = state.lab && state.trace.steps.length > 0 ? state.lab.trace() : state.trace;
-  if (trace.steps.length === 0) return setStatus(TEXT.nothingToExport);
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace(/-\d+Z$/, "Z");
-  const name = `haapi-lab-trace-${stamp}.json`;
-  download(name, `${JSON.stringify(trace, null, 2)}\n`, "application/json");
-  setStatus(TEXT.traceExported(name));
+const sharing = installSharing({
+  config: () => state.config,
+  reveal: () => state.reveal,
+  exportTrace: () => (state.lab && state.trace.steps.length > 0 ? state.lab.trace() : state.trace),
+  status: (text) => setStatus(text),
 });
 
 dom.revealToggle.addEventListener("change", () => {
@@ -479,97 +520,20 @@ dom.revealToggle.addEventListener("change", () => {
   refreshDevice();
 });
 
-// ---------------------------------------------------------------- theme, presenter, keys
+installControls({
+  run: onRunClick,
+  next: onNextClick,
+  reset: () => reset(),
+  previous: () => steps.selectRelative(-1),
+  focusApp,
+  status: (text) => setStatus(text),
+});
 
-const THEMES = ["auto", "light", "dark"];
-function applyTheme(theme) {
-  if (theme === "auto") delete dom.root.dataset.theme;
-  else dom.root.dataset.theme = theme;
-  dom.themeToggle.textContent = TEXT.themeButton(TEXT.themeNames[theme]);
-  try {
-    localStorage.setItem("haapi-lab:theme", theme);
-  } catch {
-    // Storage refused: the theme just is not remembered.
-  }
-}
-function cycleTheme() {
-  const current = dom.root.dataset.theme ?? "auto";
-  applyTheme(THEMES[(THEMES.indexOf(current) + 1) % THEMES.length]);
-}
-function storedTheme() {
-  try {
-    const t = localStorage.getItem("haapi-lab:theme");
-    return THEMES.includes(t) ? t : "auto";
-  } catch {
-    return "auto";
-  }
-}
-
-function setPresenter(on) {
-  dom.root.classList.toggle("presenter", on);
-  dom.presenterToggle.setAttribute("aria-pressed", String(on));
-  setStatus(on ? TEXT.presenterOn : TEXT.presenterOff);
-}
-
-// Skip links move focus without touching the fragment, which holds the configuration.
-for (const link of dom.skipLinks) {
-  link.addEventListener("click", (event) => {
-    event.preventDefault();
-    const target = document.getElementById(link.hash.slice(1));
-    target?.focus();
-    target?.scrollIntoView({ block: "start" });
-  });
-}
-
-dom.themeToggle.addEventListener("click", cycleTheme);
-dom.presenterToggle.addEventListener("click", () => setPresenter(!dom.root.classList.contains("presenter")));
 dom.runButton.addEventListener("click", onRunClick);
 dom.nextButton.addEventListener("click", onNextClick);
 dom.resetButton.addEventListener("click", () => reset());
 dom.forgetButton.addEventListener("click", () => forget().catch(() => {})); // shown on the page
 dom.resetServerButton.addEventListener("click", () => resetServer().catch((e) => showBanner("Could not reset the simulated server.", errorObject(e).message)));
-dom.shortcutsToggle.addEventListener("change", () => setStatus(dom.shortcutsToggle.checked ? TEXT.shortcutsOn : TEXT.shortcutsOff));
-
-function typingIn(target) {
-  if (!(target instanceof Element)) return false;
-  if (target.isContentEditable) return true;
-  if (target.tagName === "TEXTAREA" || target.tagName === "SELECT") return true;
-  return target.tagName === "INPUT" && !["checkbox", "radio", "button", "submit", "reset", "file"].includes(target.type);
-}
-
-document.addEventListener("keydown", (event) => {
-  if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || typingIn(event.target)) return;
-  const presenter = dom.root.classList.contains("presenter");
-  const onBody = event.target === document.body || event.target === document.documentElement;
-  if (event.key === "Escape" && presenter) {
-    setPresenter(false);
-    return;
-  }
-  if (presenter && (event.key === "PageDown" || event.key === "ArrowRight" || (event.key === " " && onBody))) {
-    event.preventDefault();
-    onNextClick();
-    return;
-  }
-  if (presenter && (event.key === "PageUp" || event.key === "ArrowLeft")) {
-    event.preventDefault();
-    selectRelative(-1);
-    return;
-  }
-  if (!dom.shortcutsToggle.checked) return;
-  const actions = {
-    r: onRunClick,
-    n: onNextClick,
-    x: () => reset(),
-    p: () => setPresenter(!presenter),
-    t: cycleTheme,
-    "?": () => dom.helpSection.focus(),
-  };
-  const action = actions[event.key];
-  if (action) {
-    event.preventDefault();
-    action();
-  }
-});
 
 // ---------------------------------------------------------------- automation
 
@@ -577,6 +541,14 @@ function traceFor({ reveal }) {
   // No lab: never created, or the last configuration was refused before any request.
   if (!state.lab) return { steps: [], redacted: !reveal };
   return state.lab.trace({ reveal });
+}
+
+/** Drops the current run (a paused one too), once every earlier operation has settled. */
+function endRun() {
+  state.abort?.abort();
+  return exclusive(async () => {
+    state.inRun = false;
+  });
 }
 
 let ready;
@@ -588,11 +560,18 @@ installAutomation({
       state.keepRunFlag = false;
       panel.setConfig(config, "automation");
     }
-    await exclusive(async () => {
-      state.inRun = false;
-    });
-    return advance("all", { allowNewOrigin: options?.allowNewOrigin === true });
+    await endRun();
+    return advance("all", { allowNewOrigin: options?.allowNewOrigin === true, interactive: options?.interactive === true });
   },
+  async answer(answer) {
+    await ready;
+    await exclusive(async () => {}); // a run still in flight finishes (and may pause) first
+    if (!state.question) throw Object.assign(new Error("haapiLab.answer: no run is paused (haapiLab.question() is null)"), { code: "FLOW_STATE" });
+    const result = await advance("all", { answer });
+    if (result.rejected) throw Object.assign(new Error(result.rejected.message), result.rejected);
+    return result;
+  },
+  question: () => (state.question ? structuredClone(state.question) : null),
   trace: traceFor,
   async device() {
     await ready;
@@ -645,12 +624,14 @@ function loadSimModule() {
 }
 
 async function start() {
-  applyTheme(storedTheme());
   renderShortcuts(dom.shortcutList);
+  dom.appIntro.textContent = APP.intro;
   setFlowState("idle");
+  setFlowPaused(false);
   setBusy(false);
   drawPicture();
   renderSelection();
+  renderApp();
   renderDevice(dom.deviceState, null);
 
   const fragment = readFragment();
@@ -673,7 +654,7 @@ async function start() {
     }
     return;
   }
-  for (const s of state.mod.steps()) state.purposes.set(s.name, s.purpose);
+  for (const s of state.mod.steps()) if (s.purpose) state.purposes.set(s.name, s.purpose);
   panel.setApi(state.mod);
   if (!fragment.config) panel.setConfig(state.mod.defaultConfig(), "load");
   setBusy(false);
@@ -689,7 +670,9 @@ async function start() {
     }
   }
   if (fragment.run) {
-    await advance("all");
+    // A link runs like a script: the login is filled from authentication.inputs, and pauses
+    // only where a value is missing.
+    await advance("all", { interactive: false });
     return;
   }
   setStatus(FLOW_STATE_TEXT.idle, { busy: false });
@@ -721,11 +704,7 @@ window.addEventListener("hashchange", () => {
   }
   state.keepRunFlag = fragment.run;
   panel.setConfig(fragment.config, "load");
-  if (fragment.run && state.mod) {
-    exclusive(async () => {
-      state.inRun = false;
-    }).then(() => advance("all"));
-  }
+  if (fragment.run && state.mod) endRun().then(() => advance("all", { interactive: false }));
 });
 
 ready = start();

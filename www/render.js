@@ -14,7 +14,9 @@ export function h(tag, props = {}, ...children) {
     if (value === null || value === undefined || value === false) continue;
     if (key === "class") el.className = Array.isArray(value) ? value.filter(Boolean).join(" ") : value;
     else if (key === "text") el.textContent = String(value);
-    else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key === "dataset") {
+      for (const [k, v] of Object.entries(value)) if (v !== null && v !== undefined) el.dataset[k] = v;
+    }
     else if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
     else if (key === "style") throw new Error("inline styles are not allowed (CSP style-src 'self'): use a class");
     else el.setAttribute(key, value === true ? "" : String(value));
@@ -188,8 +190,8 @@ export function renderError(error, { advice = [], onField, level = 5 } = {}) {
 }
 
 /** The inspector for one trace step (or, with `step.pending`, a step that has not run). */
-export function renderInspector(container, step, { revealed, onCopyCurl, onField, position, recovered = false }) {
-  const info = stepInfo(step.name);
+export function renderInspector(container, step, { revealed, onCopyCurl, onField, position, recovered = false, tag = null, drawing = null }) {
+  const info = { ...stepInfo(step.name), ...(tag ? { tag } : {}) };
   const status = step.pending ? "pending" : step.status;
   const head = h("div", { class: "inspector-title" },
     h("h3", { id: "inspected-step", tabindex: "-1" }, info.tag ? h("span", { class: "tag" }, info.tag) : null, ` ${info.title} `, h("code", {}, step.name)),
@@ -220,6 +222,10 @@ export function renderInspector(container, step, { revealed, onCopyCurl, onField
       step.request ? h("button", { type: "button", class: "small", onclick: (e) => onCopyCurl(step, e.currentTarget) }, INSPECTOR.copyCurl) : null),
     h("section", { class: "exchange-part" }, h("h4", {}, INSPECTOR.response), renderResponse(step.response)));
   sections.push(exchange);
+  if (drawing) {
+    sections.push(h("section", { class: "app-drawing", "aria-labelledby": "app-drawing-h" },
+      h("h4", { id: "app-drawing-h" }, INSPECTOR.appDrawing), h("p", { class: "muted small" }, INSPECTOR.appDrawingNote), drawing));
+  }
   if (step.retries?.length) {
     sections.push(h("section", {}, h("h4", {}, INSPECTOR.retries(step.retries.length)),
       step.retries.map((r, i) => h("details", { class: "retry" },
@@ -235,10 +241,10 @@ export function renderInspector(container, step, { revealed, onCopyCurl, onField
 }
 
 /** The ordered list of trace entries (a step can appear twice, e.g. after re-registration). */
-export function renderStepList(list, steps, selectedIndex, onSelect) {
+export function renderStepList(list, steps, selectedIndex, onSelect, tagOf = (i, step) => stepInfo(step.name).tag) {
   replace(list, steps.map((step, index) => {
-    const info = stepInfo(step.name);
-    const label = `${info.tag ? `${info.tag} ` : ""}${step.name}`;
+    const tag = tagOf(index, step);
+    const label = `${tag ? `${tag} ` : ""}${step.name}`;
     return h("li", {},
       h("button", {
         type: "button",

@@ -10,7 +10,15 @@ export const STEPS = [
   { name: "store", tag: "F3", title: "Store", from: "device", to: "device", request: "keep the dynamic client on the device", answer: "" },
   { name: "haapi-token", tag: "F4", title: "HAAPI token", from: "device", to: "token", request: "POST token · scope=haapi · Basic dynamic client + DPoP", answer: "DPoP-bound access token" },
   { name: "authorize", tag: "H", title: "Authorize", from: "device", to: "authorize", request: "GET authorize · Authorization: DPoP + proof", answer: "application/vnd.auth+json" },
+  { name: "authenticate", tag: "H", title: "Authenticate", from: "device", to: "authorize", request: "HAAPI step · DPoP token + proof + Session-Id", answer: "vnd.auth+json or problem+json" },
+  { name: "code-exchange", tag: "T", title: "Code exchange", from: "device", to: "token", request: "POST token · authorization_code + PKCE + DPoP", answer: "access, ID and refresh tokens" },
 ];
+
+/** Why a step exists, until the module's trace says it (the module lists only the fallback's steps). */
+export const STEP_PURPOSES = {
+  authenticate: "One HAAPI representation followed (a redirect, the authenticator choice, a form, a poll), as an API call with the HAAPI token, the session id and a fresh DPoP proof.",
+  "code-exchange": "The dynamic client exchanges the authorization code (with its PKCE verifier and a DPoP proof) for a DPoP-bound access token, an ID token and a refresh token.",
+};
 
 /** Actors (lifelines) of the sequence picture. */
 export const ACTORS = [
@@ -82,6 +90,81 @@ export const TEXT = {
   presenterOff: "Presenter mode off.",
   shortcutsOff: "Single-key shortcuts are off.",
   shortcutsOn: "Single-key shortcuts are on.",
+  paused: {
+    choose: "The app waits for you: choose how to log in, in the app view.",
+    form: (missing) => (missing.length ? `The app waits for you: fill in ${missing.join(", ")} in the app view and send the form.` : "The app waits for you: check the form in the app view and send it."),
+    problem: (title) => `The server answered with a problem (${title}). The app view says what to do; try again there.`,
+    redirect: "The app waits for you: follow the redirect in the app view (authentication.followRedirects is false).",
+    other: "The app waits for an answer in the app view.",
+  },
+  answerFirst: "The run waits for your answer in the app view (or press Reset to start over).",
+  configChangedWhilePaused: "The configuration changed while the run waited: press Run all or Next step to start a new run with it.",
+  polling: (n) => `Waiting for the other device… poll ${n}.`,
+  pollingCancel: "Cancelling: the next poll sends the cancel action, and the app asks again how to log in.",
+  loggedIn: (sub) => `Logged in${sub ? ` as ${sub}` : ""}: the tokens are below.`,
+  decided: (approve, n) => (n === 0 ? "No login was waiting for the other device." : approve ? "The other device approved: the next poll says so." : "The other device denied: the next poll says so."),
+};
+
+/** What the app view says (the "what an app would draw" rendering of a representation). */
+export const APP = {
+  heading: "The app",
+  intro: "What an app would draw from the server's last HAAPI representation (the JSON is in the inspector). When the run waits for you, answer here.",
+  idle: "Nothing to draw yet: the app draws the login once the run reaches authorize.",
+  staticNote: "As an app would draw this representation (not interactive here).",
+  redirect: "The server sends the app on to:",
+  redirectAuto: "An app follows this by itself (authentication.followRedirects is true).",
+  follow: "Follow",
+  pending: (n) => (n > 0 ? `Waiting for the other device… poll ${n}` : "Waiting for the other device…"),
+  done: "The other device approved: the app goes on.",
+  failed: "The other device did not approve: the login failed.",
+  cancel: "Cancel",
+  submit: "Continue",
+  loggedIn: "Logged in: the app's redirect URI receives the authorization code.",
+  code: "code",
+  state: "state",
+  iss: "iss",
+  hidden: (names) => `Also sends the hidden field${names.length === 1 ? "" : "s"} ${names.join(", ")}.`,
+  required: (label) => `Enter ${label}.`,
+  demoHint: (user, password) => `Simulated server's demo account: ${user} / ${password}`,
+  clientOperation: (name) => `This step asks the app to run the client operation “${name}”, which only a real app can do.`,
+  noAction: "This representation has no action the app can take.",
+  link: (rel, href) => `An app would open this link (${rel}) itself, typically in a browser: ${href}. The lab does not follow links.`,
+  configured: "configured",
+  whatToDo: "What to do",
+  invalid: "Fields to correct",
+  problemAdvice: {
+    "incorrect-credentials": "Check the username and the password and send the form again. After too many wrong attempts the server ends the login (too-many-attempts).",
+    "invalid-input": "A field is missing or not accepted: correct the fields named above and send the form again.",
+    "too-many-attempts": "The server stopped this login after too many wrong attempts. Press Run all to start a new login.",
+    "authentication-failed": "The authenticator did not log the user in (for example the other device denied). Start a new login.",
+    "mismatch-between-session-and-access-token": "The HAAPI session belongs to another DPoP key or token: start a new login from this device.",
+    unexpected: "The server could not go on with this session (unknown or expired): start a new login.",
+    "error-authorization-response": "The authorization request was refused: check the client's configuration (redirect URI, scope).",
+  },
+  giveUp: "Give up",
+  giveUpHint: "ends the run with the error this question stands for",
+  otherDevice: "Other device",
+  otherDeviceIntro: "The simulated user's other device: the login waits for its answer.",
+  approve: "Approve",
+  deny: "Deny",
+};
+
+/** The token panel. */
+export const TOKENS = {
+  heading: "Tokens",
+  summary: (sub, expires, scope) => `The code bought these tokens${sub ? ` for ${sub}` : ""}: an access token${expires ? ` valid ${expires} s` : ""}${scope ? ` for scope “${scope}”` : ""}, an ID token and a refresh token.`,
+  access: "Access token (DPoP-bound)",
+  id: "ID token",
+  refresh: "Refresh token",
+  refreshPresent: "Present. It is opaque and stays redacted: the page never shows it. It is bound to this device's DPoP key: a refresh needs a proof signed by that key.",
+  refreshAbsent: "None came.",
+  none: "The run ended without tokens.",
+  header: "Header",
+  claims: "Claims",
+  deviceKey: "This device's DPoP key thumbprint",
+  match: "the same: only this device can use the token",
+  mismatch: "different: this token is bound to another key",
+  signature: "The signature is redacted (header.payload.[redacted]), as in the trace.",
 };
 
 export const INSPECTOR = {
@@ -118,6 +201,8 @@ export const INSPECTOR = {
   claimMeaning: "Meaning",
   status: "Status",
   attempt: (i) => `Attempt ${i}`,
+  appDrawing: "What an app would draw",
+  appDrawingNote: "The response's HAAPI representation, drawn as an app draws it from its type, actions, fields, links and messages (the JSON is above).",
   redactedTraceNote: "Secrets in this view are redacted.",
   revealedTraceNote: "Secrets are revealed in this view.",
 };
@@ -132,6 +217,19 @@ export const ERROR_CODES = {
   CREDENTIAL_DESTINATION_CHANGED: "This device keeps a dynamic client registered elsewhere, and this configuration would send it to a new place. Nothing was sent. Confirm only if you trust the new place.",
   CRYPTO_ERROR: "A key, certificate or JWT could not be made or used. Check the pasted key or certificate.",
   STORAGE_ERROR: "The browser's storage (IndexedDB, WebCrypto) failed. A private window or strict storage settings can cause this.",
+  HAAPI_PROBLEM: "The server answered a HAAPI request with a problem (application/problem+json); its type and messages say why.",
+  HAAPI_UNSUPPORTED_STEP: "The server sent a representation this lab cannot follow (for example a client operation only a real app can run).",
+  HAAPI_MALFORMED: "The server's HAAPI representation is missing something the app needs (an action, a field, a code).",
+  HAAPI_BAD_TARGET: "A representation's href cannot be followed.",
+  HAAPI_OFF_ORIGIN_TARGET: "A representation points to another origin: the HAAPI token and session are never sent there.",
+  AUTHENTICATOR_NOT_FOUND: "authentication.authenticator names no option of the server's authenticator selector: use one of the titles listed.",
+  INPUT_REQUIRED: "The login needed an answer (a form value, a choice) and none came: add the values to authentication.inputs, or answer in the app view.",
+  POLLING_FAILED: "The polling authenticator ended as failed (the other device denied or the login expired).",
+  POLLING_TIMED_OUT: "The other device did not answer in time.",
+  HAAPI_TOO_MANY_STEPS: "The representations loop: the login never reached an authorization response.",
+  STATE_MISMATCH: "The authorization response's state is not the one the app sent (RFC 6749 §10.12).",
+  ISSUER_MISMATCH: "The issuer in the response is not the configured one (RFC 9207 mix-up defence).",
+  AUTHORIZATION_ERROR: "The authorization response is an error: its error code says why.",
   FLOW_STATE: "The flow was driven out of order. Press Reset and run again; if it persists, this is a bug in the lab.",
   INVALID_ARGUMENT: "The page passed an argument the module does not accept. This is a bug in the page.",
   MODULE_UNAVAILABLE: "The WebAssembly module is not loaded.",
@@ -198,9 +296,10 @@ export const SHORTCUTS = [
   ["x", "Reset (stops a running step)"],
   ["p", "Presenter mode on or off"],
   ["t", "Theme: auto, light, dark"],
+  ["a", "Go to the app view (the login form, the authenticator choice)"],
   ["?", "Go to this list"],
   ["Esc", "Leave presenter mode"],
-  ["PageDown / → / Space", "Presenter mode: next step (works with a presentation clicker)"],
+  ["PageDown / → / Space", "Presenter mode: next step (works with a presentation clicker); when the app waits for you, moves to the app view"],
   ["PageUp / ←", "Presenter mode: inspect the previous step"],
   ["↑ / ↓", "On a step of the picture: move to the previous or next step"],
   ["Enter / Space", "On a step of the picture or of the list: inspect it"],
