@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
-import { configFor, encodeConfig, FIRST_RUN, labUrl, openPage, screenshot, setup, traceSummary, waitForFlowState, waitForReady } from "./helpers.mjs";
+import { configFor, encodeConfig, FIRST_RUN, labUrl, loginInPage, openPage, screenshot, setup, traceSummary, waitForFlowState, waitForReady } from "./helpers.mjs";
 
 let env;
 before(async () => {
@@ -105,7 +105,9 @@ test("window.haapiLab.run(config) resolves to the result and the page follows", 
   assert.equal(result.done, true);
   assert.deepEqual(result.trace.steps.map((s) => [s.name, s.status]), FIRST_RUN);
   assert.equal(result.trace.redacted, true);
+  assert.equal(result.outcome.subject, "demo", "a script's run logs in from authentication.inputs, without asking");
   assert.equal(await page.evaluate(() => document.documentElement.dataset.flowState), "succeeded");
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.flowPaused), "false");
   assert.equal(await page.locator("#f-credential-method").inputValue(), "client_secret_jwt");
   assert.equal(await page.evaluate(() => window.haapiLab.config().credential.method), "client_secret_jwt");
   await page.checkClean();
@@ -153,7 +155,7 @@ test("keys and certificates: generate, import from a file, then run", async (t) 
   await waitForReady(page);
   const run = async () => {
     await page.getByRole("button", { name: /Run all/ }).click();
-    const state = await waitForFlowState(page);
+    const state = await loginInPage(page);
     assert.equal(state, "succeeded", await page.locator("#run-error").textContent());
   };
 

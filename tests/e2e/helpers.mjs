@@ -53,7 +53,13 @@ export function labUrl(server, config, { run = false } = {}) {
   return server.url(`/www/index.html${hash}`);
 }
 
-/** A version-1 document for the in-page simulator with `credential` (and more) replaced. */
+/** The simulated server's demo account (its default settings). */
+export const DEMO = { userName: "demo", password: "Password1" };
+
+/**
+ * A version-1 document for the in-page simulator with `credential` (and more) replaced. It logs
+ * in as the demo user (`authentication.inputs`) unless `authentication` says otherwise.
+ */
 export function configFor(method, { credential = {}, server = {}, ...rest } = {}) {
   const secrets = { client_secret_basic: "Password1", client_secret_post: "Password1", client_secret_jwt: "a-shared-secret-of-32-bytes-or-more!" };
   const algs = { private_key_jwt: "ES256", client_secret_jwt: "HS256" };
@@ -64,6 +70,7 @@ export function configFor(method, { credential = {}, server = {}, ...rest } = {}
     credential: { method, secret: secrets[method] ?? null, alg: algs[method] ?? null, privateKey: null, certificate: null, audience: null, kid: null, ...credential },
     dpop: { alg: "ES256", keyStore: "wasm" },
     device: { attestation: "unsupported" },
+    authentication: { inputs: { ...DEMO } },
     stopAfter: null,
     ...rest,
   };
@@ -134,14 +141,48 @@ export async function screenshot(page, name, options = {}) {
   return path;
 }
 
+/**
+ * The login after authorize, with the username/password authenticator: follow the redirect to
+ * the selector, choose, send the form (a redirect back to authorize), follow it to the
+ * authorization response; then the code exchange.
+ */
+export const LOGIN = [
+  ["authenticate", "ok"], ["authenticate", "ok"], ["authenticate", "ok"], ["authenticate", "ok"], ["code-exchange", "ok"],
+];
 export const FIRST_RUN = [
   ["discovery", "ok"], ["attestation", "skipped"], ["dcr-token", "ok"], ["registration", "ok"],
-  ["store", "ok"], ["haapi-token", "ok"], ["authorize", "ok"],
+  ["store", "ok"], ["haapi-token", "ok"], ["authorize", "ok"], ...LOGIN,
 ];
 export const REUSED_RUN = [
   ["discovery", "ok"], ["attestation", "skipped"], ["dcr-token", "skipped"], ["registration", "skipped"],
-  ["store", "skipped"], ["haapi-token", "ok"], ["authorize", "ok"],
+  ["store", "skipped"], ["haapi-token", "ok"], ["authorize", "ok"], ...LOGIN,
 ];
+
+/** Waits until the run waits for an answer (dataset.flowPaused, flowState still running). */
+export async function waitForPaused(page, timeout = 30_000) {
+  await page.waitForFunction(() => document.documentElement.dataset.flowPaused === "true" && document.documentElement.dataset.flowBusy !== "true", null, { timeout });
+  return page.evaluate(() => window.haapiLab.question());
+}
+
+/**
+ * Logs in through the app view as a person does, once a run started from the page's buttons
+ * reached the authenticator selector: clicks the authenticator, then types into the form and
+ * presses its button (password), or approves in the Other device panel (device approval).
+ * Resolves to the final flow state.
+ */
+export async function loginInPage(page, { authenticator = "Username and password", userName = DEMO.userName, password = DEMO.password } = {}) {
+  await waitForPaused(page);
+  await page.locator("#app-view .app-option", { hasText: authenticator }).click();
+  if (/another device/i.test(authenticator)) {
+    await page.locator("#btn-approve").click({ timeout: 30_000 });
+  } else {
+    const user = page.locator("#app-view input[name=userName]:not([disabled])");
+    await user.fill(userName, { timeout: 30_000 });
+    await page.locator("#app-view input[name=password]").fill(password);
+    await page.locator("#app-view form button[type=submit]").click();
+  }
+  return waitForFlowState(page);
+}
 
 /**
  * Starts the lab's own server binary (the simulated Curity over HTTP, with CORS) on a free port:

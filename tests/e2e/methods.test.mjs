@@ -47,9 +47,12 @@ for (const method of Object.keys(EVIDENCE)) {
     const haapi = revealed.steps.find((s) => s.name === "haapi-token");
     assert.ok(haapi.request.headers.dpop, "the HAAPI token request carries a DPoP proof");
 
-    // The page shows it: every arrow lit, the device's client, a calm status.
-    assert.equal(await page.locator(".seq-step.is-ok").count(), 6);
+    // The page shows it: every arrow lit (the fallback's six, the login's four and the code
+    // exchange), the device's client, a calm status, the tokens.
+    assert.equal(await page.locator(".seq-step.is-ok").count(), 11);
     assert.equal(await page.locator(".seq-step.is-skipped").count(), 1);
+    assert.equal(await page.locator(".seq-step.is-pending").count(), 0);
+    assert.equal(await page.locator("#tokens-section").isVisible(), true);
     const device = await page.evaluate(() => window.haapiLab.device());
     assert.match(await page.locator("#device-state").textContent(), new RegExp(device.client.clientId));
     assert.match(await page.locator("#status-text").textContent(), /The run succeeded/);

@@ -18,7 +18,8 @@ test("the module runs the fallback in a Web Worker", async () => {
     assert.equal(result.inWorker, true);
     assert.equal(result.storage, "indexeddb");
     assert.equal(result.first.state, "succeeded", JSON.stringify(result.first));
-    assert.deepEqual(result.first.steps, ["discovery:ok", "attestation:skipped", "dcr-token:ok", "registration:ok", "store:ok", "haapi-token:ok", "authorize:ok"]);
+    assert.deepEqual(result.first.steps, ["discovery:ok", "attestation:skipped", "dcr-token:ok", "registration:ok", "store:ok", "haapi-token:ok", "authorize:ok",
+      "authenticate:ok", "authenticate:ok", "authenticate:ok", "authenticate:ok", "code-exchange:ok"]);
     assert.equal(result.second.state, "succeeded");
     assert.ok(result.second.steps.includes("registration:skipped"), JSON.stringify(result.second));
   } finally {
