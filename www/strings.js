@@ -112,7 +112,7 @@ export const APP = {
   idle: "Nothing to draw yet: the app draws the login once the run reaches authorize.",
   staticNote: "As an app would draw this representation (not interactive here).",
   redirect: "The server sends the app on to:",
-  redirectAuto: "An app follows this by itself (authentication.followRedirects is true).",
+  redirectAuto: "An app follows this by itself (with authentication.followRedirects false, the run stops here until you follow it).",
   follow: "Follow",
   pending: (n) => (n > 0 ? `Waiting for the other device… poll ${n}` : "Waiting for the other device…"),
   done: "The other device approved: the app goes on.",

@@ -325,6 +325,27 @@ test("three wrong passwords: too-many-attempts ends the run, and the app view sa
   await page.checkClean();
 });
 
+test("followRedirects false: the run stops on each redirection-step, and Follow goes on", async (t) => {
+  const page = await openPage(env, t);
+  const config = configFor("client_secret_basic", { authentication: { inputs: { ...DEMO }, followRedirects: false } });
+  await page.goto(labUrl(env.server, config, { run: true }));
+  let follows = 0;
+  for (; follows < 6; follows += 1) {
+    await page.waitForFunction(() => ["succeeded", "failed"].includes(document.documentElement.dataset.flowState) || document.documentElement.dataset.flowPaused === "true");
+    const question = await page.evaluate(() => window.haapiLab.question());
+    if (!question) break;
+    assert.equal(question.kind, "redirect");
+    assert.match(await page.locator("#app-view .app-redirect").textContent(), new RegExp(question.href.replace(/[?.*+()[\]\\]/g, "\\$&")));
+    await page.locator("#app-view .app-follow").click();
+    await page.waitForFunction(() => document.documentElement.dataset.flowBusy !== "true");
+  }
+  assert.equal(await waitForFlowState(page), "succeeded", await page.locator("#run-error").textContent());
+  assert.equal(follows, 2, "asked twice: authorize's redirect to the selector, and the form's redirect back to authorize");
+  const notes = (await page.evaluate(() => window.haapiLab.trace())).steps.flatMap((s) => s.notes);
+  assert.ok(notes.some((n) => /followRedirects is false/.test(n)), notes.join(" | "));
+  await page.checkClean();
+});
+
 test("Curity's published representations draw in the app view", async (t) => {
   const page = await openPage(env, t);
   await page.goto(env.server.url("/www/index.html"));
