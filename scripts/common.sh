@@ -13,6 +13,8 @@ case ":$PATH:" in
 esac
 
 WASM_TARGET=wasm32-unknown-unknown
+# geckodriver (crates.io), the WebDriver server for Firefox ESR; scripts/setup.sh installs it.
+GECKODRIVER_VERSION=0.37.1
 # Where cargo builds (honours CARGO_TARGET_DIR, as cargo does).
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"

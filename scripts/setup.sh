@@ -2,6 +2,8 @@
 # Installs what building and testing the lab needs on a Debian machine, and nothing that is
 # already there:
 #   - Chromium and its ChromeDriver (apt), for the wasm tests in a headless browser;
+#   - Firefox ESR (apt) and geckodriver (cargo install, pinned in common.sh; a few minutes), for the
+#     same wasm tests and one end-to-end run of the page in headless Firefox;
 #   - the Rust target wasm32-unknown-unknown (rustup);
 #   - wasm-bindgen-cli (wasm-bindgen, wasm-bindgen-test-runner) at exactly the version Cargo.lock
 #     pins (cargo install, about two minutes; only when missing or a different version);
@@ -21,6 +23,7 @@ command -v rustup >/dev/null 2>&1 || die "rustup not found: the wasm target is i
 apt_packages=()
 command -v chromium >/dev/null 2>&1 || apt_packages+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || apt_packages+=(chromium-driver)
+command -v firefox-esr >/dev/null 2>&1 || apt_packages+=(firefox-esr)
 command -v gzip >/dev/null 2>&1 || apt_packages+=(gzip)
 command -v openssl >/dev/null 2>&1 || apt_packages+=(openssl) # tests/keys_interop.rs makes keys with it
 command -v python3 >/dev/null 2>&1 || apt_packages+=(python3)
@@ -39,6 +42,7 @@ fi
 # Debian's chromium-driver installs /usr/bin/chromedriver; the browser matches it by construction.
 note "chromium:     $(chromium --version 2>/dev/null | head -n1)"
 note "chromedriver: $(chromedriver --version 2>/dev/null | awk '{ print $1, $2 }')"
+note "firefox-esr:  $(firefox-esr --version 2>/dev/null | head -n1)"
 
 # --- Rust target -------------------------------------------------------------------------------
 if ! rustup target list --installed | grep -qx "$WASM_TARGET"; then
@@ -62,6 +66,17 @@ if [ "$have" != "$want" ] || [ "$have_runner" != "$want" ]; then
   changed=1
 fi
 note "wasm-bindgen: $want (matches Cargo.lock)"
+
+# --- geckodriver: WebDriver for Firefox (Debian has no package of it) ---------------------------
+# 0.37.x speaks to Firefox 128 and later (Debian 12's firefox-esr is 140 or newer).
+if [ "$(tool_version geckodriver)" != "$GECKODRIVER_VERSION" ]; then
+  say "Installing geckodriver $GECKODRIVER_VERSION (found '$(tool_version geckodriver)'); this compiles for a few minutes"
+  # --locked: geckodriver's own Cargo.lock, so the build does not change under us.
+  cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked --force
+  [ "$(tool_version geckodriver)" = "$GECKODRIVER_VERSION" ] || die "geckodriver is still '$(tool_version geckodriver)' after installing $GECKODRIVER_VERSION; is $CARGO_BIN first on PATH?"
+  changed=1
+fi
+note "geckodriver:  $GECKODRIVER_VERSION"
 
 # --- npm packages: binaryen (wasm-opt for scripts/build-pkg.sh), playwright-core and jose (tests) -
 command -v node >/dev/null 2>&1 || die "node not found: install Node.js 20 or later (Debian: apt-get install nodejs npm, or nodesource)"

@@ -9,10 +9,13 @@
 #   4. local server           builds and starts the lab's server (`server` feature) on 127.0.0.1,
 #                             for the browser tests that talk to it over real HTTP + CORS
 #   5. wasm tests             every tests/*.rs that runs in the browser (tests/wasm.rs, ...), in
-#                             headless Chromium through wasm-bindgen-test-runner
+#                             headless Chromium through wasm-bindgen-test-runner, then the same
+#                             tests in headless Firefox ESR (geckodriver)
 #   6. pkg/ build             the three release modules + the JS bindings the page imports
 #   7. Node tests             tests/node/: the built modules in Node.js (node --test)
-#   8. end-to-end tests       scripts/e2e.sh: the page in headless Chromium, driven by Playwright
+#   8. end-to-end tests       scripts/e2e.sh: the page in headless Chromium, driven by Playwright;
+#                             then tests/e2e-firefox/: a whole fallback from a link in headless
+#                             Firefox ESR, driven through geckodriver's W3C WebDriver API
 #
 # A failing step does not stop the later ones (except setup), so one run shows every failure;
 # the script exits non-zero if any step failed, and ends with a summary.
@@ -181,12 +184,38 @@ for f in tests/*.rs; do
     wasm_tests+=(--test "$name")
   fi
 done
+# wasm_tests_in BROWSER COMMAND...: runs COMMAND (cargo test for the wasm target) and fails unless
+# wasm-bindgen-test-runner ran every test file in BROWSER ("Chrome" or "Firefox", as the runner
+# names them): it picks the browser from the environment (GECKODRIVER before CHROMEDRIVER), and
+# the tests themselves only check that they run in one of the two.
+wasm_tests_in() {
+  local browser=$1 out status=0 runs files=$((${#wasm_tests[@]} / 2))
+  shift
+  out=$(mktemp)
+  run_own_group "$@" 2>&1 | tee "$out" || status=$?
+  runs=$(grep -c "^Running headless tests in $browser on " "$out" || true)
+  rm -f "$out"
+  if [ "$status" -eq 0 ] && [ "$runs" -ne "$files" ]; then
+    warn "expected $files test file(s) to run in $browser; the runner reported $runs"
+    return 1
+  fi
+  return "$status"
+}
 if [ ${#wasm_tests[@]} -gt 0 ]; then
   # The three modules' APIs compiled into one test module (the client then calls the simulator
   # and the tools directly instead of loading their modules).
-  run_step "wasm tests (headless Chromium)" run_own_group cargo test --no-fail-fast --target "$WASM_TARGET" --features wasm-client,wasm-sim,wasm-tools "${wasm_tests[@]}"
+  run_step "wasm tests (headless Chromium)" wasm_tests_in Chrome env -u GECKODRIVER -u GECKODRIVER_REMOTE -u CHROMEDRIVER_REMOTE \
+    cargo test --no-fail-fast --target "$WASM_TARGET" --features wasm-client,wasm-sim,wasm-tools "${wasm_tests[@]}"
+  # 5b. The same test files in headless Firefox ESR: the runner drives it through geckodriver when
+  #     GECKODRIVER is set, with the capabilities of scripts/webdriver-firefox.json. Same command
+  #     and features, so nothing is compiled again.
+  run_step "wasm tests (headless Firefox)" wasm_tests_in Firefox env -u CHROMEDRIVER -u CHROMEDRIVER_REMOTE -u GECKODRIVER_REMOTE \
+    GECKODRIVER="${GECKODRIVER:-$(command -v geckodriver || echo geckodriver)}" \
+    WASM_BINDGEN_TEST_WEBDRIVER_JSON="$REPO_ROOT/scripts/webdriver-firefox.json" \
+    cargo test --no-fail-fast --target "$WASM_TARGET" --features wasm-client,wasm-sim,wasm-tools "${wasm_tests[@]}"
 else
   skip_step "wasm tests (headless Chromium)" "no tests/*.rs with run_in_browser"
+  skip_step "wasm tests (headless Firefox)" "no tests/*.rs with run_in_browser"
 fi
 
 # 6. The three modules and the bindings the page imports.
@@ -206,6 +235,14 @@ if [ -f scripts/e2e.sh ] && [ -d tests/e2e ]; then
   run_step "end-to-end tests (Playwright)" bash scripts/e2e.sh
 else
   skip_step "end-to-end tests (Playwright)" "no tests/e2e/ yet"
+fi
+
+# 9b. One whole fallback from a #config=…&run=1 link in headless Firefox ESR, through geckodriver's
+#     W3C WebDriver API (Playwright cannot drive Debian's Firefox): tests/e2e-firefox/.
+if [ -d tests/e2e-firefox ]; then
+  run_step "end-to-end run (Firefox, WebDriver)" run_own_group node --test --test-reporter=spec tests/e2e-firefox/
+else
+  skip_step "end-to-end run (Firefox, WebDriver)" "no tests/e2e-firefox/"
 fi
 
 # --- Summary -------------------------------------------------------------------------------------
