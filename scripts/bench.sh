@@ -103,7 +103,7 @@ table=$(
         label["assertion"] = "ES256 client assertion (claims + sign)"
         label["dpop"]      = "DPoP proof (build + ES256 sign)"
         label["verify"]    = "ES256 JWT verification"
-        label["full-run"]  = "full run F1-F4 + authorize (SimLab)"
+        label["full-run"]  = "full run to tokens (SimLab, login included)"
         printf "%-40s %14s %12s %14s %12s %8s\n", "operation", "native us/op", "native op/s", "wasm us/op", "wasm op/s", "wasm/nat"
         for (i = 1; i <= n; i++) {
           id = order[i]

@@ -319,6 +319,7 @@ mod native {
                 Err(error) => return Err(Box::new(LabFailure { trace: Trace::refused(error.to_json()), error })),
             };
             let (sim, dpop, assertion) = (&mut self.sim, &self.dpop, &self.assertion_signer);
+            let shared_secret = config.credential.secret.as_ref();
             let mut sign_rng = SeededEntropy::new(seed ^ 0x51);
             let mut answers = answers;
             let mut ask = |request: &InputRequest| match &mut answers {
@@ -334,6 +335,10 @@ mod native {
                         KeyRole::Assertion => {
                             let key = assertion.as_ref().ok_or_else(|| Error::State("no assertion key".into()))?;
                             Ok(key.sign(job.alg, job.signing_input.as_bytes(), &mut sign_rng)?)
+                        }
+                        KeyRole::SharedSecret => {
+                            let secret = shared_secret.ok_or_else(|| Error::State("client_secret_jwt without credential.secret".into()))?;
+                            Ok(crate::proto::jose::hmac_sign(job.alg, secret.as_bytes(), job.signing_input.as_bytes())?)
                         }
                     }
                 },

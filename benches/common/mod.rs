@@ -79,14 +79,17 @@ pub fn workloads() -> Vec<Workload> {
     };
 
     let full_run = {
-        let config = Config::default();
+        // The whole login to tokens, as the simulator's demo user.
+        let mut doc = Config::default().to_json();
+        doc["authentication"]["inputs"] = serde_json::json!({ "userName": "demo", "password": "Password1" });
+        let config = Config::from_value(&doc).expect("a valid configuration");
         let mut seed = 0u64;
         move || {
             seed += 1;
             let now = Timestamp::from_secs(T0);
             let mut lab = SimLab::new(&config, seed, now).expect("the simulated lab starts");
             let run = lab.run(&config, now).expect("the fallback succeeds against the simulator");
-            assert!(run.outcome.dynamic_client_id.is_some());
+            assert!(run.outcome.tokens.is_some(), "the run ends with tokens");
             black_box(run);
         }
     };
@@ -95,7 +98,7 @@ pub fn workloads() -> Vec<Workload> {
         Workload { id: "assertion", label: "client assertion: claims + ES256 sign", op: Box::new(assertion) },
         Workload { id: "dpop", label: "DPoP proof: build + ES256 sign", op: Box::new(dpop_proof) },
         Workload { id: "verify", label: "ES256 JWT verify (what the simulator does)", op: Box::new(verify) },
-        Workload { id: "full-run", label: "full run: SimLab::new + discovery..authorize", op: Box::new(full_run) },
+        Workload { id: "full-run", label: "full run: SimLab::new + discovery..code-exchange (login to tokens)", op: Box::new(full_run) },
     ];
     for w in &mut all {
         (w.op)(); // fails here, before any timing, if the path is broken

@@ -32,6 +32,10 @@ pub enum KeyRole {
     Dpop,
     /// The main client's `private_key_jwt` key (client assertions).
     Assertion,
+    /// The main client's secret, as the HMAC key of a `client_secret_jwt` assertion
+    /// (RFC 7523 §2.2 with RFC 7518 §3.2). The browser signs with WebCrypto, native callers with
+    /// [`jose::hmac_sign`]; the client module carries no SHA-384/512 of its own.
+    SharedSecret,
 }
 
 /// Bytes a key of the device must sign before a request can go.
@@ -166,11 +170,12 @@ impl ClientAuth {
                 request.set_form_param("client_assertion_type", JWT_BEARER);
                 return Ok(Some(SignRequest { role: KeyRole::Assertion, alg: *alg, signing_input: input }));
             }
-            ClientAuth::SecretJwt { client_id, secret, alg, audience } => {
+            ClientAuth::SecretJwt { client_id, alg, audience, .. } => {
                 let claims = assertion_claims(client_id, audience.as_deref().unwrap_or(token_endpoint), now, rng);
                 let input = jose::signing_input(&json!({ "alg": alg.name(), "typ": "JWT" }), &claims);
-                let jwt = jose::compact(&input, &jose::hmac_sign(*alg, secret.expose().as_bytes(), input.as_bytes())?);
-                set_assertion(request, client_id, &jwt);
+                request.set_form_param("client_id", client_id);
+                request.set_form_param("client_assertion_type", JWT_BEARER);
+                return Ok(Some(SignRequest { role: KeyRole::SharedSecret, alg: *alg, signing_input: input }));
             }
             ClientAuth::MutualTls { client_id, chain_pem, .. } => {
                 request.set_form_param("client_id", client_id);

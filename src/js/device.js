@@ -107,6 +107,12 @@ export async function signEs256(privateKey, bytes) {
   return new Uint8Array(await subtle().sign({ name: "ECDSA", hash: "SHA-256" }, privateKey, bytes));
 }
 
+/** HMAC (HS256/384/512 of a client_secret_jwt assertion) keyed with the secret's UTF-8 bytes. */
+export async function hmacSign(hash, secret, bytes) {
+  const key = await subtle().importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash }, false, ["sign"]);
+  return new Uint8Array(await subtle().sign("HMAC", key, bytes));
+}
+
 /** The global `fetch` (window, worker or Node), with the request's own AbortSignal; the response as JSON text. */
 /** Resolves after `ms` milliseconds (the wait between polls of a polling-step). */
 export function sleep(ms) {

@@ -22,21 +22,31 @@ use js_sys::Reflect;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
-/// The one serializer: JSON-compatible, so JavaScript receives plain objects, never `Map`s.
-const SERIALIZER: serde_wasm_bindgen::Serializer = serde_wasm_bindgen::Serializer::json_compatible();
-
-/// A JSON value as a JavaScript value.
+/// A JSON value as a JavaScript value (through JSON text: one small path instead of a serializer
+/// per type; JavaScript receives plain objects).
 pub(crate) fn to_js(value: &Value) -> JsValue {
-    serde::Serialize::serialize(value, &SERIALIZER).unwrap_or(JsValue::NULL)
+    js_sys::JSON::parse(&value.to_string()).unwrap_or(JsValue::NULL)
 }
 
-/// A JavaScript value as JSON (`INVALID_ARGUMENT` when it is not JSON-like).
+/// A JavaScript value as JSON (`INVALID_ARGUMENT` when it is not JSON-like: a function, a
+/// `BigInt`, a cycle).
 #[cfg(feature = "wasm-client")]
 pub(crate) fn from_js(value: JsValue) -> Result<Value, JsValue> {
     if value.is_undefined() {
         return Ok(Value::Null);
     }
-    serde_wasm_bindgen::from_value(value).map_err(|e| js_error("INVALID_ARGUMENT", &e.to_string(), None))
+    let not_json = |why: String| js_error("INVALID_ARGUMENT", &format!("expected a JSON value (an object, array, string, number, boolean or null): {why}"), None);
+    let text = js_sys::JSON::stringify(&value).map_err(|e| not_json(client::message_of(&e)))?;
+    let text = text.as_string().ok_or_else(|| not_json("it has no JSON form".into()))?;
+    serde_json::from_str(&text).map_err(|e| not_json(e.to_string()))
+}
+
+/// A future as a `Promise`. Every export goes through this one (boxed) instantiation of
+/// `future_to_promise` instead of one per future type.
+#[cfg(feature = "wasm-client")]
+pub(crate) fn promise(future: impl std::future::Future<Output = Result<JsValue, JsValue>> + 'static) -> js_sys::Promise {
+    let boxed: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, JsValue>>>> = Box::pin(future);
+    wasm_bindgen_futures::future_to_promise(boxed)
 }
 
 /// A JS `Error` with `code` and, when given, the evidence fields.

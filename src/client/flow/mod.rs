@@ -494,7 +494,7 @@ impl Flow {
                 let jws = jose::compact(&job.signing_input, signature);
                 match job.role {
                     KeyRole::Dpop => request.headers.set("dpop", jws),
-                    KeyRole::Assertion => {
+                    KeyRole::Assertion | KeyRole::SharedSecret => {
                         let client_id = self.auth.client_id().to_owned();
                         set_assertion(&mut request, &client_id, &jws);
                     }

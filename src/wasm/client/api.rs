@@ -13,7 +13,6 @@ use crate::proto::jose::{Alg, KeyFamily};
 use crate::proto::step::Step;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 fn checked(config: JsValue) -> (Option<Config>, Vec<ConfigProblem>) {
     match from_js(config) {
@@ -68,7 +67,7 @@ pub fn algorithms() -> JsValue {
 /// configuration ("Forget this device" for a page whose configuration cannot run).
 #[wasm_bindgen(js_name = forgetDevice, unchecked_return_type = "Promise<void>")]
 pub fn forget_device(device: Option<String>) -> js_sys::Promise {
-    future_to_promise(async move {
+    crate::wasm::promise(async move {
         let store = js_open_device(device.as_deref().unwrap_or("default"), "indexeddb").await.map_err(|e| storage_error("opening the device", e))?;
         js_remove(&store, RECORD).await.map_err(|e| storage_error("forgetting the device", e))?;
         js_remove(&store, WEBCRYPTO_KEY).await.map_err(|e| storage_error("forgetting the device", e))?;
@@ -86,7 +85,7 @@ pub fn default_config() -> JsValue {
 /// are made here; RS*, PS* and ES384 keys by the tools module, loaded on first use.
 #[wasm_bindgen(js_name = generateKey, unchecked_return_type = "Promise<{ pem: string, jwk: string, publicJwk: object }>")]
 pub fn generate_key(alg: String) -> js_sys::Promise {
-    future_to_promise(async move {
+    crate::wasm::promise(async move {
         let alg = Alg::parse(&alg).map_err(|e| into_js_error(e.into()))?;
         let v: Value = match alg.family() {
             KeyFamily::P256 => {
@@ -107,7 +106,7 @@ pub fn generate_key(alg: String) -> js_sys::Promise {
 /// appended to the chain; `self_signed_tls_client_auth`: self-signed), by the tools module.
 #[wasm_bindgen(js_name = generateCertificate, unchecked_return_type = "Promise<{ certificate: string, privateKey: string, pin: string }>")]
 pub fn generate_certificate(method: String, subject: String) -> js_sys::Promise {
-    future_to_promise(async move {
+    crate::wasm::promise(async move {
         if !matches!(method.as_str(), "tls_client_auth" | "self_signed_tls_client_auth") {
             return Err(js_error("INVALID_ARGUMENT", &format!("{method:?} is not a mutual-TLS method"), None));
         }

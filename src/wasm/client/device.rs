@@ -35,6 +35,8 @@ extern "C" {
     pub(crate) async fn js_raw_record(device: &JsValue, key: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = generateDpopKey, catch)]
     pub(crate) async fn js_generate_dpop_key() -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = hmacSign, catch)]
+    pub(crate) async fn js_hmac_sign(hash: &str, secret: &str, bytes: &[u8]) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = signEs256, catch)]
     pub(crate) async fn js_sign_es256(key: &JsValue, bytes: &[u8]) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = sleep)]

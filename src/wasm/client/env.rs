@@ -2,11 +2,12 @@
 //! simulated server, the device's keys (wasm or WebCrypto; the tools module for RSA and
 //! P-384), IndexedDB, the JavaScript clock, an `AbortSignal`.
 
-use super::device::{js_send, js_sign_es256, js_sleep, save_record};
+use super::device::{js_hmac_sign, js_send, js_sign_es256, js_sleep, save_record};
 use super::{message_of, DpopHandle, Inner};
 use crate::client::client_auth::{KeyRole, SignRequest};
 use crate::client::driver::{ClientStore, Environment};
 use crate::client::error::Error;
+use crate::proto::jose::Alg;
 use crate::client::flow::{DynamicClient, Flow, InputAnswer, InputKind, InputRequest};
 use crate::proto::clock::Timestamp;
 use crate::proto::http::{HttpRequest, HttpResponse};
@@ -66,6 +67,7 @@ impl Environment for WasmEnv {
         enum How {
             Here(Vec<u8>),
             WebCrypto(JsValue),
+            Hmac(String),
             Tools(String),
         }
         let how = {
@@ -73,6 +75,7 @@ impl Environment for WasmEnv {
             match (job.role, &s.dpop) {
                 (KeyRole::Dpop, DpopHandle::Wasm(k)) => How::Here(k.sign(job.signing_input.as_bytes())),
                 (KeyRole::Dpop, DpopHandle::WebCrypto { key, .. }) => How::WebCrypto(key.clone()),
+                (KeyRole::SharedSecret, _) => How::Hmac(s.config.credential.secret.clone().ok_or_else(|| Error::State("client_secret_jwt without credential.secret".into()))?),
                 (KeyRole::Assertion, _) => {
                     let key = s.material.assertion_key.as_ref().ok_or_else(|| Error::State("no assertion key".into()))?;
                     match key.as_p256() {
@@ -89,6 +92,17 @@ impl Environment for WasmEnv {
                     .await
                     .map_err(|e| Error::Crypto(format!("the WebCrypto key could not sign: {}", message_of(&e))))?;
                 Ok(Uint8Array::new(&sig).to_vec())
+            }
+            How::Hmac(secret) => {
+                let hash = match job.alg {
+                    Alg::HS384 => "SHA-384",
+                    Alg::HS512 => "SHA-512",
+                    _ => "SHA-256",
+                };
+                let mac = js_hmac_sign(hash, &secret, job.signing_input.as_bytes())
+                    .await
+                    .map_err(|e| Error::Crypto(format!("WebCrypto could not compute the HMAC: {}", message_of(&e))))?;
+                Ok(Uint8Array::new(&mac).to_vec())
             }
             How::Tools(pem) => super::modules::sign(job.alg, &pem, job.signing_input.as_bytes()).await,
         }

@@ -34,7 +34,6 @@ use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 /// The one boundary helper: a core [`Error`] becomes a JS `Error` with a stable `code` and its
 /// evidence (`step`, `status`, `error`, `errorDescription`, `problems`).
@@ -150,7 +149,7 @@ impl Lab {
         #[wasm_bindgen(unchecked_param_type = "LabConfig")] config: JsValue,
         #[wasm_bindgen(unchecked_param_type = "LabOptions")] options: Option<JsValue>,
     ) -> js_sys::Promise {
-        future_to_promise(async move { Lab::open(config, options.unwrap_or(JsValue::UNDEFINED)).await.map(JsValue::from) })
+        crate::wasm::promise(async move { Lab::open(config, options.unwrap_or(JsValue::UNDEFINED)).await.map(JsValue::from) })
     }
 
     /// Runs the flow to its end (a new run if the previous one ended). Resolves to
@@ -158,7 +157,7 @@ impl Lab {
     #[wasm_bindgen(unchecked_return_type = "Promise<RunResult>")]
     pub fn run(&self, #[wasm_bindgen(unchecked_param_type = "RunOptions")] options: Option<JsValue>) -> js_sys::Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move { drive_lab(inner, Until::End, RunOptions::from(options)?).await })
+        crate::wasm::promise(async move { drive_lab(inner, Until::End, RunOptions::from(options)?).await })
     }
 
     /// Runs until at least one more step of the trace is complete (a skipped step completes
@@ -167,7 +166,7 @@ impl Lab {
     #[wasm_bindgen(unchecked_return_type = "Promise<RunResult>")]
     pub fn step(&self, #[wasm_bindgen(unchecked_param_type = "RunOptions")] options: Option<JsValue>) -> js_sys::Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move { drive_lab(inner, Until::NextStep, RunOptions::from(options)?).await })
+        crate::wasm::promise(async move { drive_lab(inner, Until::NextStep, RunOptions::from(options)?).await })
     }
 
     /// Ends the current run, if any; the next `run` or `step` starts a new one.
@@ -213,7 +212,7 @@ impl Lab {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn forget(&self) -> js_sys::Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        crate::wasm::promise(async move {
             let (config, device, options) = {
                 let s = inner.borrow();
                 if s.running {
@@ -236,7 +235,7 @@ impl Lab {
     #[wasm_bindgen(js_name = resetServer, unchecked_return_type = "Promise<void>")]
     pub fn reset_server(&self) -> js_sys::Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        crate::wasm::promise(async move {
             let (device, text) = {
                 let mut s = inner.borrow_mut();
                 let Some(sim) = s.sim.as_mut() else {
@@ -298,7 +297,7 @@ impl Lab {
     #[wasm_bindgen(js_name = rawDeviceRecord, unchecked_return_type = "Promise<unknown>")]
     pub fn raw_device_record(&self) -> js_sys::Promise {
         let device = self.inner.borrow().device.clone();
-        future_to_promise(async move { js_raw_record(&device, RECORD).await })
+        crate::wasm::promise(async move { js_raw_record(&device, RECORD).await })
     }
 
     /// The configuration in use.

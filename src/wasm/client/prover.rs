@@ -9,7 +9,6 @@ use crate::proto::jose::p256::P256Key;
 use js_sys::{Reflect, Uint8Array};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 enum ProverKey {
     Wasm(P256Key),
@@ -29,7 +28,7 @@ impl DpopProver {
     /// A prover with a new key in the `"wasm"` or `"webcrypto"` (non-extractable) key store.
     #[wasm_bindgen(unchecked_return_type = "Promise<DpopProver>")]
     pub fn create(#[wasm_bindgen(unchecked_param_type = "\"wasm\" | \"webcrypto\"")] key_store: String) -> js_sys::Promise {
-        future_to_promise(async move {
+        crate::wasm::promise(async move {
             let prover = match key_store.as_str() {
                 "wasm" => {
                     let key = P256Key::generate(&mut OsEntropy);
@@ -66,7 +65,7 @@ impl DpopProver {
             }
             ProverKey::WebCrypto(key) => {
                 let key = key.clone();
-                future_to_promise(async move {
+                crate::wasm::promise(async move {
                     let sig = js_sign_es256(&key, unsigned.as_bytes()).await?;
                     Ok(compact(&unsigned, &Uint8Array::new(&sig).to_vec()).into())
                 })
