@@ -68,7 +68,8 @@ fi
 note "wasm-bindgen: $want (matches Cargo.lock)"
 
 # --- geckodriver: WebDriver for Firefox (Debian has no package of it) ---------------------------
-# 0.37.x speaks to Firefox 128 and later (Debian 12's firefox-esr is 140 or newer).
+# Mozilla's support table asks Firefox 128 ESR or later from geckodriver 0.36 on; Debian 12's
+# firefox-esr is 140 ESR or later (tested with 153 ESR from bookworm-security).
 if [ "$(tool_version geckodriver)" != "$GECKODRIVER_VERSION" ]; then
   say "Installing geckodriver $GECKODRIVER_VERSION (found '$(tool_version geckodriver)'); this compiles for a few minutes"
   # --locked: geckodriver's own Cargo.lock, so the build does not change under us.
