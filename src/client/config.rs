@@ -511,7 +511,7 @@ fn names<E: Named>() -> String {
 impl Config {
     /// Parses and validates a document (JSON text). Every problem is reported at once.
     pub fn from_json(text: &str) -> Result<Config, Vec<ConfigProblem>> {
-        let value: Value = serde_json::from_str(text).map_err(|e| vec![ConfigProblem { path: "(document)".into(), message: format!("not JSON: {e}") }])?;
+        let value: Value = crate::proto::json::parse(text).map_err(|e| vec![ConfigProblem { path: "(document)".into(), message: format!("not JSON: {e}") }])?;
         Self::from_value(&value)
     }
 

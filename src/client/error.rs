@@ -276,7 +276,7 @@ impl Error {
         if let Error::Problem { problem, title, body, .. } = self {
             v["problem"] = problem.clone().into();
             v["title"] = title.clone().into();
-            if let Ok(representation) = serde_json::from_str::<serde_json::Value>(body) {
+            if let Ok(representation) = crate::proto::json::parse(body) {
                 v["representation"] = representation;
             }
         }

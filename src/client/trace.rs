@@ -185,7 +185,7 @@ fn collect_request_jwts(req: &HttpRequest, out: &mut Vec<(String, String)>) {
 }
 
 fn collect_body_jwts(prefix: &str, body: &str, out: &mut Vec<(String, String)>) {
-    if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(body) {
+    if let Ok(Value::Object(m)) = crate::proto::json::parse(body) {
         for (k, v) in m {
             if let Value::String(s) = v {
                 if jose::looks_like_jwt(&s) {

@@ -240,7 +240,7 @@ impl HttpResponse {
     }
     /// The body parsed as a JSON object, if it is one.
     pub fn json_object(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
-        match serde_json::from_str(&self.body) {
+        match crate::proto::json::parse(&self.body) {
             Ok(serde_json::Value::Object(m)) => Some(m),
             _ => None,
         }

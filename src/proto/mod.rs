@@ -8,6 +8,7 @@
 //! | [`secret`] | values whose `Debug` is redacted |
 //! | [`base64`], [`pem`], [`der`], [`url`] | encodings, narrowly and strictly |
 //! | [`http`] | plain request and response values |
+//! | [`json`] | JSON text to values, with a nesting limit |
 //! | [`step`] | the step vocabulary |
 //! | [`redact`] | what a trace or a log may show |
 //! | [`haapi`] | the HAAPI representation model |
@@ -21,6 +22,7 @@ pub mod entropy;
 pub mod haapi;
 pub mod http;
 pub mod jose;
+pub mod json;
 pub mod pem;
 pub mod redact;
 pub mod secret;

@@ -99,7 +99,7 @@ fn redact_form(body: &str) -> String {
 }
 
 fn redact_json_text(body: &str) -> String {
-    match serde_json::from_str::<Value>(body) {
+    match crate::proto::json::parse(body) {
         Ok(mut v) => {
             redact_json(&mut v);
             v.to_string()

@@ -135,7 +135,7 @@ impl Simulator {
         let who = Subject { client_id: &grant.client_id, subject: &grant.subject, scope: &grant.scope, jkt: &proof.jkt, nonce: None, amr: "pwd", auth_time: 0 };
         let mut response = self.issue_tokens(&who, false, now, endpoints)?;
         // The refresh token stays the same (RFC 6749 §6: a new one is optional).
-        let mut body: serde_json::Value = serde_json::from_str(&response.body).unwrap_or_default();
+        let mut body: serde_json::Value = crate::proto::json::parse(&response.body).unwrap_or_default();
         body["refresh_token"] = token.into();
         response.body = body.to_string();
         Ok(response)

@@ -37,7 +37,7 @@ impl Simulator {
                 )))
             }
         }
-        let body: Value = serde_json::from_str(request.body.as_deref().unwrap_or(""))
+        let body: Value = crate::proto::json::parse(request.body.as_deref().unwrap_or(""))
             .map_err(|e| SimError::invalid_client_metadata(format!("the body is not JSON ({e}); send {{\"software_id\": \"<template client id>\"}}")))?;
         let Value::Object(metadata) = body else {
             return Err(SimError::invalid_client_metadata("the body must be a JSON object (RFC 7591 §3.1)"));

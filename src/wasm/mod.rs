@@ -35,10 +35,11 @@ pub(crate) fn from_js(value: JsValue) -> Result<Value, JsValue> {
     if value.is_undefined() {
         return Ok(Value::Null);
     }
-    let not_json = |why: String| js_error("INVALID_ARGUMENT", &format!("expected a JSON value (an object, array, string, number, boolean or null): {why}"), None);
+    let not_json =
+        |why: String| js_error("INVALID_ARGUMENT", &format!("expected a JSON value (an object, array, string, number, boolean or null): {why}"), None);
     let text = js_sys::JSON::stringify(&value).map_err(|e| not_json(client::message_of(&e)))?;
     let text = text.as_string().ok_or_else(|| not_json("it has no JSON form".into()))?;
-    serde_json::from_str(&text).map_err(|e| not_json(e.to_string()))
+    crate::proto::json::parse(&text).map_err(|e| not_json(e.to_string()))
 }
 
 /// A future as a `Promise`. Every export goes through this one (boxed) instantiation of

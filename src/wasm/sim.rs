@@ -26,10 +26,10 @@ impl SimServer {
     #[wasm_bindgen(js_name = forLab)]
     pub fn for_lab(config: &str, material: &str, seed: f64, state: Option<String>) -> Result<SimServer, JsValue> {
         let config = Config::from_json(config).map_err(|p| into_js_error(Error::Config(p)))?;
-        let material = PublicMaterial::from_json(&serde_json::from_str::<Value>(material).map_err(coded("INVALID_ARGUMENT"))?);
+        let material = PublicMaterial::from_json(&crate::proto::json::parse(material).map_err(coded("INVALID_ARGUMENT"))?);
         let settings = crate::lab::simulator_settings(&config, &material).map_err(into_js_error)?;
         let mut sim = Simulator::new(settings, seed as u64);
-        if let Some(state) = state.as_deref().and_then(|s| serde_json::from_str::<Value>(s).ok()) {
+        if let Some(state) = state.as_deref().and_then(|s| crate::proto::json::parse(s).ok()) {
             // A database of another issuer is not this server's: it starts empty (the device
             // then finds its client stale and registers again, as with a reset Curity).
             let _ = sim.import_state(&state);
@@ -40,7 +40,7 @@ impl SimServer {
     /// Answers one request (JSON text of an `HttpRequest`) at `now_ms` (ms since the epoch;
     /// the JavaScript clock when absent); the response as JSON text.
     pub fn handle(&mut self, request: &str, now_ms: Option<f64>) -> Result<String, JsValue> {
-        let request: Value = serde_json::from_str(request).map_err(coded("INVALID_ARGUMENT"))?;
+        let request: Value = crate::proto::json::parse(request).map_err(coded("INVALID_ARGUMENT"))?;
         let request = HttpRequest::from_json(&request).map_err(coded("INVALID_ARGUMENT"))?;
         let now = now_ms.map(|ms| crate::proto::clock::Timestamp::from_millis(ms as u64)).unwrap_or_else(now);
         Ok(self.sim.handle(&request, now).to_json().to_string())
@@ -75,7 +75,7 @@ impl SimServer {
 /// problems, JSON text (`[]` when they can work).
 #[wasm_bindgen(js_name = checkSimulatorOverrides)]
 pub fn check_simulator_overrides(overrides: &str) -> String {
-    let problems: Vec<ConfigProblem> = match serde_json::from_str::<Value>(overrides) {
+    let problems: Vec<ConfigProblem> = match crate::proto::json::parse(overrides) {
         Ok(v) => crate::lab::check_simulator_overrides(&v),
         Err(e) => vec![ConfigProblem { path: "server.simulator".into(), message: format!("not JSON: {e}") }],
     };

@@ -29,7 +29,7 @@ pub fn read_key(text: &str, kid: Option<String>) -> Result<String, JsValue> {
 pub fn generate_key(alg: &str) -> Result<String, JsValue> {
     let alg = Alg::parse(alg).map_err(coded("INVALID_ARGUMENT"))?;
     let key = PrivateKey::generate_for(alg, &mut OsEntropy).map_err(coded("CRYPTO_ERROR"))?;
-    let mut v: serde_json::Value = serde_json::from_str(&key_json(&key, None)).unwrap_or_default();
+    let mut v: serde_json::Value = crate::proto::json::parse(&key_json(&key, None)).unwrap_or_default();
     v["privateJwk"] = key.to_private_jwk().expose().into();
     Ok(v.to_string())
 }

@@ -564,7 +564,7 @@ impl Flow {
     /// the trace, with the representation.
     fn on_problem(&mut self, resp: &HttpResponse, now: Timestamp) -> Result<(), Error> {
         let step = self.current_step();
-        let body: Value = serde_json::from_str(&resp.body).unwrap_or(Value::Null);
+        let body: Value = crate::proto::json::parse(&resp.body).unwrap_or(Value::Null);
         let rep = Representation::from_json(&body).ok();
         let recoverable = matches!(rep.as_ref().map(|r| &r.kind), Some(Kind::Problem(p)) if p == "incorrect-credentials" || p == "invalid-input")
             && (self.options.interactive || self.walk.person_filled);

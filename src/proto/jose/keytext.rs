@@ -267,7 +267,7 @@ pub fn read_private_key(text: &str, kid: Option<&str>) -> Result<KeyText, KeyErr
 }
 
 fn read_jwk_text(text: &str, kid: Option<&str>) -> Result<KeyText, KeyError> {
-    let v: Value = serde_json::from_str(text).map_err(|e| KeyError::BadJwk(format!("not JSON: {e}")))?;
+    let v: Value = crate::proto::json::parse(text).map_err(|e| KeyError::BadJwk(format!("not JSON: {e}")))?;
     let Some(keys) = v.get("keys") else { return read_jwk(v) };
     let keys = keys.as_array().ok_or_else(|| KeyError::BadJwk("a JWK Set's \"keys\" must be an array (RFC 7517 §5)".into()))?;
     let kid_of = |k: &Value| k.get("kid").and_then(Value::as_str).map(str::to_owned);

@@ -210,8 +210,8 @@ pub fn decode_unverified(token: &str) -> Result<DecodedJwt, JoseError> {
     };
     let obj = |part: &str, what: &str| -> Result<Map<String, Value>, JoseError> {
         let bytes = b64url_decode(part).map_err(|e| JoseError::Malformed(format!("the {what}: {e}")))?;
-        match serde_json::from_slice(&bytes) {
-            Ok(Value::Object(m)) => Ok(m),
+        match std::str::from_utf8(&bytes).ok().and_then(|t| crate::proto::json::parse(t).ok()) {
+            Some(Value::Object(m)) => Ok(m),
             _ => Err(JoseError::Malformed(format!("the {what} is not a JSON object"))),
         }
     };

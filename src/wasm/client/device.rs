@@ -98,7 +98,7 @@ impl DeviceRecord {
     /// Reads a stored record; the single-client, single-material layout of earlier versions is
     /// migrated.
     pub(crate) fn from_json(text: &str) -> DeviceRecord {
-        let v: Value = serde_json::from_str(text).unwrap_or_default();
+        let v: Value = crate::proto::json::parse(text).unwrap_or_default();
         let mut record = DeviceRecord {
             clients: v.get("clients").and_then(Value::as_array).map(|a| a.iter().filter_map(DynamicClient::from_json).collect()).unwrap_or_default(),
             materials: v

@@ -7,10 +7,10 @@ use super::{message_of, DpopHandle, Inner};
 use crate::client::client_auth::{KeyRole, SignRequest};
 use crate::client::driver::{ClientStore, Environment};
 use crate::client::error::Error;
-use crate::proto::jose::Alg;
 use crate::client::flow::{DynamicClient, Flow, InputAnswer, InputKind, InputRequest};
 use crate::proto::clock::Timestamp;
 use crate::proto::http::{HttpRequest, HttpResponse};
+use crate::proto::jose::Alg;
 use js_sys::{Object, Reflect, Uint8Array};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -75,7 +75,9 @@ impl Environment for WasmEnv {
             match (job.role, &s.dpop) {
                 (KeyRole::Dpop, DpopHandle::Wasm(k)) => How::Here(k.sign(job.signing_input.as_bytes())),
                 (KeyRole::Dpop, DpopHandle::WebCrypto { key, .. }) => How::WebCrypto(key.clone()),
-                (KeyRole::SharedSecret, _) => How::Hmac(s.config.credential.secret.clone().ok_or_else(|| Error::State("client_secret_jwt without credential.secret".into()))?),
+                (KeyRole::SharedSecret, _) => {
+                    How::Hmac(s.config.credential.secret.clone().ok_or_else(|| Error::State("client_secret_jwt without credential.secret".into()))?)
+                }
                 (KeyRole::Assertion, _) => {
                     let key = s.material.assertion_key.as_ref().ok_or_else(|| Error::State("no assertion key".into()))?;
                     match key.as_p256() {
@@ -155,7 +157,7 @@ async fn fetch(request: &HttpRequest, signal: &JsValue) -> Result<HttpResponse, 
     let out = js_send(&request.method, &request.url, &headers, request.body.clone(), signal)
         .await
         .map_err(|e| format!("{} (a network error, a refused connection, or a CORS refusal by the browser)", message_of(&e)))?;
-    let response = serde_json::from_str(&out.as_string().unwrap_or_default()).map_err(|e| e.to_string()).and_then(|v| HttpResponse::from_json(&v))?;
+    let response = crate::proto::json::parse(&out.as_string().unwrap_or_default()).map_err(|e| e.to_string()).and_then(|v| HttpResponse::from_json(&v))?;
     if response.status == 0 {
         return Err("the server answered with an HTTP redirect; HAAPI clients do not follow redirects".into());
     }

@@ -346,7 +346,7 @@ impl Lab {
                 }
                 let key = Reflect::get(&stored, &"privateKey".into())?;
                 let jwk = Reflect::get(&stored, &"publicJwk".into())?.as_string().unwrap_or_default();
-                DpopHandle::WebCrypto { key, jwk: serde_json::from_str(&jwk).map_err(|e| js_error("STORAGE_ERROR", &e.to_string(), None))? }
+                DpopHandle::WebCrypto { key, jwk: crate::proto::json::parse(&jwk).map_err(|e| js_error("STORAGE_ERROR", &e.to_string(), None))? }
             }
         };
         let sim = if config.server.mode == ServerMode::Simulator {

@@ -87,7 +87,7 @@ impl SimHandle {
         {
             let text = request.to_json().to_string();
             let answer = self.sim.handle(&text, now.millis() as f64)?;
-            let answer: Value = serde_json::from_str(&answer).map_err(coded("INVALID_ARGUMENT"))?;
+            let answer: Value = crate::proto::json::parse(&answer).map_err(coded("INVALID_ARGUMENT"))?;
             HttpResponse::from_json(&answer).map_err(coded("INVALID_ARGUMENT"))
         }
     }
@@ -100,7 +100,7 @@ impl SimHandle {
         }
         #[cfg(not(feature = "sim"))]
         {
-            serde_json::from_str(&self.sim.export_state()).unwrap_or_default()
+            crate::proto::json::parse(&self.sim.export_state()).unwrap_or_default()
         }
     }
 
@@ -112,7 +112,7 @@ impl SimHandle {
         }
         #[cfg(not(feature = "sim"))]
         {
-            serde_json::from_str(&self.sim.dynamic_clients()).unwrap_or_default()
+            crate::proto::json::parse(&self.sim.dynamic_clients()).unwrap_or_default()
         }
     }
 
@@ -143,7 +143,7 @@ fn family(name: &str) -> Result<crate::proto::jose::KeyFamily, JsValue> {
 
 #[cfg(not(feature = "tools"))]
 fn tool_key(answer: JsValue) -> Result<ToolKey, JsValue> {
-    let v: Value = serde_json::from_str(&answer.as_string().unwrap_or_default()).map_err(coded("CRYPTO_ERROR"))?;
+    let v: Value = crate::proto::json::parse(&answer.as_string().unwrap_or_default()).map_err(coded("CRYPTO_ERROR"))?;
     let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
     Ok(ToolKey {
         family: family(&s("family").unwrap_or_default())?,
@@ -226,6 +226,6 @@ pub(crate) async fn issue_certificates(method: &str, client_id: &str, now: Times
     #[cfg(not(feature = "tools"))]
     {
         let answer = js_issue_certificates(method, client_id, now.secs() as f64).await?;
-        serde_json::from_str(&answer.as_string().unwrap_or_default()).map_err(coded("CRYPTO_ERROR"))
+        crate::proto::json::parse(&answer.as_string().unwrap_or_default()).map_err(coded("CRYPTO_ERROR"))
     }
 }

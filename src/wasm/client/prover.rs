@@ -37,7 +37,7 @@ impl DpopProver {
                 "webcrypto" => {
                     let pair = js_generate_dpop_key().await.map_err(|e| storage_error("generating the WebCrypto DPoP key", e))?;
                     let jwk = Reflect::get(&pair, &"publicJwk".into())?.as_string().unwrap_or_default();
-                    let jwk = serde_json::from_str(&jwk).map_err(|e| js_error("CRYPTO_ERROR", &e.to_string(), None))?;
+                    let jwk = crate::proto::json::parse(&jwk).map_err(|e| js_error("CRYPTO_ERROR", &e.to_string(), None))?;
                     DpopProver { jwk, key: ProverKey::WebCrypto(Reflect::get(&pair, &"privateKey".into())?) }
                 }
                 other => return Err(js_error("INVALID_ARGUMENT", &format!("key store {other:?}: use \"wasm\" or \"webcrypto\""), None)),
