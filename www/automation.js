@@ -49,8 +49,13 @@ export function decodeConfig(text) {
   return doc;
 }
 
+// The fragment the page last read or wrote. When location.hash is something else, a new link
+// arrived that the hashchange handler has not read yet: writing now would replace it unread.
+let knownHash = null;
+
 /** Reads `#config=…&run=1`: `{ config?, error?, run }`. */
 export function readFragment(hash = location.hash) {
+  knownHash = hash;
   const params = new Map();
   for (const part of hash.replace(/^#/, "").split("&")) {
     if (!part) continue;
@@ -68,10 +73,17 @@ export function readFragment(hash = location.hash) {
   return out;
 }
 
-/** Writes the document into the fragment without adding a history entry. */
+/**
+ * Writes the document into the fragment without adding a history entry, unless a fragment the
+ * page has not read yet is there (its hashchange event is still to come). Returns the link.
+ */
 export function writeFragment(doc, { run = false } = {}) {
   const hash = `#config=${encodeConfig(doc)}${run ? "&run=1" : ""}`;
-  if (location.hash !== hash) history.replaceState(history.state, "", `${location.pathname}${location.search}${hash}`);
+  const unread = knownHash !== null && location.hash !== knownHash;
+  if (!unread && location.hash !== hash) {
+    history.replaceState(history.state, "", `${location.pathname}${location.search}${hash}`);
+    knownHash = location.hash;
+  }
   return `${location.origin}${location.pathname}${location.search}${hash}`;
 }
 
