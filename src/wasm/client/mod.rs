@@ -260,8 +260,13 @@ impl Lab {
     #[wasm_bindgen(unchecked_return_type = "Question | null")]
     pub fn question(&self) -> JsValue {
         let s = self.inner.borrow();
-        match s.flow.as_ref().and_then(Flow::question) {
-            Some(q) => to_js(&q.to_json()),
+        let Some(flow) = s.flow.as_ref() else { return JsValue::NULL };
+        match flow.question() {
+            Some(q) => {
+                let mut v = q.to_json();
+                flow.trace().scrub(&mut v);
+                to_js(&v)
+            }
             None => JsValue::NULL,
         }
     }
