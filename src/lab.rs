@@ -303,7 +303,10 @@ mod native {
             config: &Config,
             now: Timestamp,
             options: FlowOptions,
-            transport: &mut dyn FnMut(&crate::proto::http::HttpRequest, &mut Simulator) -> Result<crate::proto::http::HttpResponse, String>,
+            transport: &mut dyn FnMut(
+                &crate::proto::http::HttpRequest,
+                &mut Simulator,
+            ) -> Result<crate::proto::http::HttpResponse, crate::proto::http::TransportError>,
             answers: Option<Answers<'_>>,
         ) -> Result<LabRun, Box<LabFailure>> {
             let seed = rand_core::RngCore::next_u64(&mut self.rng);

@@ -528,3 +528,60 @@ fn a_confirmed_proxy_to_the_same_server_is_remembered() {
     let third = run_recording(&mut lab, &proxied, Default::default(), &mut |r, sim| sim.handle(r, NOW)).0;
     assert!(third.is_ok(), "{third:?}");
 }
+
+// --- Every failure reaches automation (issue 8, point 3) ---------------------------------------
+
+#[test]
+fn fields_the_method_does_not_use_are_ignored_with_a_note() {
+    let cfg = config(json!({ "method": "client_secret_basic", "secret": "S3cret-main-client", "alg": "ES256", "audience": "https://x.example" }));
+    let ignored: Vec<String> = cfg.ignored_fields().iter().map(|p| p.path.clone()).collect();
+    assert_eq!(ignored, ["credential.alg", "credential.audience"]);
+    let mut lab = SimLab::new(&cfg, 5, NOW).unwrap();
+    let run = lab.run(&cfg, NOW).unwrap_or_else(|f| panic!("{}", f.error));
+    let notes = run.trace.to_json(false)["notes"].clone();
+    assert!(notes.to_string().contains("credential.alg") && notes.to_string().contains("ignored"), "{notes}");
+}
+
+#[test]
+fn a_refused_configuration_is_the_traces_top_level_error() {
+    let mut cfg = demo();
+    cfg.credential.method = haapi_lab::client::config::Method::None;
+    cfg.credential.alg = None;
+    let mut lab = SimLab::new(&demo(), 1, NOW).unwrap();
+    let failure = lab.run(&cfg, NOW).unwrap_err();
+    let v = failure.trace.to_json(false);
+    assert_eq!(v["steps"], json!([]));
+    assert_eq!(v["error"]["code"], "CONFIG_INVALID");
+    assert_eq!(v["error"]["problems"][0]["path"], "credential.method");
+    assert!(v["error"]["message"].as_str().unwrap().len() > 10);
+}
+
+#[test]
+fn the_run_result_is_redacted_as_the_trace_is() {
+    let cfg = config(json!({ "method": "client_secret_post", "secret": "S3cret-main-client" }));
+    let run = full_run(&cfg);
+    let revealed = run.trace.to_json(true);
+    let session =
+        revealed["steps"].as_array().unwrap().iter().find_map(|s| s["response"]["headers"]["set-session-id"].as_str()).expect("a HAAPI session id").to_owned();
+    let dynamic_secret =
+        run.trace.last(Step::Registration).unwrap().response.as_ref().unwrap().json_object().unwrap()["client_secret"].as_str().unwrap().to_owned();
+    let tokens = run.outcome.tokens.as_ref().unwrap();
+    let mut result = json!({ "state": "succeeded", "outcome": run.outcome.to_json(false), "trace": run.trace.to_json(false) });
+    // What an error or a paused question may quote is scrubbed too, as it is, form-encoded or JSON-escaped.
+    result["error"] = json!({ "message": format!("the server said {session} for {dynamic_secret}; body client_secret=S3cret-main-client") });
+    run.trace.scrub(&mut result);
+    let text = result.to_string();
+    for leak in [
+        session.as_str(),
+        dynamic_secret.as_str(),
+        "S3cret-main-client",
+        "Password1",
+        tokens.access_token.expose(),
+        tokens.refresh_token.as_ref().unwrap().expose(),
+    ] {
+        assert!(!text.contains(leak), "{leak} leaked in the run result");
+    }
+    assert_eq!(result["outcome"]["sessionId"], "[redacted]");
+    assert!(result["outcome"]["tokens"]["accessToken"].as_str().unwrap().ends_with(".[redacted]"), "tokens keep header and claims");
+    assert_eq!(result["error"]["message"], "the server said [redacted] for [redacted]; body client_secret=[redacted]");
+}

@@ -113,6 +113,7 @@ export function createConfigPanel({ onChange }) {
       }
     }
     if (el.value === "" && el.dataset.empty === "null") return null;
+    if (el.type === "number") return Number.isFinite(el.valueAsNumber) ? el.valueAsNumber : el.value;
     return el.value;
   }
 
@@ -197,7 +198,8 @@ export function createConfigPanel({ onChange }) {
       const relevant = rel === "simulator" ? mode() === "simulator" : RELEVANT[rel]?.(m);
       wrapper.hidden = !(relevant || (value !== null && value !== undefined) || [...problems, ...runProblems].some((p) => p.path === path));
     }
-    const anyKey = ["credential.privateKey", "credential.certificate"].some((p) => getPath(doc, p));
+    // A typed secret travels in the link exactly as a pasted key does.
+    const anyKey = ["credential.privateKey", "credential.certificate", "credential.secret"].some((p) => getPath(doc, p));
     dom.keyUrlWarning.hidden = !anyKey;
     if (except !== dom.jsonText) {
       dom.jsonText.value = JSON.stringify(doc, null, 2);

@@ -51,6 +51,7 @@ const state = {
   reveal: false,
   device: null, // the last DeviceState shown
   keepRunFlag: false, // keep &run=1 in the fragment until the person edits the configuration
+  refused: null, // the trace of a run that could not start ({ steps: [], error }), while no lab exists
   purposes: new Map(STEPS.map((s) => [s.name, STEP_PURPOSES[s.name] ?? ""])),
 };
 
@@ -87,7 +88,7 @@ function setBusy(busy) {
 /** A thrown value as a LabError-shaped object (code, message, and the evidence it carries). */
 function errorObject(e) {
   const out = { code: e?.code ?? (e instanceof WebAssembly.RuntimeError ? "MODULE_PANIC" : "PAGE_ERROR"), message: e?.message ?? String(e) };
-  for (const k of ["step", "status", "error", "errorDescription", "problems", "problem", "title"]) {
+  for (const k of ["step", "status", "error", "errorDescription", "problems", "problem", "title", "evidence", "retryAfter", "location", "timeoutMs"]) {
     if (e && e[k] !== undefined && e[k] !== null) out[k] = e[k];
   }
   return out;
@@ -223,6 +224,7 @@ async function ensureLab() {
   await nextFrame(); // key generation blocks the main thread: let the status paint first
   state.lab = await state.mod.Lab.create(state.config, { storage: "indexeddb" });
   state.labKey = key;
+  state.refused = null;
   return state.lab;
 }
 
@@ -257,6 +259,11 @@ function failedResult(e) {
     } catch {
       trace = EMPTY_TRACE;
     }
+  } else {
+    // A run that cannot start (a refused configuration) is still reported through the trace:
+    // no steps, the error at the top (DESIGN.md).
+    trace = { steps: [], redacted: true, error: { code: error.code, message: error.message, problems: error.problems ?? [] } };
+    state.refused = trace;
   }
   return { state: "failed", done: true, step: error.step ?? null, outcome: null, error, trace };
 }
@@ -538,8 +545,9 @@ dom.resetServerButton.addEventListener("click", () => resetServer().catch((e) =>
 // ---------------------------------------------------------------- automation
 
 function traceFor({ reveal }) {
-  // No lab: never created, or the last configuration was refused before any request.
-  if (!state.lab) return { steps: [], redacted: !reveal };
+  // No lab: never created, or the last configuration was refused before any request (then the
+  // trace says why, with nothing in it to reveal).
+  if (!state.lab) return state.refused ? structuredClone(state.refused) : { steps: [], redacted: !reveal };
   return state.lab.trace({ reveal });
 }
 

@@ -179,6 +179,13 @@ export function renderError(error, { advice = [], onField, level = 5 } = {}) {
   if (error.error) row(ERROR_LABELS.error, h("code", {}, error.error));
   if (error.errorDescription) row(ERROR_LABELS.errorDescription, error.errorDescription);
   row(ERROR_LABELS.message, error.message ?? String(error));
+  if (typeof error.retryAfter === "number") row(ERROR_LABELS.retryAfter, `${error.retryAfter} s`);
+  if (error.location) row(ERROR_LABELS.location, h("code", { class: "break" }, error.location));
+  if (typeof error.timeoutMs === "number") row(ERROR_LABELS.timeoutMs, `${error.timeoutMs} ms`);
+  const ev = error.evidence;
+  const evidence = ev && ev.body
+    ? h("details", { class: "evidence" }, h("summary", {}, ERROR_LABELS.evidence(ev.bodyBytes ?? ev.body.length, Boolean(ev.truncated))), h("pre", { class: "break" }, ev.body))
+    : null;
   const problems = Array.isArray(error.problems) && error.problems.length > 0
     ? h("div", {}, h(heading, { class: "label-heading" }, ERROR_LABELS.problems), h("ul", { class: "problems" }, error.problems.map((p) =>
       h("li", {}, onField
@@ -186,7 +193,7 @@ export function renderError(error, { advice = [], onField, level = 5 } = {}) {
         : h("code", {}, p.path), `: ${p.message}`))))
     : null;
   const adviceBlock = advice.length > 0 ? h("div", { class: "advice" }, h(heading, { class: "label-heading" }, INSPECTOR.advice), h("ul", {}, advice.map((a) => h("li", {}, a)))) : null;
-  return h("div", { class: "error-box" }, h("dl", { class: "error-fields" }, rows), problems, adviceBlock);
+  return h("div", { class: "error-box" }, h("dl", { class: "error-fields" }, rows), evidence, problems, adviceBlock);
 }
 
 /** The inspector for one trace step (or, with `step.pending`, a step that has not run). */

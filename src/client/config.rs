@@ -199,7 +199,16 @@ pub struct ServerConfig {
     pub send_via: Option<String>,
     /// Simulator settings (only with `mode: "simulator"`); see the simulator's documentation.
     pub simulator: Option<Value>,
+    /// How long a request may take, from sending it to the last byte of the answer, in ms
+    /// (`server.timeoutMs`, 1 to 600000; [`DEFAULT_TIMEOUT_MS`] when absent or null). A real server that
+    /// does not answer, or answers slowly forever, ends the run with `TIMEOUT`.
+    pub timeout_ms: u32,
 }
+
+/// `server.timeoutMs` when the document does not say: 30 s.
+pub const DEFAULT_TIMEOUT_MS: u32 = 30_000;
+/// The largest `server.timeoutMs`: 10 minutes.
+pub const MAX_TIMEOUT_MS: u32 = 600_000;
 
 /// `client`.
 #[derive(Clone, Debug, PartialEq)]
@@ -344,6 +353,7 @@ impl Default for Config {
                 endpoints: EndpointOverrides::default(),
                 send_via: None,
                 simulator: None,
+                timeout_ms: DEFAULT_TIMEOUT_MS,
             },
             client: ClientConfig {
                 client_id: "haapi-android-client".into(),
@@ -560,6 +570,14 @@ impl Config {
                 None
             }
         };
+        let timeout_ms = match s.get("timeoutMs") {
+            None | Some(Value::Null) => d.server.timeout_ms,
+            Some(Value::Number(n)) if n.as_u64().is_some_and(|v| (1..=u64::from(MAX_TIMEOUT_MS)).contains(&v)) => n.as_u64().unwrap_or(0) as u32,
+            Some(other) => {
+                p.add("server.timeoutMs", format!("must be a whole number of milliseconds from 1 to {MAX_TIMEOUT_MS}, not {other}"));
+                d.server.timeout_ms
+            }
+        };
         s.finish(&mut p);
 
         let mut c = Fields::of(doc.get("client"), "client", &mut p);
@@ -640,7 +658,7 @@ impl Config {
 
         let config = Config {
             version,
-            server: ServerConfig { mode, issuer, endpoints, send_via, simulator },
+            server: ServerConfig { mode, issuer, endpoints, send_via, simulator, timeout_ms },
             client,
             credential,
             dpop,
@@ -667,6 +685,7 @@ impl Config {
             "issuer": s.issuer,
             "endpoints": { "token": s.endpoints.token, "registration": s.endpoints.registration, "authorization": s.endpoints.authorization, "cat": s.endpoints.cat },
             "sendVia": s.send_via,
+            "timeoutMs": s.timeout_ms,
         });
         if let Some(sim) = &s.simulator {
             server["simulator"] = sim.clone();

@@ -10,7 +10,7 @@ use super::client_auth::SignRequest;
 use super::error::Error;
 use super::flow::{DynamicClient, Flow, InputAnswer, InputKind, InputRequest, Next, Outcome};
 use crate::proto::clock::Timestamp;
-use crate::proto::http::{HttpRequest, HttpResponse};
+use crate::proto::http::{HttpRequest, HttpResponse, TransportError, TransportErrorKind};
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
@@ -20,8 +20,9 @@ use std::task::{Context, Poll, Waker};
 pub trait Environment {
     /// The current time.
     fn now(&mut self) -> Timestamp;
-    /// Sends a request; an `Err` is a transport failure (a refused connection, CORS, a timeout).
-    async fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, String>;
+    /// Sends a request; an `Err` is a transport failure (a refused connection, CORS, a timeout,
+    /// a body over [`crate::proto::http::MAX_RESPONSE_BYTES`]), with what arrived before it.
+    async fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, TransportError>;
     /// Signs with the device's key for `request.role`.
     async fn sign(&mut self, request: &SignRequest) -> Result<Vec<u8>, Error>;
     /// Keeps a dynamic client (adds it, or replaces the one with its `client_id`).
@@ -68,7 +69,7 @@ pub async fn drive(flow: &mut Flow, env: &mut impl Environment, until: Until) ->
     loop {
         if let Some(why) = env.cancelled() {
             let now = env.now();
-            return Err(flow.on_transport_error(&why, now));
+            return Err(flow.on_transport_failure(TransportError::new(TransportErrorKind::Aborted, why), now));
         }
         let now = env.now();
         let next = flow.poll(now)?;
@@ -84,7 +85,7 @@ pub async fn drive(flow: &mut Flow, env: &mut impl Environment, until: Until) ->
                 let now = env.now();
                 match result {
                     Ok(response) => flow.on_response(response, now)?,
-                    Err(message) => return Err(flow.on_transport_error(&message, now)),
+                    Err(failure) => return Err(flow.on_transport_failure(failure, now)),
                 }
             }
             Next::Sign(job) => match env.sign(&job).await {
@@ -174,14 +175,11 @@ fn block_on<F: Future>(future: F) -> F::Output {
 pub type Answers<'a> = &'a mut dyn FnMut(&InputRequest) -> Option<InputAnswer>;
 
 /// A synchronous [`Environment`] from closures and values: the shape every native caller has.
-pub struct SyncEnvironment<'a, T, S>
-where
-    T: FnMut(&HttpRequest) -> Result<HttpResponse, String>,
-    S: FnMut(&SignRequest) -> Result<Vec<u8>, Error>,
-{
+pub struct SyncEnvironment<'a, T, S> {
     /// Answers the walk's questions ([`automatic_answer`] when `None`).
     pub answers: Option<Answers<'a>>,
-    /// Sends a request.
+    /// Sends a request; an `Err` (a `String`: a network failure, or a [`TransportError`]) is a
+    /// request that got no complete response.
     pub transport: T,
     /// Signs with the device's keys.
     pub signer: S,
@@ -191,16 +189,17 @@ where
     pub clock: &'a mut dyn FnMut() -> Timestamp,
 }
 
-impl<T, S> Environment for SyncEnvironment<'_, T, S>
+impl<T, S, E> Environment for SyncEnvironment<'_, T, S>
 where
-    T: FnMut(&HttpRequest) -> Result<HttpResponse, String>,
+    T: FnMut(&HttpRequest) -> Result<HttpResponse, E>,
+    E: Into<TransportError>,
     S: FnMut(&SignRequest) -> Result<Vec<u8>, Error>,
 {
     fn now(&mut self) -> Timestamp {
         (self.clock)()
     }
-    async fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, String> {
-        (self.transport)(request)
+    async fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        (self.transport)(request).map_err(Into::into)
     }
     async fn sign(&mut self, request: &SignRequest) -> Result<Vec<u8>, Error> {
         (self.signer)(request)

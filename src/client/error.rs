@@ -120,6 +120,21 @@ pub enum Error {
         /// The response body, when one caused it.
         body: String,
     },
+    /// The server broke the exchange in a way this lab recognises (an HTML page, a wrong
+    /// content type, a cut or non-JSON body, a body too large, a redirect, a 5xx, no answer in
+    /// time, a CORS block, an issuer that is not the configured one, a token that is not a JWT),
+    /// or the caller stopped it. The evidence is kept.
+    #[error("{step}: {message}")]
+    Exchange {
+        /// The step that failed.
+        step: Step,
+        /// What went wrong (its stable code).
+        fault: Fault,
+        /// What happened, in words.
+        message: String,
+        /// What the response showed, as far as it arrived.
+        evidence: Box<Evidence>,
+    },
     /// A key, certificate or JWT could not be made or used.
     #[error("{0}")]
     Crypto(String),
@@ -180,6 +195,109 @@ impl HaapiFailure {
     }
 }
 
+/// What went wrong with an exchange ([`Error::Exchange`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// An HTML page where JSON was expected (a proxy's error page, a web app's fallback page).
+    HtmlResponse,
+    /// A body labelled with another media type than the step expects (or none).
+    WrongContentType,
+    /// A JSON body that ends in the middle (a cut connection, a wrong `Content-Length`).
+    TruncatedBody,
+    /// A body labelled JSON that is not JSON.
+    MalformedJson,
+    /// A body over [`crate::proto::http::MAX_RESPONSE_BYTES`].
+    TooLarge,
+    /// An HTTP redirect (3xx): no step of this protocol is answered with one.
+    Redirect,
+    /// A 5xx: the server (or a gateway before it) failed.
+    ServerUnavailable,
+    /// The browser blocked the response: the server does not allow this page's origin (CORS).
+    Cors,
+    /// No complete answer within `server.timeoutMs`.
+    Timeout,
+    /// The caller stopped the run (an `AbortSignal`).
+    Aborted,
+    /// The discovery document names another issuer than the configured one (RFC 8414 §3.3).
+    IssuerMismatch,
+    /// A token that must be a JWT (the ID token) is not one.
+    NotAJwt,
+}
+
+impl Fault {
+    /// The stable code JavaScript sees.
+    pub fn code(self) -> &'static str {
+        match self {
+            Fault::HtmlResponse => "HTML_RESPONSE",
+            Fault::WrongContentType => "WRONG_CONTENT_TYPE",
+            Fault::TruncatedBody => "TRUNCATED_RESPONSE",
+            Fault::MalformedJson => "MALFORMED_JSON",
+            Fault::TooLarge => "RESPONSE_TOO_LARGE",
+            Fault::Redirect => "UNEXPECTED_REDIRECT",
+            Fault::ServerUnavailable => "SERVER_UNAVAILABLE",
+            Fault::Cors => "CORS_BLOCKED",
+            Fault::Timeout => "TIMEOUT",
+            Fault::Aborted => "ABORTED",
+            Fault::IssuerMismatch => "ISSUER_MISMATCH",
+            Fault::NotAJwt => "NOT_A_JWT",
+        }
+    }
+}
+
+/// How much of a response body an error's evidence keeps (characters).
+pub const EVIDENCE_BODY_CHARS: usize = 2048;
+
+/// What a failed exchange left to look at: the status, the headers and the body as far as they
+/// arrived. In JSON the body is redacted and cut to [`EVIDENCE_BODY_CHARS`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Evidence {
+    /// The HTTP status, if a response arrived.
+    pub status: Option<u16>,
+    /// The response headers.
+    pub headers: crate::proto::http::Headers,
+    /// The body (as far as it arrived).
+    pub body: String,
+    /// How many body bytes arrived, when more than `body` holds.
+    pub received_bytes: Option<u64>,
+    /// `Retry-After`, in seconds from when the response arrived.
+    pub retry_after_secs: Option<u64>,
+    /// `Location`, for a redirect.
+    pub location: Option<String>,
+    /// The time allowed, for a timeout.
+    pub timeout_ms: Option<u64>,
+}
+
+impl Evidence {
+    /// The evidence of a whole response.
+    pub fn of(resp: &crate::proto::http::HttpResponse) -> Evidence {
+        Evidence {
+            status: Some(resp.status),
+            headers: resp.headers.clone(),
+            body: resp.body.clone(),
+            location: resp.header("location").map(str::to_owned),
+            ..Evidence::default()
+        }
+    }
+
+    /// `{status, headers, body, bodyBytes, truncated}`: headers and body redacted as the trace
+    /// redacts a response, the body cut to [`EVIDENCE_BODY_CHARS`].
+    pub fn to_json(&self) -> serde_json::Value {
+        let resp = crate::proto::http::HttpResponse { status: self.status.unwrap_or(0), headers: self.headers.clone(), body: self.body.clone() };
+        let shown = crate::proto::redact::redacted(None, Some(&resp));
+        let body = shown["response"]["body"].as_str().unwrap_or("").to_owned();
+        let bytes = self.received_bytes.unwrap_or(self.body.len() as u64);
+        let cut = body.chars().count() > EVIDENCE_BODY_CHARS;
+        let body: String = body.chars().take(EVIDENCE_BODY_CHARS).collect();
+        serde_json::json!({
+            "status": self.status,
+            "headers": shown["response"]["headers"],
+            "body": body,
+            "bodyBytes": bytes,
+            "truncated": cut || bytes > self.body.len() as u64,
+        })
+    }
+}
+
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut v = self.to_json();
@@ -218,6 +336,7 @@ impl Error {
             Error::DestinationChanged { .. } => "CREDENTIAL_DESTINATION_CHANGED",
             Error::Problem { .. } => "HAAPI_PROBLEM",
             Error::Haapi { failure, .. } => failure.code(),
+            Error::Exchange { fault, .. } => fault.code(),
             Error::Crypto(_) => "CRYPTO_ERROR",
             Error::Storage(_) => "STORAGE_ERROR",
             Error::State(_) => "FLOW_STATE",
@@ -231,7 +350,7 @@ impl Error {
                 Some(*step)
             }
             Error::DestinationChanged { .. } => Some(Step::HaapiToken),
-            Error::Problem { step, .. } | Error::Haapi { step, .. } => Some(*step),
+            Error::Problem { step, .. } | Error::Haapi { step, .. } | Error::Exchange { step, .. } => Some(*step),
             _ => None,
         }
     }
@@ -243,6 +362,7 @@ impl Error {
                 Some(*status)
             }
             Error::Haapi { status, .. } => *status,
+            Error::Exchange { evidence, .. } => evidence.status,
             _ => None,
         }
     }
@@ -278,6 +398,18 @@ impl Error {
             v["title"] = title.clone().into();
             if let Ok(representation) = crate::proto::json::parse(body) {
                 v["representation"] = representation;
+            }
+        }
+        if let Error::Exchange { evidence, .. } = self {
+            v["evidence"] = evidence.to_json();
+            if let Some(secs) = evidence.retry_after_secs {
+                v["retryAfter"] = secs.into();
+            }
+            if let Some(location) = &evidence.location {
+                v["location"] = location.clone().into();
+            }
+            if let Some(ms) = evidence.timeout_ms {
+                v["timeoutMs"] = ms.into();
             }
         }
         if let Error::DestinationChanged { client_id, registered_at, requested } = self {

@@ -9,7 +9,7 @@ use super::flow::text;
 use crate::proto::http::{HttpRequest, HttpResponse};
 use crate::proto::jose;
 use crate::proto::redact::redact_pair;
-use crate::proto::secret::REDACTED;
+use crate::proto::secret::{Secret, REDACTED};
 use crate::proto::step::Step;
 use serde_json::{json, Value};
 
@@ -80,6 +80,27 @@ pub struct Trace {
     pub notes: Vec<String>,
     /// Why a run could not start at all (a refused configuration): `{code, message, problems}`.
     pub error: Option<Value>,
+    /// Values that are secret wherever they appear ([`Trace::keep_secret`]).
+    pub secrets: Vec<Secret>,
+}
+
+/// The shortest value [`Trace::keep_secret`] scrubs by value (shorter ones would blank out
+/// unrelated text); redaction by field name covers every length.
+pub const MIN_SCRUBBED_LEN: usize = 4;
+
+fn scrub_value(v: &mut Value, secrets: &[String]) {
+    match v {
+        Value::String(s) => {
+            for x in secrets {
+                if s.contains(x.as_str()) {
+                    *s = s.replace(x.as_str(), REDACTED);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| scrub_value(x, secrets)),
+        Value::Object(m) => m.values_mut().for_each(|x| scrub_value(x, secrets)),
+        _ => {}
+    }
 }
 
 impl TraceStep {
@@ -140,7 +161,43 @@ impl Trace {
         if let Some(e) = &self.error {
             v["error"] = e.clone();
         }
+        if !reveal {
+            self.scrub(&mut v);
+        }
         v
+    }
+
+    /// Remembers a value that is secret wherever it appears (a configured client secret or key,
+    /// a password typed into a form): the redacted trace, and everything passed to
+    /// [`Trace::scrub`], never shows it, whatever field or header carries it. Values shorter than
+    /// [`MIN_SCRUBBED_LEN`] are left to the redaction by field name.
+    pub fn keep_secret(&mut self, value: Option<&str>) {
+        if let Some(v) = value.filter(|v| v.chars().count() >= MIN_SCRUBBED_LEN) {
+            if !self.secrets.iter().any(|s| s.expose() == v) {
+                self.secrets.push(Secret::new(v));
+            }
+        }
+    }
+
+    /// Replaces every secret this trace knows of ([`Trace::keep_secret`]) in the strings of `v`
+    /// (as it is, form-encoded, or JSON-escaped) with `[redacted]`: for a run result or anything
+    /// else shown beside the redacted trace.
+    pub fn scrub(&self, v: &mut Value) {
+        if self.secrets.is_empty() {
+            return;
+        }
+        let mut forms: Vec<String> = Vec::new();
+        for s in &self.secrets {
+            let raw = s.expose();
+            forms.push(raw.to_owned());
+            let encoded = crate::proto::http::encode_form([("", raw)]);
+            forms.push(encoded.trim_start_matches('=').to_owned());
+            let escaped = Value::String(raw.to_owned()).to_string();
+            forms.push(escaped[1..escaped.len() - 1].to_owned());
+        }
+        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        forms.dedup();
+        scrub_value(v, &forms);
     }
 
     /// The trace of a run that could not start: no steps, the error at the top.

@@ -113,18 +113,129 @@ export async function hmacSign(hash, secret, bytes) {
   return new Uint8Array(await subtle().sign("HMAC", key, bytes));
 }
 
-/** The global `fetch` (window, worker or Node), with the request's own AbortSignal; the response as JSON text. */
 /** Resolves after `ms` milliseconds (the wait between polls of a polling-step). */
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function send(method, url, headers, body, signal) {
-  const init = { method, headers, redirect: "manual", credentials: "omit", cache: "no-store" };
+/** How much of a broken answer's body goes back to the module as evidence (bytes). */
+const PARTIAL_BYTES = 64 * 1024;
+
+/** A failure as the module reads it (proto::http::TransportError::from_json). */
+function failure(kind, message, extra = {}) {
+  return JSON.stringify({ failure: { kind, message, ...extra } });
+}
+
+function bytesOf(chunks, limit) {
+  const out = new Uint8Array(Math.min(limit, chunks.reduce((n, c) => n + c.length, 0)));
+  let at = 0;
+  for (const c of chunks) {
+    if (at >= out.length) break;
+    const part = c.subarray(0, out.length - at);
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/**
+ * Whether a request that fetch refused reached a server that does not allow this origin (CORS):
+ * a "no-cors" GET of the same URL resolves (to an opaque response) when the server answers at
+ * all, and fails like the request did when it is not reachable. Only in a page or worker of
+ * another origin; Node has no CORS.
+ */
+async function corsBlocked(url, timeoutMs) {
+  const here = globalThis.location?.origin;
+  if (!here || here === "null" || new URL(url, here).origin === here) return false;
+  try {
+    await globalThis.fetch(url, { method: "GET", mode: "no-cors", credentials: "omit", cache: "no-store", signal: AbortSignal.timeout(Math.min(timeoutMs, 5000)) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The global `fetch` (window, worker or Node) with the run's AbortSignal and a time limit of
+ * `timeoutMs` from sending to the last byte; the body is read up to `maxBytes`. Resolves to JSON
+ * text: `{status, headers, body}`, or `{failure: {kind, message, partial?, receivedBytes?,
+ * timeoutMs?}}` where kind is network | cors | timeout | aborted | too-large | truncated |
+ * redirect (the module explains each).
+ */
+export async function send(method, url, headers, body, signal, timeoutMs, maxBytes) {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
+  const stop = () => controller.abort();
+  if (signal?.aborted) controller.abort();
+  signal?.addEventListener?.("abort", stop, { once: true });
+  const init = { method, headers, redirect: "manual", credentials: "omit", cache: "no-store", signal: controller.signal };
   if (body !== undefined && body !== null) init.body = body;
-  if (signal) init.signal = signal;
-  const resp = await globalThis.fetch(url, init);
-  const out = {};
-  resp.headers.forEach((v, k) => { out[k] = v; });
-  return JSON.stringify({ status: resp.status, headers: out, body: await resp.text() });
+  const why = (e) => {
+    if (timedOut) return "timeout";
+    if (signal?.aborted) return "aborted";
+    return null;
+  };
+  try {
+    let resp;
+    try {
+      resp = await globalThis.fetch(url, init);
+    } catch (e) {
+      const kind = why(e);
+      if (kind === "timeout") return failure("timeout", `no answer within ${timeoutMs} ms`, { timeoutMs });
+      if (kind === "aborted") return failure("aborted", "aborted by the caller (AbortSignal)");
+      if (await corsBlocked(url, timeoutMs)) {
+        return failure("cors", `${e?.message ?? e}: the server answers, but not to this page's origin ${globalThis.location.origin}`);
+      }
+      return failure("network", `${e?.message ?? e} (a network error, a refused connection, or a CORS refusal by the browser)`);
+    }
+    if (resp.type === "opaqueredirect" || resp.status === 0) {
+      return failure("redirect", "the server answered with an HTTP redirect (the browser does not show where to); HAAPI clients do not follow redirects");
+    }
+    const out = {};
+    resp.headers.forEach((v, k) => {
+      out[k] = v;
+    });
+    const chunks = [];
+    let received = 0;
+    const partial = () => ({ status: resp.status, headers: out, body: new TextDecoder().decode(bytesOf(chunks, PARTIAL_BYTES)) });
+    const declared = Number(resp.headers.get("content-length"));
+    if (declared > maxBytes) {
+      controller.abort();
+      return failure("too-large", `Content-Length is ${declared} bytes, over the ${maxBytes} bytes read`, { partial: partial(), receivedBytes: declared });
+    }
+    try {
+      if (resp.body) {
+        const reader = resp.body.getReader();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          chunks.push(value);
+          received += value.length;
+          if (received > maxBytes) {
+            controller.abort();
+            return failure("too-large", `more than ${maxBytes} bytes`, { partial: partial(), receivedBytes: received });
+          }
+        }
+      }
+    } catch (e) {
+      const kind = why(e);
+      if (kind === "timeout") {
+        return failure("timeout", `the answer began (HTTP ${resp.status}) but its body did not finish within ${timeoutMs} ms (${received} bytes arrived)`, {
+          partial: partial(),
+          receivedBytes: received,
+          timeoutMs,
+        });
+      }
+      if (kind === "aborted") return failure("aborted", "aborted by the caller (AbortSignal)", { partial: partial(), receivedBytes: received });
+      return failure("truncated", `${e?.message ?? e} after ${received} bytes`, { partial: partial(), receivedBytes: received });
+    }
+    return JSON.stringify({ status: resp.status, headers: out, body: new TextDecoder().decode(bytesOf(chunks, received)) });
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener?.("abort", stop);
+  }
 }

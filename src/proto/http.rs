@@ -247,6 +247,165 @@ impl HttpResponse {
     }
 }
 
+/// The most bytes of a response body a transport reads (1 MiB): every answer in this protocol
+/// is a few kilobytes, so a larger one is a broken or hostile server, not data to keep.
+pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
+
+/// How a request got no complete response (what the transport could tell).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TransportErrorKind {
+    /// The connection failed: refused, reset, DNS, TLS, or a network error the platform does
+    /// not explain.
+    Network,
+    /// A browser blocked the response: the server is reachable but does not allow this origin
+    /// (CORS).
+    Cors,
+    /// No complete answer within the time allowed (`server.timeoutMs`).
+    Timeout,
+    /// The caller stopped the run (an `AbortSignal`).
+    Aborted,
+    /// The body is larger than [`MAX_RESPONSE_BYTES`]; what arrived is in `partial`.
+    TooLarge,
+    /// The connection closed in the middle of the body; what arrived is in `partial`.
+    Truncated,
+    /// The server answered with an HTTP redirect the platform would not show (a browser's
+    /// opaque redirect: no status, no `Location`).
+    Redirect,
+}
+
+impl TransportErrorKind {
+    /// Its name in the JSON form (`network`, `cors`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            TransportErrorKind::Network => "network",
+            TransportErrorKind::Cors => "cors",
+            TransportErrorKind::Timeout => "timeout",
+            TransportErrorKind::Aborted => "aborted",
+            TransportErrorKind::TooLarge => "too-large",
+            TransportErrorKind::Truncated => "truncated",
+            TransportErrorKind::Redirect => "redirect",
+        }
+    }
+    /// From its name; an unknown name is [`TransportErrorKind::Network`].
+    pub fn from_name(name: &str) -> TransportErrorKind {
+        match name {
+            "cors" => TransportErrorKind::Cors,
+            "timeout" => TransportErrorKind::Timeout,
+            "aborted" => TransportErrorKind::Aborted,
+            "too-large" => TransportErrorKind::TooLarge,
+            "truncated" => TransportErrorKind::Truncated,
+            "redirect" => TransportErrorKind::Redirect,
+            _ => TransportErrorKind::Network,
+        }
+    }
+}
+
+/// A request that got no complete response, with what the transport saw of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransportError {
+    /// What kind of failure.
+    pub kind: TransportErrorKind,
+    /// What the transport reported, in words.
+    pub message: String,
+    /// What arrived before it failed (status, headers, the body so far), if anything did.
+    pub partial: Option<HttpResponse>,
+    /// How many body bytes arrived (more than `partial.body` holds when the body was cut).
+    pub received_bytes: Option<u64>,
+    /// The time allowed, for a timeout.
+    pub timeout_ms: Option<u64>,
+}
+
+impl TransportError {
+    /// A failure of `kind` with nothing received.
+    pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
+        TransportError { kind, message: message.into(), partial: None, received_bytes: None, timeout_ms: None }
+    }
+    /// A network failure (what a plain `Err(String)` from a transport means).
+    pub fn network(message: impl Into<String>) -> Self {
+        Self::new(TransportErrorKind::Network, message)
+    }
+
+    /// From its JSON form, as the browser transport reports it: `{kind, message, partial?:
+    /// {status, headers, body}, receivedBytes?, timeoutMs?}`.
+    pub fn from_json(v: &Value) -> TransportError {
+        TransportError {
+            kind: TransportErrorKind::from_name(v.get("kind").and_then(Value::as_str).unwrap_or("network")),
+            message: v.get("message").and_then(Value::as_str).unwrap_or("the request failed").to_owned(),
+            partial: v.get("partial").and_then(|p| HttpResponse::from_json(p).ok()),
+            received_bytes: v.get("receivedBytes").and_then(Value::as_u64),
+            timeout_ms: v.get("timeoutMs").and_then(Value::as_u64),
+        }
+    }
+}
+
+impl From<String> for TransportError {
+    fn from(message: String) -> Self {
+        TransportError::network(message)
+    }
+}
+
+impl From<&str> for TransportError {
+    fn from(message: &str) -> Self {
+        TransportError::network(message)
+    }
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// True when `body` is (the start of) an HTML document rather than JSON.
+pub fn looks_like_html(body: &str) -> bool {
+    let start: String = body.trim_start_matches('\u{feff}').trim_start().chars().take(15).collect::<String>().to_ascii_lowercase();
+    start.starts_with("<!doctype html") || start.starts_with("<html") || start.starts_with("<head") || start.starts_with("<body") || start.starts_with("<!--")
+}
+
+/// An HTML document's `<title>`, trimmed and shortened, if it has one.
+pub fn html_title(body: &str) -> Option<String> {
+    let head: String = body.chars().take(8192).collect();
+    let lower = head.to_ascii_lowercase();
+    let open = lower.find("<title")?;
+    let start = open + lower[open..].find('>')? + 1;
+    let end = start + lower[start..].find("</title")?;
+    let title: String = head[start..end].split_whitespace().collect::<Vec<_>>().join(" ");
+    (!title.is_empty()).then(|| title.chars().take(120).collect())
+}
+
+/// Reads `Retry-After` (RFC 9110 §10.2.3): delta-seconds, or an HTTP-date as seconds from `now`
+/// (0 when it is already past). `None` when absent or unreadable.
+pub fn retry_after_secs(value: &str, now: crate::proto::clock::Timestamp) -> Option<u64> {
+    let v = value.trim();
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        return v.parse().ok();
+    }
+    http_date(v).map(|at| at.saturating_sub(now.secs()))
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7) as seconds since the epoch.
+fn http_date(v: &str) -> Option<u64> {
+    let rest = v.split_once(", ")?.1;
+    let parts: Vec<&str> = rest.split(' ').collect();
+    let [day, month, year, time, "GMT"] = parts.as_slice() else { return None };
+    let day: u64 = day.parse().ok()?;
+    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"].iter().position(|m| m == month)? as u64 + 1;
+    let year: u64 = year.parse().ok()?;
+    let hms: Vec<u64> = time.split(':').map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    let [h, m, s] = hms.as_slice() else { return None };
+    if !(1..=31).contains(&day) || year < 1970 || *h > 23 || *m > 59 || *s > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm), for years from 1970.
+    let (y, mo) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * mo + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = (era * 146_097 + doe).checked_sub(719_468)?;
+    Some(days * 86_400 + h * 3600 + m * 60 + s)
+}
+
 impl std::fmt::Debug for HttpRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "HttpRequest {}", super::redact::redacted(Some(self), None)["request"])
@@ -310,6 +469,25 @@ mod tests {
         assert!(text.contains("scope=dcr"));
         let resp = HttpResponse::json(201, &serde_json::json!({ "client_id": "c", "client_secret": "s3cr3t" }));
         assert!(!format!("{resp:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn html_is_recognised_and_its_title_read() {
+        assert!(looks_like_html("\n  <!DOCTYPE html><html><head><title> 502  Bad\n Gateway</title>"));
+        assert!(looks_like_html("<HTML><body>oops</body></HTML>"));
+        assert!(!looks_like_html("{\"error\": \"<html>\"}"));
+        assert_eq!(html_title("<html><head><TITLE> 502  Bad\n Gateway</TITLE></head>").as_deref(), Some("502 Bad Gateway"));
+        assert_eq!(html_title("<html><body>no title</body></html>"), None);
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        let now = crate::proto::clock::Timestamp::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
+        assert_eq!(retry_after_secs("120", now), Some(120));
+        assert_eq!(retry_after_secs("Sun, 06 Nov 1994 08:51:37 GMT", now), Some(120));
+        assert_eq!(retry_after_secs("Sun, 06 Nov 1994 08:40:00 GMT", now), Some(0), "a date already past: retry now");
+        assert_eq!(retry_after_secs("soon", now), None);
+        assert_eq!(retry_after_secs("Sun, 06 Foo 1994 08:51:37 GMT", now), None);
     }
 
     #[test]

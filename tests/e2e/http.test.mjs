@@ -41,7 +41,7 @@ test("discovery that names another issuer is refused, with the field to fix", as
   await page.goto(labUrl(env.server, httpConfig(), { run: true }));
   assert.equal(await waitForFlowState(page), "failed");
   const text = await page.locator("#run-error").textContent();
-  assert.match(text, /INVALID_RESPONSE/);
-  assert.match(text, /fix server\.issuer/);
+  assert.match(text, /ISSUER_MISMATCH/);
+  assert.match(text, /set server\.issuer to exactly the issuer the server names/);
   await page.checkClean({ allowForeign: ["https://curity.invalid/"] });
 });

@@ -80,6 +80,23 @@ test("an AbortSignal stops a run", async () => {
   controller.abort();
   const result = await lab.run({ signal: controller.signal });
   assert.equal(result.state, "failed");
-  assert.equal(result.error.code, "TRANSPORT_ERROR");
+  assert.equal(result.error.code, "ABORTED");
   assert.match(result.error.message, /aborted/);
+});
+
+test("the run result is redacted as the trace is: no session id, secret or password in it", async () => {
+  const config = demoConfig();
+  config.credential = { method: "client_secret_post", secret: "S3cret-main-client" };
+  const lab = await mod.Lab.create(config);
+  const result = await lab.run();
+  assert.equal(result.state, "succeeded", JSON.stringify(result.error));
+  const revealed = lab.trace({ reveal: true });
+  const session = revealed.steps.map((s) => s.response?.headers?.["set-session-id"]).find(Boolean);
+  const registered = JSON.parse(revealed.steps.find((s) => s.name === "registration").response.body).client_secret;
+  assert.ok(session && registered);
+  const text = JSON.stringify(result);
+  for (const leak of [session, registered, "S3cret-main-client", DEMO.password]) {
+    assert.ok(!text.includes(leak), `${leak} leaked in the run result`);
+  }
+  assert.equal(result.outcome.sessionId, "[redacted]");
 });

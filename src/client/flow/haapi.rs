@@ -283,6 +283,7 @@ impl Flow {
     pub(super) fn process_haapi(&mut self, resp: &HttpResponse, now: Timestamp) -> Result<(), Error> {
         let step = self.current_step();
         if let Some(id) = resp.header("set-session-id") {
+            self.trace.keep_secret(Some(id));
             self.walk.session_id = Some(Secret::new(id));
         }
         let media = resp.media_type();
@@ -455,6 +456,7 @@ impl Flow {
                 "Filled the form's fields ({}) from authentication.inputs.",
                 form.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
             ));
+            self.keep_typed_secrets(&form, &values);
             self.walk.next = Some(self.call_for(&form, &values, step)?);
             self.complete_into(Stage::Authenticate, now);
             return Ok(());
@@ -472,6 +474,14 @@ impl Flow {
         self.complete_into(Stage::Authenticate, now);
         self.ask(InputKind::Form { title, action_title, fields, missing }, representation, problem, Asked::Form { form, values });
         Ok(())
+    }
+
+    /// The values of a form's password fields (and of fields named like secrets) are redacted
+    /// wherever the trace shows them, whatever the field is called.
+    fn keep_typed_secrets(&mut self, form: &Form, values: &BTreeMap<String, String>) {
+        for f in form.fields.iter().filter(|f| f.kind == "password" || super::secret_input(&f.name)) {
+            self.trace.keep_secret(values.get(&f.name).map(String::as_str));
+        }
     }
 
     fn ask(&mut self, kind: InputKind, representation: Value, problem: Option<Value>, asked: Asked) {
@@ -523,6 +533,7 @@ impl Flow {
                     return Err(Error::State(format!("the form still needs {}", missing.join(", "))));
                 }
                 self.walk.person_filled = true;
+                self.keep_typed_secrets(&form, &values);
                 self.note(format!("Sent the form with the values given ({}).", form.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")));
                 self.walk.next = Some(self.call_for(&form, &values, step)?);
                 Ok(())
@@ -678,8 +689,14 @@ impl Flow {
         let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_owned);
         let id_token = text("id_token");
         if let Some(id) = &id_token {
-            let decoded = crate::proto::jose::decode_unverified(id)
-                .map_err(|e| haapi_error(step, HaapiFailure::Malformed, format!("the id_token is not a JWT: {e}"), Some(resp)))?;
+            let decoded = crate::proto::jose::decode_unverified(id).map_err(|e| {
+                steps::exchange(
+                    step,
+                    crate::client::error::Fault::NotAJwt,
+                    resp,
+                    format!("the id_token is not a JWT ({e}); an ID token is always a signed JWT (OpenID Connect Core §2)"),
+                )
+            })?;
             let c = &decoded.claims;
             let client_id = self.client.as_ref().map(|c| c.client_id.clone()).unwrap_or_default();
             if c.get("iss").and_then(Value::as_str) != Some(self.config.server.issuer.as_str()) {

@@ -37,12 +37,12 @@ pub use steps::{response_error, DCR_SCOPE, HAAPI_MEDIA_TYPE, HAAPI_SCOPE};
 use super::client_auth::{basic_authorization, set_assertion, ClientAuth, KeyRole, SignRequest};
 use super::config::{Attestation, Config};
 use super::dpop::{self, NonceMemory, ProofInput};
-use super::error::Error;
+use super::error::{Error, Evidence, Fault};
 use super::material::Material;
 use super::trace::{Retry, Status, Trace, TraceStep};
 use crate::proto::clock::Timestamp;
 use crate::proto::entropy::Entropy;
-use crate::proto::http::{HttpRequest, HttpResponse};
+use crate::proto::http::{HttpRequest, HttpResponse, TransportError, TransportErrorKind};
 use crate::proto::jose::{self, Alg};
 use crate::proto::secret::Secret;
 use crate::proto::url::{origin_of, Url};
@@ -367,6 +367,15 @@ impl Flow {
         };
         let state = rng.token(16);
         let code_verifier = Secret::new(rng.token(32));
+        // Fields the method does not use are left over from switching methods: ignored, and said.
+        let mut trace = Trace { notes: config.ignored_fields().iter().map(ToString::to_string).collect(), ..Trace::default() };
+        trace.keep_secret(config.credential.secret.as_deref());
+        trace.keep_secret(config.credential.private_key.as_deref());
+        for (name, value) in &config.authentication.inputs {
+            if secret_input(name) {
+                trace.keep_secret(Some(value));
+            }
+        }
         Ok(Flow {
             dpop_alg: Alg::parse(&config.dpop.alg).map_err(|e| Error::Crypto(e.to_string()))?,
             config,
@@ -377,7 +386,7 @@ impl Flow {
             stage: Stage::Discovery,
             pending: Pending::Nothing,
             record: None,
-            trace: Trace::default(),
+            trace,
             reused: false,
             client: None,
             stored,
@@ -535,9 +544,35 @@ impl Flow {
 
     /// The request could not be sent; ends the run with [`Error::Transport`].
     pub fn on_transport_error(&mut self, message: &str, now: Timestamp) -> Error {
+        self.on_transport_failure(TransportError::network(message), now)
+    }
+
+    /// The request got no complete response: a network failure ([`Error::Transport`]), or a
+    /// CORS block, a timeout, an abort, a body over the cap or a redirect the platform hid
+    /// ([`Error::Exchange`]). What arrived (status, headers, the body so far) is kept in the
+    /// trace and in the error's evidence.
+    pub fn on_transport_failure(&mut self, failure: TransportError, now: Timestamp) -> Error {
         self.pending = Pending::Nothing;
         let step = self.current_step();
-        self.fail(Error::Transport { step, message: message.to_owned() }, now)
+        if let (Some(r), Some(partial)) = (self.record.as_mut(), &failure.partial) {
+            r.response = Some(partial.clone());
+        }
+        let mut evidence = failure.partial.as_ref().map(Evidence::of).unwrap_or_default();
+        evidence.received_bytes = failure.received_bytes;
+        evidence.timeout_ms = failure.timeout_ms;
+        let message = failure.message;
+        let (fault, message) = match failure.kind {
+            TransportErrorKind::Network => return self.fail(Error::Transport { step, message }, now),
+            TransportErrorKind::Cors => {
+                (Fault::Cors, format!("the browser blocked the answer: the server is reachable but does not allow this page's origin (CORS): {message}"))
+            }
+            TransportErrorKind::Timeout => (Fault::Timeout, message),
+            TransportErrorKind::Aborted => (Fault::Aborted, message),
+            TransportErrorKind::TooLarge => (Fault::TooLarge, steps::too_large_message(evidence.received_bytes.unwrap_or(evidence.body.len() as u64))),
+            TransportErrorKind::Truncated => (Fault::TruncatedBody, format!("the connection closed in the middle of the answer's body: {message}")),
+            TransportErrorKind::Redirect => (Fault::Redirect, message),
+        };
+        self.fail(Error::Exchange { step, fault, message, evidence: Box::new(evidence) }, now)
     }
 
     /// Something on the device failed (a key could not sign, storage refused a write): ends the
@@ -568,6 +603,13 @@ impl Flow {
         if let Some(r) = self.record.as_mut() {
             r.response = Some(response.clone());
             r.duration_ms = r.started_at.map(|s| now.millis().saturating_sub(s));
+        }
+        // A redirect, a 5xx or a body over the cap is the same fault whatever the step asked
+        // (attestation excepted: its failing is what the fallback is for).
+        if self.stage != Stage::Attestation {
+            if let Some(e) = steps::response_fault(self.current_step(), &response, now) {
+                return Err(self.fail(e, now));
+            }
         }
         match self.process(&request, &response, now) {
             Ok(()) => Ok(()),
@@ -619,6 +661,7 @@ impl Flow {
                 client.destinations = self.destination().into_iter().collect();
                 self.note(format!("Registered dynamic client {} from template {}.", client.client_id, client.software_id));
                 self.dcr_token = None;
+                self.trace.keep_secret(Some(client.client_secret.expose()));
                 self.client = Some(client);
                 self.complete(now);
             }
@@ -718,6 +761,7 @@ impl Flow {
         }
         let Some(to) = self.destination() else { return Ok(()) };
         if let Some(i) = self.stored.iter().position(|c| c.may_go_to(&to)) {
+            self.trace.keep_secret(Some(self.stored[i].client_secret.expose()));
             self.client = Some(self.stored.swap_remove(i));
             self.reused = true;
             return Ok(());
@@ -725,6 +769,7 @@ impl Flow {
         let newest = self.stored.iter().max_by_key(|c| c.registered_at).cloned().expect("stored is not empty");
         if self.options.allow_new_origin {
             self.note(format!("A person confirmed sending client {} (kept for {}) to {to}.", newest.client_id, list_destinations(&newest)));
+            self.trace.keep_secret(Some(newest.client_secret.expose()));
             self.client = Some(newest);
             self.reused = true;
             self.confirmed_destination = Some(to);
@@ -950,6 +995,9 @@ impl Flow {
         });
         if let Some(mut r) = self.record.take().or(between) {
             r.status = Status::Failed;
+            if let (Error::Exchange { .. }, Some(resp)) = (&error, r.response.as_mut()) {
+                cut_body(resp);
+            }
             r.error = Some(error.to_json());
             r.notes.push(text::advice(&error, &self.config));
             if r.duration_ms.is_none() {
@@ -974,6 +1022,25 @@ impl Flow {
             subject: self.walk.subject.clone(),
         }
     }
+}
+
+/// How much of a broken response's body the trace keeps (characters).
+pub const TRACE_BODY_CHARS: usize = 64 * 1024;
+
+/// Cuts a body over [`TRACE_BODY_CHARS`], saying how much there was.
+fn cut_body(resp: &mut HttpResponse) {
+    if resp.body.len() > TRACE_BODY_CHARS {
+        let total = resp.body.len();
+        resp.body = resp.body.chars().take(TRACE_BODY_CHARS).collect();
+        resp.body.push_str(&format!("\n[… cut: {total} bytes in all]"));
+    }
+}
+
+/// True for a form field whose value is a secret by its name (a password, a PIN, a one-time
+/// code): its value from `authentication.inputs` is redacted wherever the trace shows it.
+pub fn secret_input(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["pass", "secret", "pin", "otp", "token", "credential", "code"].iter().any(|w| n.contains(w))
 }
 
 fn list_destinations(client: &DynamicClient) -> String {

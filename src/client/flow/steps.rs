@@ -3,9 +3,9 @@
 
 use super::{DynamicClient, ServerEndpoints, Step};
 use crate::client::config::EndpointOverrides;
-use crate::client::error::{Error, OAuthError};
+use crate::client::error::{Error, Evidence, Fault, OAuthError};
 use crate::proto::clock::Timestamp;
-use crate::proto::http::{challenge_param, HttpRequest, HttpResponse, JSON};
+use crate::proto::http::{challenge_param, html_title, looks_like_html, retry_after_secs, HttpRequest, HttpResponse, JSON, MAX_RESPONSE_BYTES};
 use crate::proto::secret::Secret;
 use serde_json::{json, Map, Value};
 
@@ -33,7 +33,131 @@ pub fn response_error(step: Step, resp: &HttpResponse) -> Error {
             return Error::Server { step, status: resp.status, error, body };
         }
     }
+    if is_html(resp) {
+        return exchange(
+            step,
+            Fault::HtmlResponse,
+            resp,
+            format!("the server answered HTTP {} with an HTML page{} instead of JSON: this URL is a web page, not the endpoint", resp.status, titled(resp)),
+        );
+    }
     Error::UnexpectedStatus { step, status: resp.status, body }
+}
+
+/// An [`Error::Exchange`] that keeps the whole response as its evidence.
+pub(crate) fn exchange(step: Step, fault: Fault, resp: &HttpResponse, message: impl Into<String>) -> Error {
+    Error::Exchange { step, fault, message: message.into(), evidence: Box::new(Evidence::of(resp)) }
+}
+
+/// An HTML page: a body that starts like one, or a body labelled HTML that is not JSON (JSON
+/// labelled HTML is a wrong content type, [`Fault::WrongContentType`]).
+fn is_html(resp: &HttpResponse) -> bool {
+    looks_like_html(&resp.body)
+        || (matches!(resp.media_type().as_deref(), Some("text/html" | "application/xhtml+xml")) && crate::proto::json::parse(&resp.body).is_err())
+}
+
+/// ` ("Title")` of an HTML page, or nothing.
+fn titled(resp: &HttpResponse) -> String {
+    html_title(&resp.body).map(|t| format!(" ({t:?})")).unwrap_or_default()
+}
+
+/// What any response can show whatever the step asked, judged before the step looks at it: a
+/// body over [`MAX_RESPONSE_BYTES`], an HTTP redirect (no step of this protocol is answered with
+/// one, and a HAAPI client does not follow them), a 5xx (the server or a gateway failed; its
+/// `Retry-After` is kept). `None`: the step judges the response.
+pub fn response_fault(step: Step, resp: &HttpResponse, now: Timestamp) -> Option<Error> {
+    if resp.body.len() > MAX_RESPONSE_BYTES {
+        let mut e = exchange(step, Fault::TooLarge, resp, too_large_message(resp.body.len() as u64));
+        if let Error::Exchange { evidence, .. } = &mut e {
+            evidence.received_bytes = Some(resp.body.len() as u64);
+            evidence.body = resp.body.chars().take(crate::client::error::EVIDENCE_BODY_CHARS).collect();
+        }
+        return Some(e);
+    }
+    if (300..400).contains(&resp.status) {
+        let to = resp.header("location").map(|l| format!(" to {l}")).unwrap_or_default();
+        return Some(exchange(
+            step,
+            Fault::Redirect,
+            resp,
+            format!(
+                "the server answered with an HTTP {} redirect{to}; endpoints of this protocol answer directly, and a HAAPI client does not follow redirects",
+                resp.status
+            ),
+        ));
+    }
+    if resp.status >= 500 {
+        let retry = resp.header("retry-after").and_then(|v| retry_after_secs(v, now));
+        let said = match resp.json_object().and_then(|o| o.get("error").and_then(Value::as_str).map(str::to_owned)) {
+            Some(e) => format!(" ({e})"),
+            None if is_html(resp) => format!(" with an HTML page{}", titled(resp)),
+            None => String::new(),
+        };
+        let when = match retry {
+            Some(secs) => format!("; it asks to retry after {secs} s (Retry-After)"),
+            None => String::new(),
+        };
+        let mut e = exchange(step, Fault::ServerUnavailable, resp, format!("the server failed: HTTP {}{said}{when}", resp.status));
+        if let Error::Exchange { evidence, .. } = &mut e {
+            evidence.retry_after_secs = retry;
+        }
+        return Some(e);
+    }
+    None
+}
+
+/// The message of a body over the cap.
+pub(crate) fn too_large_message(received: u64) -> String {
+    format!(
+        "the answer's body is larger than {} KiB (at least {received} bytes arrived); no answer of this protocol is that large, so it was not read further",
+        MAX_RESPONSE_BYTES / 1024
+    )
+}
+
+/// True when a JSON parse error sits at the very end of `text`: the JSON was cut off.
+fn ends_early(text: &str, e: &crate::proto::json::JsonError) -> bool {
+    let line = 1 + text.bytes().filter(|&b| b == b'\n').count();
+    let last = text.rsplit('\n').next().unwrap_or("");
+    e.line == line && e.column == 1 + last.chars().count()
+}
+
+/// The body as a JSON object, labelled `expected`: an HTML page, another media type, a cut-off
+/// body and a body that is not JSON each become their own [`Fault`].
+pub(crate) fn json_object_of(step: Step, resp: &HttpResponse, expected: &str, hint: &str) -> Result<Map<String, Value>, Error> {
+    if is_html(resp) {
+        return Err(exchange(
+            step,
+            Fault::HtmlResponse,
+            resp,
+            format!("expected {expected}, got an HTML page{} (HTTP {}): this URL is a web page, not the endpoint", titled(resp), resp.status),
+        ));
+    }
+    let parsed = crate::proto::json::parse(&resp.body);
+    match resp.media_type().as_deref() {
+        Some(m) if m == expected => {}
+        other => {
+            let body = if parsed.is_ok() { "; the body is JSON, so the server (or a proxy) labels it wrongly" } else { "" };
+            return Err(exchange(
+                step,
+                Fault::WrongContentType,
+                resp,
+                format!("expected Content-Type {expected}{hint}, got {}{body}", other.map(|o| format!("{o:?}")).unwrap_or_else(|| "none".into())),
+            ));
+        }
+    }
+    match parsed {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(invalid(step, resp, "the body is not a JSON object")),
+        Err(_) if resp.body.trim().is_empty() => Err(exchange(step, Fault::MalformedJson, resp, format!("the body is empty, though labelled {expected}"))),
+        Err(e) if ends_early(&resp.body, &e) => {
+            let length = match resp.header("content-length").and_then(|l| l.trim().parse::<u64>().ok()) {
+                Some(l) if l != resp.body.len() as u64 => format!(" (Content-Length said {l} bytes, {} arrived)", resp.body.len()),
+                _ => format!(" ({} bytes arrived)", resp.body.len()),
+            };
+            Err(exchange(step, Fault::TruncatedBody, resp, format!("the JSON body ends in the middle: {e}{length}")))
+        }
+        Err(e) => Err(exchange(step, Fault::MalformedJson, resp, format!("the body is labelled {expected} but is not JSON: {e}"))),
+    }
 }
 
 fn invalid(step: Step, resp: &HttpResponse, message: impl Into<String>) -> Error {
@@ -41,12 +165,7 @@ fn invalid(step: Step, resp: &HttpResponse, message: impl Into<String>) -> Error
 }
 
 fn json_body(step: Step, resp: &HttpResponse) -> Result<Map<String, Value>, Error> {
-    match resp.media_type().as_deref() {
-        Some(JSON) => {}
-        Some(other) => return Err(invalid(step, resp, format!("expected Content-Type application/json, got {other}"))),
-        None => return Err(invalid(step, resp, "expected Content-Type application/json, got none")),
-    }
-    resp.json_object().ok_or_else(|| invalid(step, resp, "the body is not a JSON object"))
+    json_object_of(step, resp, JSON, "")
 }
 
 fn string_field(step: Step, resp: &HttpResponse, obj: &Map<String, Value>, name: &str) -> Result<String, Error> {
@@ -73,7 +192,12 @@ pub fn process_discovery(resp: &HttpResponse, issuer: &str, overrides: &Endpoint
     let obj = json_body(step, resp)?;
     let said = string_field(step, resp, &obj, "issuer")?;
     if said != issuer {
-        return Err(invalid(step, resp, format!("the metadata's issuer {said:?} differs from the configured {issuer:?} (RFC 8414 §3.3); fix server.issuer")));
+        return Err(exchange(
+            step,
+            Fault::IssuerMismatch,
+            resp,
+            format!("the metadata's issuer {said:?} differs from the configured {issuer:?} (RFC 8414 §3.3); fix server.issuer"),
+        ));
     }
     let pick = |over: &Option<String>, key: &str| -> Result<String, Error> {
         match over {
@@ -227,17 +351,7 @@ pub fn process_representation(step: Step, resp: &HttpResponse) -> Result<Value, 
     if resp.status != 200 {
         return Err(response_error(step, resp));
     }
-    if resp.media_type().as_deref() != Some(HAAPI_MEDIA_TYPE) {
-        return Err(invalid(
-            step,
-            resp,
-            format!(
-                "expected Content-Type {HAAPI_MEDIA_TYPE} (did the request carry the HAAPI Accept header?), got {:?}",
-                resp.header("content-type").unwrap_or("none")
-            ),
-        ));
-    }
-    let obj = resp.json_object().ok_or_else(|| invalid(step, resp, "the body is not a JSON object"))?;
+    let obj = json_object_of(step, resp, HAAPI_MEDIA_TYPE, " (did the request carry the HAAPI Accept header?)")?;
     match obj.get("type") {
         Some(Value::String(_)) => Ok(Value::Object(obj)),
         _ => Err(invalid(step, resp, "a HAAPI representation needs a string \"type\"")),
@@ -278,8 +392,12 @@ mod tests {
         assert!(process_discovery(&json(200, missing.clone()), ISSUER, &overrides).unwrap_err().to_string().contains("registration_endpoint"));
         let overrides = EndpointOverrides { registration: Some("https://as.example/dcr".into()), ..EndpointOverrides::default() };
         assert_eq!(process_discovery(&json(200, missing), ISSUER, &overrides).unwrap().registration, "https://as.example/dcr");
-        let html = with_type(json(200, metadata()), "text/html");
-        assert_eq!(process_discovery(&html, ISSUER, &EndpointOverrides::default()).unwrap_err().code(), "INVALID_RESPONSE");
+        let labelled_html = with_type(json(200, metadata()), "text/html");
+        assert_eq!(process_discovery(&labelled_html, ISSUER, &EndpointOverrides::default()).unwrap_err().code(), "WRONG_CONTENT_TYPE");
+        let page = with_type(HttpResponse { status: 200, headers: Default::default(), body: "<!doctype html><title>Welcome</title>".into() }, "text/html");
+        let e = process_discovery(&page, ISSUER, &EndpointOverrides::default()).unwrap_err();
+        assert_eq!(e.code(), "HTML_RESPONSE");
+        assert!(e.to_string().contains("\"Welcome\""), "{e}");
         assert_eq!(process_discovery(&json(404, json!({})), ISSUER, &EndpointOverrides::default()).unwrap_err().code(), "UNEXPECTED_STATUS");
     }
 
@@ -310,7 +428,9 @@ mod tests {
         let e = response_error(Step::HaapiToken, &challenge);
         assert_eq!(e.oauth_error().map(|o| (o.error.as_str(), o.error_description.as_deref())), Some(("invalid_dpop_proof", Some("stale"))));
         let bare = response_error(Step::HaapiToken, &HttpResponse { status: 502, headers: Default::default(), body: "<html>Bad gateway</html>".into() });
-        assert_eq!((bare.code(), bare.status()), ("UNEXPECTED_STATUS", Some(502)));
+        assert_eq!((bare.code(), bare.status()), ("HTML_RESPONSE", Some(502)));
+        let plain = response_error(Step::HaapiToken, &HttpResponse { status: 418, headers: Default::default(), body: "teapot".into() });
+        assert_eq!((plain.code(), plain.status()), ("UNEXPECTED_STATUS", Some(418)));
     }
 
     #[test]

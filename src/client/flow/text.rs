@@ -4,7 +4,7 @@
 
 use super::Step;
 use crate::client::config::{Config, Method};
-use crate::client::error::Error;
+use crate::client::error::{Error, Fault};
 
 /// Why a step exists, in one sentence.
 pub fn purpose(step: Step) -> &'static str {
@@ -43,12 +43,49 @@ pub fn problem_advice(error: &Error) -> String {
     }
 }
 
+/// What to do about a broken exchange ([`Error::Exchange`]), from its fault and evidence.
+pub fn exchange_advice(error: &Error) -> Option<String> {
+    let Error::Exchange { fault, evidence, .. } = error else { return None };
+    Some(match fault {
+        Fault::HtmlResponse => "The server answered with a web page, not the API: check the URL (server.issuer, server.endpoints, server.sendVia). A proxy's error page, a login page in front of the server or a web app's fallback page look like this; at discovery, the issuer's path is probably wrong (Curity's is …/oauth/v2/oauth-anonymous).".into(),
+        Fault::WrongContentType => "The answer is labelled with the wrong media type: the server, or a proxy in front of it, must send Content-Type application/json (application/vnd.auth+json for HAAPI). If the body is the JSON you expect, fix the Content-Type there; otherwise the URL points at something else.".into(),
+        Fault::TruncatedBody => "The body was cut off before its JSON ended: the connection dropped, or a proxy's Content-Length or buffering is wrong. Run again; if it repeats, look at what stands between this page and the server.".into(),
+        Fault::MalformedJson => "The body claims to be JSON but is not (look at it in the response above): the server or a proxy sends something else under application/json.".into(),
+        Fault::TooLarge => format!(
+            "No answer of this protocol is larger than a few kilobytes, so reading stopped at {} KiB: the URL probably points at a file or a stream rather than the endpoint. Check server.issuer and server.endpoints.",
+            crate::proto::http::MAX_RESPONSE_BYTES / 1024
+        ),
+        Fault::Redirect => match &evidence.location {
+            Some(to) => format!("Endpoints of this protocol answer directly and a HAAPI client never follows a redirect. The server points to {to}: use that URL in server.issuer or server.endpoints (often http:// that should be https://, or a path that lost a segment)."),
+            None => "Endpoints of this protocol answer directly and a HAAPI client never follows a redirect (the browser hides where it pointed: open the URL in a tab to see). Use the final URL in server.issuer or server.endpoints (often http:// that should be https://, or a path that lost a segment).".into(),
+        },
+        Fault::ServerUnavailable => match evidence.retry_after_secs {
+            Some(secs) => format!("The server (or a gateway in front of it) is failing; this is not your configuration. It asks to be tried again in {secs} s (Retry-After): run again after that. If it persists, its logs say why."),
+            None => "The server (or a gateway in front of it) is failing; this is not your configuration. Run again later; if it persists, its logs say why.".into(),
+        },
+        Fault::Cors => "The server is reachable but does not allow requests from this page's origin (CORS). Allow this page's origin on the server (Curity: the client's Allowed Origins, the zone's allowed-origins-for-cors; a token endpoint allows CORS only for public clients), or send through a same-origin proxy with server.sendVia.".into(),
+        Fault::Timeout => {
+            let limit = evidence.timeout_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "the time allowed".into());
+            match evidence.status {
+                Some(status) => format!("The server began to answer (HTTP {status}) but the body did not finish within {limit} (server.timeoutMs): a server or proxy that sends slowly or never ends its answer. Check the server; a slow but working one needs a larger server.timeoutMs."),
+                None => format!("No answer within {limit} (server.timeoutMs): check that the server is up and reachable from this browser; a slow but working one needs a larger server.timeoutMs."),
+            }
+        }
+        Fault::Aborted => "The run was stopped by its caller (its AbortSignal, or Reset in the page). Run again.".into(),
+        Fault::IssuerMismatch => "The discovery document names another issuer than server.issuer (RFC 8414 §3.3): set server.issuer to exactly the issuer the server names (scheme, host, port and path, no trailing slash unless it has one), or check that this is the server you meant.".into(),
+        Fault::NotAJwt => "An ID token is always a signed JWT (OpenID Connect Core §2): this server, or a proxy that rewrote the body, did not send one. Look at the token response above.".into(),
+    })
+}
+
 /// What a person should change, for the errors that have a usual cause.
 pub fn advice(error: &Error, config: &Config) -> String {
     if let Error::DestinationChanged { client_id, requested, .. } = error {
         return format!(
             "Nothing was sent. Check that you trust {requested} (it came from this configuration, perhaps from a link): if you do, confirm sending client {client_id} there; otherwise restore server.endpoints and server.sendVia, or forget this device to register anew."
         );
+    }
+    if let Some(advice) = exchange_advice(error) {
+        return advice;
     }
     let oauth = error.oauth_error().map(|e| e.error.as_str());
     let method = config.credential.method;
@@ -71,7 +108,7 @@ pub fn advice(error: &Error, config: &Config) -> String {
         (_, _) if matches!(error, Error::Haapi { failure: crate::client::error::HaapiFailure::InputRequired, .. }) => {
             "Add the missing values to authentication.inputs (by the field names above), or run the page and type them.".into()
         }
-        (_, _) if matches!(error, Error::Transport { .. }) => "The request did not reach the server: check the URL; from a browser, a server on another origin must allow CORS (or use server.sendVia with a same-origin proxy).".into(),
+        (_, _) if matches!(error, Error::Transport { .. }) => "The request did not reach the server: check the URL and that the server is running; from a browser, a server on another origin must allow CORS (or use server.sendVia with a same-origin proxy).".into(),
         _ => "See the error and the response for the server's explanation.".into(),
     }
 }

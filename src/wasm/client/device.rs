@@ -42,7 +42,15 @@ extern "C" {
     #[wasm_bindgen(js_name = sleep)]
     pub(crate) async fn js_sleep(ms: f64);
     #[wasm_bindgen(js_name = send, catch)]
-    pub(crate) async fn js_send(method: &str, url: &str, headers: &JsValue, body: Option<String>, signal: &JsValue) -> Result<JsValue, JsValue>;
+    pub(crate) async fn js_send(
+        method: &str,
+        url: &str,
+        headers: &JsValue,
+        body: Option<String>,
+        signal: &JsValue,
+        timeout_ms: u32,
+        max_bytes: u32,
+    ) -> Result<JsValue, JsValue>;
 }
 
 /// The record's key in the device store.

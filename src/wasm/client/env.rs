@@ -9,7 +9,7 @@ use crate::client::driver::{ClientStore, Environment};
 use crate::client::error::Error;
 use crate::client::flow::{DynamicClient, Flow, InputAnswer, InputKind, InputRequest};
 use crate::proto::clock::Timestamp;
-use crate::proto::http::{HttpRequest, HttpResponse};
+use crate::proto::http::{HttpRequest, HttpResponse, TransportError, MAX_RESPONSE_BYTES};
 use crate::proto::jose::Alg;
 use js_sys::{Object, Reflect, Uint8Array};
 use std::cell::RefCell;
@@ -37,11 +37,12 @@ impl Environment for WasmEnv {
         super::super::now()
     }
 
-    async fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, String> {
-        let simulated = {
+    async fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        let (simulated, timeout_ms) = {
             let mut s = self.inner.borrow_mut();
             let now = super::super::now();
-            s.sim.as_mut().map(|sim| sim.handle(request, now))
+            let timeout_ms = s.config.server.timeout_ms;
+            (s.sim.as_mut().map(|sim| sim.handle(request, now)), timeout_ms)
         };
         match simulated {
             Some(answer) => {
@@ -59,7 +60,7 @@ impl Environment for WasmEnv {
                 }
                 Ok(response)
             }
-            None => fetch(request, &self.signal).await,
+            None => fetch(request, &self.signal, timeout_ms).await,
         }
     }
 
@@ -144,9 +145,11 @@ impl Environment for WasmEnv {
     }
 }
 
-/// Sends through the global `fetch`. A page cannot choose a client certificate, and a HAAPI
-/// client does not follow redirects; both are said, not hidden.
-async fn fetch(request: &HttpRequest, signal: &JsValue) -> Result<HttpResponse, String> {
+/// Sends through the global `fetch`, within `timeout_ms` and reading at most
+/// [`MAX_RESPONSE_BYTES`] of the body. A page cannot choose a client certificate, and a HAAPI
+/// client does not follow redirects; both are said, not hidden. What went wrong (CORS, a
+/// timeout, a cut or oversized body) comes back typed, with what arrived.
+async fn fetch(request: &HttpRequest, signal: &JsValue, timeout_ms: u32) -> Result<HttpResponse, TransportError> {
     if request.client_certificate.is_some() {
         return Err("mutual TLS: a web page cannot present a client certificate of its choosing (the browser picks one from its own store); use the simulator, or the local server's mutual-TLS port from a native client".into());
     }
@@ -154,12 +157,12 @@ async fn fetch(request: &HttpRequest, signal: &JsValue) -> Result<HttpResponse, 
     for (k, v) in request.headers.iter() {
         let _ = Reflect::set(&headers, &k.into(), &v.into());
     }
-    let out = js_send(&request.method, &request.url, &headers, request.body.clone(), signal)
+    let out = js_send(&request.method, &request.url, &headers, request.body.clone(), signal, timeout_ms, MAX_RESPONSE_BYTES as u32)
         .await
-        .map_err(|e| format!("{} (a network error, a refused connection, or a CORS refusal by the browser)", message_of(&e)))?;
-    let response = crate::proto::json::parse(&out.as_string().unwrap_or_default()).map_err(|e| e.to_string()).and_then(|v| HttpResponse::from_json(&v))?;
-    if response.status == 0 {
-        return Err("the server answered with an HTTP redirect; HAAPI clients do not follow redirects".into());
+        .map_err(|e| TransportError::network(format!("{} (a network error, a refused connection, or a CORS refusal by the browser)", message_of(&e))))?;
+    let v = crate::proto::json::parse(&out.as_string().unwrap_or_default()).map_err(|e| TransportError::network(e.to_string()))?;
+    if let Some(failure) = v.get("failure") {
+        return Err(TransportError::from_json(failure));
     }
-    Ok(response)
+    Ok(HttpResponse::from_json(&v)?)
 }

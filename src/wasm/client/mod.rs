@@ -260,8 +260,13 @@ impl Lab {
     #[wasm_bindgen(unchecked_return_type = "Question | null")]
     pub fn question(&self) -> JsValue {
         let s = self.inner.borrow();
-        match s.flow.as_ref().and_then(Flow::question) {
-            Some(q) => to_js(&q.to_json()),
+        let Some(flow) = s.flow.as_ref() else { return JsValue::NULL };
+        match flow.question() {
+            Some(q) => {
+                let mut v = q.to_json();
+                flow.trace().scrub(&mut v);
+                to_js(&v)
+            }
             None => JsValue::NULL,
         }
     }
@@ -505,13 +510,15 @@ async fn drive_lab(inner: Rc<RefCell<Inner>>, until: Until, options: RunOptions)
     let result = match outcome {
         Ok(Progress::Stepped) => {
             let last = flow.trace().steps.last().map(|st| st.name.name());
-            let v = json!({ "state": "running", "done": false, "step": last, "trace": flow.trace().to_json(false) });
+            let mut v = json!({ "state": "running", "done": false, "step": last, "trace": flow.trace().to_json(false) });
+            flow.trace().scrub(&mut v);
             s.flow = Some(flow);
             return Ok(to_js(&v));
         }
         Ok(Progress::Paused(question)) => {
             let last = flow.trace().steps.last().map(|st| st.name.name());
-            let v = json!({ "state": "paused", "done": false, "step": last, "question": question.to_json(), "trace": flow.trace().to_json(false) });
+            let mut v = json!({ "state": "paused", "done": false, "step": last, "question": question.to_json(), "trace": flow.trace().to_json(false) });
+            flow.trace().scrub(&mut v);
             s.flow = Some(flow);
             return Ok(to_js(&v));
         }
@@ -520,13 +527,15 @@ async fn drive_lab(inner: Rc<RefCell<Inner>>, until: Until, options: RunOptions)
     };
     let trace = flow.trace().to_json(false);
     let last = flow.trace().steps.last().map(|st| st.name.name());
-    s.flow = Some(flow);
-    let v = match result {
+    let mut v = match result {
         Ok(outcome) => json!({ "state": "succeeded", "done": true, "step": last, "error": null, "trace": trace, "outcome": outcome.to_json(false) }),
         Err(e) => {
             s.last_error = Some(e.to_json());
             json!({ "state": "failed", "done": true, "step": last, "error": e.to_json(), "trace": trace, "outcome": null })
         }
     };
+    // The result is redacted as the trace is: no secret the run knows of, wherever it appears.
+    flow.trace().scrub(&mut v);
+    s.flow = Some(flow);
     Ok(to_js(&v))
 }
