@@ -399,6 +399,22 @@ fn authenticate_with_a_proof_signed_by_a_key_the_token_is_not_bound_to() {
     assert_representation(&lab.send(&device.haapi(&lab, "GET", AUTHN, Some(&session))), "authentication-step");
 }
 
+#[test]
+fn a_haapi_token_whose_claims_were_altered_is_refused() {
+    let (mut lab, device, session) = in_session();
+    // The device's token with cnf.jkt changed to the thief's key, its signature kept.
+    let thief = DpopKey::new(12);
+    let mut claims = Value::Object(jose::decode_unverified(&device.token).unwrap().claims);
+    claims["cnf"]["jkt"] = thief.jkt().into();
+    let parts: Vec<&str> = device.token.split('.').collect();
+    let forged = format!("{}.{}.{}", parts[0], jose::b64url(claims.to_string().as_bytes()), parts[2]);
+    let proof = thief.proof("GET", AUTHN, lab.now, Some(&forged));
+    let r = lab.send(&haapi_request_with("GET", AUTHN, &forged, Some(&proof), Some(&session)));
+    assert_refused(&r, 401, "invalid_token", "not a HAAPI token issued by this server");
+    assert_challenge(&r, "DPoP", Some("invalid_token"));
+    assert_representation(&lab.send(&device.haapi(&lab, "GET", AUTHN, Some(&session))), "authentication-step");
+}
+
 // ---------------------------------------------------------------- DPoP nonces on HAAPI requests (RFC 9449 §8, §9)
 
 /// `claims` with `nonce`, signed by `key`.
