@@ -183,15 +183,19 @@ fn too_many_attempts_locks_the_session() {
         v["authentication"]["inputs"] = json!({});
         v["server"]["simulator"] = json!({ "authentication": { "maxFailedAttempts": 2 } });
     });
-    let f = failed(
-        run_answering(&cfg, FlowOptions::default(), |q| match q.kind {
-            InputKind::Form { .. } => Some(values(&[("userName", "demo"), ("password", "wrong")])),
-            _ => None,
-        })
-        .0,
-    );
+    let (result, asked) = run_answering(&cfg, FlowOptions::default(), |q| match q.kind {
+        InputKind::Form { .. } => Some(values(&[("userName", "demo"), ("password", "wrong")])),
+        _ => None,
+    });
+    let f = failed(result);
     assert_eq!(f.error.to_json()["problem"], "too-many-attempts");
     assert_eq!(f.error.to_json()["status"], 429);
+    // Locked after exactly maxFailedAttempts wrong passwords: the first wrong one is only
+    // incorrect-credentials and the person is asked again.
+    assert_eq!(asked.len(), 2, "two attempts, then the lock");
+    assert_eq!(asked[1].problem.as_ref().expect("the first failure comes back with the form")["type"], "https://curity.se/problems/incorrect-credentials");
+    let posts: Vec<_> = f.trace.steps.iter().filter(|s| s.name == Step::Authenticate && s.request.as_ref().is_some_and(|r| r.method == "POST")).collect();
+    assert_eq!(posts.len(), 2, "the lock is the answer to the second POST, not a third one");
 }
 
 #[test]

@@ -29,6 +29,9 @@ struct Subject<'a> {
     nonce: Option<&'a str>,
     amr: &'static str,
     auth_time: u64,
+    /// The authorization code being redeemed (a login: an ID token and a refresh token too);
+    /// `None` for a refresh.
+    code: Option<&'a str>,
 }
 
 impl Simulator {
@@ -57,8 +60,9 @@ impl Simulator {
         let code = form.get("code").ok_or_else(|| SimError::invalid_request("code is missing (RFC 6749 §4.1.3)"))?.to_owned();
         let grant = self.store.codes.get(&code).cloned().ok_or_else(|| invalid_grant("the authorization code is unknown or has expired: log in again"))?;
         if grant.used {
-            // RFC 6749 §4.1.2: a code used twice is an attack; the tokens it bought are revoked.
-            self.store.refresh_tokens.retain(|_, r| !(r.client_id == grant.client_id && r.subject == grant.subject));
+            // RFC 6749 §4.1.2: a code used twice is an attack; the tokens it bought are revoked
+            // (those of the same user's other logins are not).
+            self.store.refresh_tokens.retain(|_, r| r.code != code);
             return Err(invalid_grant("the authorization code was already used; it is single use (RFC 6749 §4.1.2), and the tokens it bought are revoked"));
         }
         if grant.expires_at <= now.secs() {
@@ -73,7 +77,11 @@ impl Simulator {
         match form.get("redirect_uri") {
             Some(uri) if uri == grant.redirect_uri => {}
             Some(uri) => return Err(invalid_grant(format!("redirect_uri {uri:?} is not the one of the authorization request ({:?})", grant.redirect_uri))),
-            None => return Err(SimError::invalid_request("redirect_uri is missing: send the one of the authorization request (RFC 6749 §4.1.3)")),
+            None if grant.redirect_uri_sent => {
+                return Err(SimError::invalid_request("redirect_uri is missing: send the one of the authorization request (RFC 6749 §4.1.3)"))
+            }
+            // RFC 6749 §4.1.3: required only if the authorization request included it.
+            None => {}
         }
         if let Some(challenge) = &grant.code_challenge {
             let verifier = form
@@ -109,8 +117,9 @@ impl Simulator {
             nonce: grant.nonce.as_deref(),
             amr: grant.amr,
             auth_time: grant.auth_time,
+            code: Some(&code),
         };
-        self.issue_tokens(&who, true, now, endpoints)
+        self.issue_tokens(&who, now, endpoints)
     }
 
     /// `grant_type=refresh_token`.
@@ -132,8 +141,17 @@ impl Simulator {
             }
         }
         self.commit_proof(&proof);
-        let who = Subject { client_id: &grant.client_id, subject: &grant.subject, scope: &grant.scope, jkt: &proof.jkt, nonce: None, amr: "pwd", auth_time: 0 };
-        let mut response = self.issue_tokens(&who, false, now, endpoints)?;
+        let who = Subject {
+            client_id: &grant.client_id,
+            subject: &grant.subject,
+            scope: &grant.scope,
+            jkt: &proof.jkt,
+            nonce: None,
+            amr: "pwd",
+            auth_time: 0,
+            code: None,
+        };
+        let mut response = self.issue_tokens(&who, now, endpoints)?;
         // The refresh token stays the same (RFC 6749 §6: a new one is optional).
         let mut body: serde_json::Value = crate::proto::json::parse(&response.body).unwrap_or_default();
         body["refresh_token"] = token.into();
@@ -142,7 +160,7 @@ impl Simulator {
     }
 
     /// A DPoP-bound access token, and (after a login) an ID token and a refresh token.
-    fn issue_tokens(&mut self, who: &Subject<'_>, first: bool, now: Timestamp, endpoints: &ExternalUrls) -> Result<HttpResponse, SimError> {
+    fn issue_tokens(&mut self, who: &Subject<'_>, now: Timestamp, endpoints: &ExternalUrls) -> Result<HttpResponse, SimError> {
         let s = &self.settings;
         let (at_ttl, id_ttl, rt_ttl) = (s.access_token_ttl_secs, s.id_token_ttl_secs, s.refresh_token_ttl_secs);
         let mut access = json!({
@@ -160,7 +178,7 @@ impl Simulator {
         access[assurance.claim.as_str()] = json!(assurance.fallback);
         let access_token = self.issue_jwt("at+jwt", &access)?;
         let mut body = json!({ "access_token": access_token, "token_type": "DPoP", "expires_in": at_ttl, "scope": who.scope });
-        if first {
+        if let Some(code) = who.code {
             let user = self.settings.authentication.users.iter().find(|u| u.subject == who.subject).map(|u| u.name.clone());
             let mut id = json!({
                 "iss": endpoints.issuer,
@@ -190,6 +208,7 @@ impl Simulator {
                     subject: who.subject.into(),
                     scope: who.scope.into(),
                     expires_at: now.secs().saturating_add(rt_ttl),
+                    code: code.to_owned(),
                 },
             );
             body["refresh_token"] = refresh.into();

@@ -107,7 +107,14 @@ struct Store {
     codes: BTreeMap<String, haapi::CodeGrant>,
     /// Refresh tokens.
     refresh_tokens: BTreeMap<String, haapi::RefreshGrant>,
+    /// HAAPI tokens this server issued → (expiry, claims), at most [`MAX_CACHED_HAAPI_TOKENS`]: a
+    /// token presented exactly as issued needs no signature check (each HAAPI request presents
+    /// one); any other is verified with the signing key as before.
+    haapi_tokens: BTreeMap<String, (u64, serde_json::Map<String, serde_json::Value>)>,
 }
+
+/// Most issued HAAPI tokens remembered at once; beyond it new ones are verified by signature.
+const MAX_CACHED_HAAPI_TOKENS: usize = 1024;
 
 /// Most nonces kept at once; the oldest go first (a client that never answers a nonce challenge
 /// must not grow the store without bound).
@@ -123,6 +130,7 @@ impl Store {
         self.sessions.retain(|_, s| s.expires_at > now);
         self.codes.retain(|_, c| c.expires_at > now);
         self.refresh_tokens.retain(|_, r| r.expires_at > now);
+        self.haapi_tokens.retain(|_, (exp, _)| *exp > now);
     }
 }
 

@@ -11,7 +11,7 @@ use crate::proto::clock::Timestamp;
 use crate::proto::entropy::Entropy as _;
 use crate::proto::http::{HttpRequest, HttpResponse};
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 impl Simulator {
     /// `POST` token endpoint. Order: form body, `grant_type`, client authentication, scope, then
@@ -137,6 +137,9 @@ impl Simulator {
         let assurance = &self.settings.client_assurance;
         claims[assurance.claim.as_str()] = json!(assurance.fallback);
         let token = self.issue_jwt("at+jwt", &claims)?;
+        if let (Value::Object(claims), true) = (claims, self.store.haapi_tokens.len() < super::MAX_CACHED_HAAPI_TOKENS) {
+            self.store.haapi_tokens.insert(token.clone(), (now.secs().saturating_add(ttl), claims));
+        }
         let mut response = json_ok(200, &json!({ "access_token": token, "token_type": "DPoP", "expires_in": ttl, "scope": scope }));
         if self.settings.dpop_nonce == DpopNonceMode::Required {
             let nonce = self.fresh_nonce(now);

@@ -46,6 +46,8 @@ pub(super) struct AuthRequest {
     /// The query string, to send the client back to `authorize` once it is authenticated.
     pub query: String,
     pub redirect_uri: String,
+    /// Whether the request named `redirect_uri` (then the code exchange must repeat it).
+    pub redirect_uri_sent: bool,
     pub state: Option<String>,
     pub scope: String,
     pub code_challenge: Option<String>,
@@ -84,6 +86,8 @@ pub(super) struct Session {
 pub(super) struct CodeGrant {
     pub client_id: String,
     pub redirect_uri: String,
+    /// The authorization request named `redirect_uri`: the exchange must send it (RFC 6749 §4.1.3).
+    pub redirect_uri_sent: bool,
     pub code_challenge: Option<String>,
     /// The DPoP key the code is bound to (token-bound codes).
     pub jkt: Option<String>,
@@ -104,6 +108,8 @@ pub(super) struct RefreshGrant {
     pub subject: String,
     pub scope: String,
     pub expires_at: u64,
+    /// The authorization code that bought it: revoked if that code is replayed.
+    pub code: String,
 }
 
 /// A representation response (`application/vnd.auth+json`), with `Set-Session-Id` when given.
@@ -303,6 +309,7 @@ impl Simulator {
             None => return Err(refuse("invalid_request", "response_type is missing; use code".into())),
         }
         let template = &self.settings.template_client;
+        let redirect_uri_sent = query_param(url, "redirect_uri").is_some();
         let redirect_uri = match query_param(url, "redirect_uri") {
             Some(uri) if template.redirect_uris.contains(&uri) => uri,
             Some(uri) => return Err(refuse("invalid_request", format!("redirect_uri {uri:?} is not registered; registered: {:?}", template.redirect_uris))),
@@ -327,6 +334,7 @@ impl Simulator {
         Ok(AuthRequest {
             query: url.query().unwrap_or("").to_owned(),
             redirect_uri,
+            redirect_uri_sent,
             state: query_param(url, "state"),
             scope,
             code_challenge,
@@ -341,6 +349,7 @@ impl Simulator {
         let grant = CodeGrant {
             client_id: session.client_id.clone(),
             redirect_uri: session.request.redirect_uri.clone(),
+            redirect_uri_sent: session.request.redirect_uri_sent,
             code_challenge: session.request.code_challenge.clone(),
             jkt: self.settings.token_bound_codes.then(|| session.jkt.clone()),
             subject: session.subject.clone().unwrap_or_default(),
@@ -380,8 +389,15 @@ impl Simulator {
                 "this is the one-time dcr token; it is valid only at the registration endpoint. Get a HAAPI token (scope urn:se:curity:scopes:haapi) with the dynamic client".into(),
             ));
         }
-        let decoded = self.verify_own_token(token).map_err(|e| invalid(format!("the access token is not a HAAPI token issued by this server: {e}")))?;
-        let claims = &decoded.claims;
+        // A token this server issued, byte for byte, carries its signature; any other is verified.
+        let verified;
+        let claims = match self.store.haapi_tokens.get(token) {
+            Some((_, claims)) => claims,
+            None => {
+                verified = self.verify_own_token(token).map_err(|e| invalid(format!("the access token is not a HAAPI token issued by this server: {e}")))?;
+                &verified.claims
+            }
+        };
         if claims.get("iss").and_then(Value::as_str) != Some(endpoints.issuer.as_str()) {
             return Err(invalid(format!("the access token's iss is not {}", endpoints.issuer)));
         }

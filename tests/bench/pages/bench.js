@@ -9,9 +9,10 @@
 //     their batches only, by a stub that returns a fixed signature at once: what each costs
 //     besides the signature itself (JSON, base64url, JS <-> wasm boundary, promises). Diagnostic
 //     only: reported apart from the figures above;
-//   - "runs": whole runs (discovery .. authorize) against the in-page simulator, a new Lab each
-//     time (registers: F1-F4) and a second run reusing the stored client (F4 + authorize), for
-//     both key stores.
+//   - "runs": whole runs against the in-page simulator, a new Lab each time (registers: F1-F4) and
+//     a second run reusing the stored client (F4 onwards), for both key stores: up to authorize
+//     (the fallback alone), and to tokens (the HAAPI login with authentication.inputs demo /
+//     Password1: authorize, four authenticate steps, the code exchange).
 //
 // Measuring: every contender of a group is set up and checked first (a proof that does not verify,
 // or a run that does not succeed, is never timed); then warmed up for about `warmUpMs`, which also
@@ -181,11 +182,22 @@ function stubSign() {
   };
 }
 
-/** The default document with `keyStore`, stopping after authorize (the HAAPI login is not timed). */
-function labConfig(keyStore) {
+/** The simulator's demo user (its documented default), typed into the login form by the run. */
+const DEMO_INPUTS = Object.freeze({ userName: "demo", password: "Password1" });
+
+/**
+ * The default document with `keyStore`: stopping after authorize (`to: "authorize"`, the fallback
+ * alone), or logging in as the demo user to tokens (`to: "tokens"`).
+ */
+function labConfig(keyStore, to) {
   const config = defaultConfig();
   config.dpop = { ...(config.dpop ?? {}), alg: "ES256", keyStore };
-  config.stopAfter = "authorize";
+  if (to === "authorize") {
+    config.stopAfter = "authorize";
+  } else {
+    config.stopAfter = null;
+    config.authentication = { ...(config.authentication ?? {}), inputs: { ...DEMO_INPUTS }, codeExchange: true };
+  }
   return config;
 }
 
@@ -196,54 +208,92 @@ function addSteps(result, parts) {
   }
 }
 
-function checkRun(result, { reused }) {
+/** The steps of a login to tokens after the HAAPI token: authorize, four authenticate, the code exchange. */
+const LOGIN_STEPS = ["authorize", "authenticate", "authenticate", "authenticate", "authenticate", "code-exchange"];
+
+/** A run did what it should: up to authorize, or logged in as the demo user with tokens. Cheap (timed). */
+function checkRun(result, { reused, to }) {
   const o = result?.outcome;
-  if (result?.state !== "succeeded" || !o || o.lastStep !== "authorize" || !o.dynamicClientId || !o.haapiToken || o.reusedStoredClient !== reused) {
-    throw new Error(`the run did not do what it should (reused=${reused}): ${JSON.stringify({ state: result?.state, outcome: o, error: result?.error })}`);
+  const ok =
+    result?.state === "succeeded" &&
+    o &&
+    o.dynamicClientId &&
+    o.haapiToken &&
+    o.reusedStoredClient === reused &&
+    (to === "authorize"
+      ? o.lastStep === "authorize"
+      : o.lastStep === "code-exchange" && o.subject === "demo" && o.tokens?.accessToken && o.tokens.idToken && o.tokens.refreshToken);
+  if (!ok) throw new Error(`the run did not do what it should (reused=${reused}, to ${to}): ${JSON.stringify({ state: result?.state, outcome: o, error: result?.error })}`);
+}
+
+/**
+ * Untimed, once per contender before timing: a login run's steps are the login's (every one ok),
+ * and its access token is bound (cnf.jkt) to the device's DPoP key.
+ */
+function checkLogin(lab, result) {
+  const steps = result.trace.steps.map((s) => s.name);
+  const tail = steps.slice(steps.indexOf("authorize"));
+  if (JSON.stringify(tail) !== JSON.stringify(LOGIN_STEPS) || result.trace.steps.some((s) => s.status === "failed")) {
+    throw new Error(`the login's steps are not ${LOGIN_STEPS.join(", ")}: ${result.trace.steps.map((s) => `${s.name}:${s.status}`).join(", ")}`);
   }
+  const claims = JSON.parse(decoder.decode(b64uDecode(result.outcome.tokens.accessToken.split(".")[1])));
+  const thumbprint = lab.device().dpop.thumbprint;
+  if (!thumbprint || claims.cnf?.jkt !== thumbprint) throw new Error(`the access token's cnf.jkt ${claims.cnf?.jkt} is not the device key's thumbprint ${thumbprint}`);
 }
 
 function runContenders() {
   const out = [];
-  for (const keyStore of ["wasm", "webcrypto"]) {
-    const config = labConfig(keyStore);
-    out.push({
-      id: `run-new-${keyStore}`,
-      label: `new Lab: create + run (F1-F4 + authorize), ${keyStore}`,
-      // parts: Lab.create (keys, simulator, device) and lab.run (discovery .. authorize).
-      op: async (_ctx, parts) => {
-        const t0 = performance.now();
-        const lab = await Lab.create(config, { storage: "memory" });
-        const t1 = performance.now();
-        const result = await lab.run();
-        const t2 = performance.now();
-        checkRun(result, { reused: false });
-        lab.free();
-        parts.create = (parts.create ?? 0) + (t1 - t0);
-        parts.run = (parts.run ?? 0) + (t2 - t1);
-        addSteps(result, parts);
-        return result.outcome.haapiToken;
-      },
-    });
-    out.push({
-      id: `run-reuse-${keyStore}`,
-      label: `same Lab, stored client reused (F4 + authorize), ${keyStore}`,
-      // One Lab per batch; its first run (which registers) is not timed.
-      prepare: async () => {
-        const lab = await Lab.create(config, { storage: "memory" });
-        checkRun(await lab.run(), { reused: false });
-        return lab;
-      },
-      op: async (lab, parts) => {
-        const result = await lab.run();
-        checkRun(result, { reused: true });
-        addSteps(result, parts);
-        return result.outcome.haapiToken;
-      },
-      finish: async (lab) => lab.free(),
-    });
+  for (const to of ["authorize", "tokens"]) {
+    for (const keyStore of ["wasm", "webcrypto"]) out.push(...runPair(keyStore, to));
   }
   return out;
+}
+
+/** A new device (Lab.create + run) and a stored client reused (a second run), to `to`. */
+function runPair(keyStore, to) {
+  const config = labConfig(keyStore, to);
+  const kind = to === "authorize" ? "run" : "login";
+  const what = to === "authorize" ? { fresh: "F1-F4 + authorize", reused: "F4 + authorize" } : { fresh: "F1-F4 + login to tokens", reused: "F4 + login to tokens" };
+  const fresh = {
+    id: `${kind}-new-${keyStore}`,
+    to,
+    label: `new Lab: create + run (${what.fresh}), ${keyStore}`,
+    // parts: Lab.create (keys, simulator, device) and lab.run (discovery .. authorize or tokens).
+    op: async (_ctx, parts, check = false) => {
+      const t0 = performance.now();
+      const lab = await Lab.create(config, { storage: "memory" });
+      const t1 = performance.now();
+      const result = await lab.run();
+      const t2 = performance.now();
+      checkRun(result, { reused: false, to });
+      if (check) checkLogin(lab, result);
+      lab.free();
+      parts.create = (parts.create ?? 0) + (t1 - t0);
+      parts.run = (parts.run ?? 0) + (t2 - t1);
+      addSteps(result, parts);
+      return result.outcome.haapiToken;
+    },
+  };
+  const reused = {
+    id: `${kind}-reuse-${keyStore}`,
+    to,
+    label: `same Lab, stored client reused (${what.reused}), ${keyStore}`,
+    // One Lab per batch; its first run (which registers) is not timed.
+    prepare: async () => {
+      const lab = await Lab.create(config, { storage: "memory" });
+      checkRun(await lab.run(), { reused: false, to });
+      return lab;
+    },
+    op: async (lab, parts, check = false) => {
+      const result = await lab.run();
+      checkRun(result, { reused: true, to });
+      if (check) checkLogin(lab, result);
+      addSteps(result, parts);
+      return result.outcome.haapiToken;
+    },
+    finish: async (lab) => lab.free(),
+  };
+  return [fresh, reused];
 }
 
 // ---------------------------------------------------------------- measuring
@@ -362,12 +412,13 @@ async function run(options = {}) {
     // Checked once each before timing (checkRun throws on anything but success).
     const ctx = c.prepare ? await c.prepare() : undefined;
     try {
-      await c.op(ctx, {});
+      await c.op(ctx, {}, c.to === "tokens");
     } finally {
       if (c.finish) await c.finish(ctx);
     }
   }
-  out.checks.runs = "every run succeeded up to authorize; new Labs registered, reused ones did not";
+  out.checks.runs =
+    "every run succeeded: up to authorize, or to tokens for the demo user (authorize, 4 authenticate, code-exchange; cnf.jkt = the device key's thumbprint); new Labs registered, reused ones did not";
   out.groups.runs = await measureGroup("runs", runs, settings, progress);
 
   out.elapsedMs = performance.now() - started;
