@@ -149,7 +149,10 @@ async fn step_by_step_reports_each_step() {
     // Each call finished one step (a skipped step is finished along with the next one); the
     // last call (the code exchange) reports done. The login: the redirection-step, the
     // authenticator selector, the form, the redirection-step back to authorize.
-    assert_eq!(seen, ["discovery", "dcr-token", "registration", "store", "haapi-token", "authorize", "authenticate", "authenticate", "authenticate", "authenticate"]);
+    assert_eq!(
+        seen,
+        ["discovery", "dcr-token", "registration", "store", "haapi-token", "authorize", "authenticate", "authenticate", "authenticate", "authenticate"]
+    );
 }
 
 #[wasm_bindgen_test]
