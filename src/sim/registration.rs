@@ -88,7 +88,15 @@ impl Simulator {
         let ttl = self.settings.dynamic_client_secret_ttl_secs;
         let secret_expires_at = if ttl == 0 { 0 } else { issued_at.saturating_add(ttl) };
         let info = DynamicClientInfo { client_id: client_id.clone(), template: template.client_id.clone(), issued_at, secret_expires_at, registered_by };
-        self.store.dynamic_clients.insert(client_id.clone(), DynamicClient { info, secret_sha256: secret_hash(&secret) });
+        let lifetime = self.settings.dynamic_client_ttl_secs;
+        let forget_at = if lifetime == 0 { u64::MAX } else { issued_at.saturating_add(lifetime) };
+        {
+            let mut clients = self.store.dynamic_clients.lock();
+            // At the cap the registration that leaves first (the oldest) makes room: its device
+            // meets the stale-client path (401 invalid_client) and registers again.
+            while clients.len() >= self.settings.max_dynamic_clients.max(1) && clients.evict_first() {}
+            clients.insert(client_id.clone(), DynamicClient { info, secret_sha256: secret_hash(&secret), forget_at });
+        }
         Ok(json_ok(
             201,
             &json!({
@@ -123,7 +131,8 @@ impl Simulator {
                 return Err(SimError::bearer_invalid_token(format!("use Authorization: Bearer <dcr token> (RFC 6750 §2.1), not the {scheme} scheme")))
             }
         };
-        let Some(record) = self.store.dcr_tokens.get_mut(&token) else {
+        let mut tokens = self.store.dcr_tokens.lock();
+        let Some(record) = tokens.get_mut(&token) else {
             return Err(SimError::bearer_invalid_token(
                 "the bearer token is not a dcr token this server issued, or it expired: get a new one (client_credentials, scope=dcr)",
             ));

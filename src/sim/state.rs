@@ -34,6 +34,7 @@ impl Simulator {
         let dynamic_clients = self
             .store
             .dynamic_clients
+            .lock()
             .values()
             .map(|c| ExportedClient {
                 client_id: c.info.client_id.clone(),
@@ -57,7 +58,8 @@ impl Simulator {
         if exported.issuer != self.settings.issuer {
             return Err(format!("the database belongs to issuer {}, not {}", exported.issuer, self.settings.issuer));
         }
-        let mut clients = std::collections::BTreeMap::new();
+        let lifetime = self.settings.dynamic_client_ttl_secs;
+        let mut clients = Vec::with_capacity(exported.dynamic_clients.len());
         for c in exported.dynamic_clients {
             let hash: [u8; 32] = b64url_decode(&c.secret_sha256).ok().and_then(|h| h.try_into().ok()).ok_or("a secret hash is malformed")?;
             let info = DynamicClientInfo {
@@ -67,9 +69,14 @@ impl Simulator {
                 secret_expires_at: c.secret_expires_at,
                 registered_by: c.registered_by,
             };
-            clients.insert(c.client_id, DynamicClient { info, secret_sha256: hash });
+            let forget_at = if lifetime == 0 { u64::MAX } else { c.issued_at.saturating_add(lifetime) };
+            clients.push((c.client_id, DynamicClient { info, secret_sha256: hash, forget_at }));
         }
-        self.store.dynamic_clients = clients;
+        let mut store = self.store.dynamic_clients.lock();
+        store.clear();
+        for (id, client) in clients {
+            store.insert(id, client);
+        }
         Ok(())
     }
 }
