@@ -21,12 +21,18 @@ const DISCOVERY: &str = "/oauth/v2/oauth-anonymous/.well-known/openid-configurat
 struct Server {
     child: Child,
     addr: String,
+    /// What the server printed after its first line.
+    output: std::sync::mpsc::Receiver<String>,
 }
 
 impl Server {
     fn start(extra: &[&str]) -> Server {
+        Server::start_logging(false, extra)
+    }
+
+    fn start_logging(log: bool, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_haapi-lab-server"))
-            .args(["--host", "127.0.0.1", "--port", "0", "--log", "off", "--root", env!("CARGO_MANIFEST_DIR")])
+            .args(["--host", "127.0.0.1", "--port", "0", "--log", if log { "lines" } else { "off" }, "--root", env!("CARGO_MANIFEST_DIR")])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -35,9 +41,14 @@ impl Server {
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let first = lines.next().expect("the server prints where it listens").unwrap();
         let addr = first.strip_prefix("haapi-lab: listening on http://").expect("an address").to_owned();
-        // Keep reading (and dropping) its output so that it never blocks on a full pipe.
-        thread::spawn(move || for _ in lines.by_ref() {});
-        Server { child, addr }
+        // Keep reading its output so that it never blocks on a full pipe.
+        let (tx, output) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Server { child, addr, output }
     }
 
     fn origin(&self) -> String {
@@ -354,4 +365,44 @@ fn registered_clients_are_capped_and_the_oldest_goes_first() {
     assert_eq!(token(&first).status, 401, "the oldest client should be gone");
     assert_eq!(token(&second).status, 400);
     assert_eq!(token(&third).status, 400);
+}
+
+#[test]
+fn one_log_line_per_request_with_the_client_id_and_never_the_secret() {
+    let server = Server::start_logging(true, &[]);
+    let (id, secret) = register(&server.addr);
+    let auth = basic(&id, &secret);
+    let a = send(&server.addr, "POST", "/oauth/v2/oauth-token", &[FORM, ("Authorization", &auth)], "grant_type=client_credentials&scope=dcr");
+    assert_eq!(a.status, 400);
+    assert_eq!(send(&server.addr, "GET", "/healthz", &[], "").status, 200);
+    let mut lines = Vec::new();
+    // The two requests of register() (dcr token, registration) and these two.
+    while lines.iter().filter(|l: &&Value| l.get("method").is_some()).count() < 4 {
+        let line = server.output.recv().expect("the server's output");
+        assert!(!line.contains(&secret) && !line.contains("Password1"), "a secret in the log: {line}");
+        if let Ok(v) = serde_json::from_str::<Value>(&line) {
+            lines.push(v);
+        }
+    }
+    let requests: Vec<&Value> = lines.iter().filter(|l| l.get("method").is_some()).collect();
+    assert_eq!(requests[0]["path"], "/oauth/v2/oauth-token");
+    assert_eq!(requests[0]["client_id"], MAIN);
+    assert_eq!(requests[0]["status"], 200);
+    assert_eq!(requests[1]["path"], "/token-service/oauth-registration");
+    assert_eq!(requests[1]["status"], 201);
+    assert_eq!(requests[2]["client_id"], id.as_str());
+    assert_eq!(requests[2]["status"], 400);
+    assert_eq!(requests[3]["path"], "/healthz");
+    assert!(requests.iter().all(|r| r["ms"].is_number() && r["time"].as_str().is_some_and(|t| t.ends_with('Z'))), "{requests:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let mut server = Server::start(&[]);
+    assert_eq!(send(&server.addr, "GET", "/healthz", &[], "").status, 200);
+    let status = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let exit = server.child.wait().expect("the server exits");
+    assert!(exit.success(), "exit status {exit:?}");
 }
