@@ -186,7 +186,7 @@ impl Simulator {
                         "this server requires a nonce in DPoP proofs: retry with the nonce from the DPoP-Nonce header (RFC 9449 §8)".into(),
                     ))
                 }
-                Some(nonce) if !self.store.nonces.lock().contains_key(nonce) => {
+                Some(nonce) if self.store.nonces.lock().get(nonce).is_none_or(|exp| *exp <= now.secs()) => {
                     return Err(ProofFailure::Nonce(
                         "the proof's nonce is unknown or expired: retry with the nonce from this response's DPoP-Nonce header (RFC 9449 §8)".into(),
                     ))
@@ -211,7 +211,7 @@ impl Simulator {
         use crate::proto::entropy::Entropy as _;
         let nonce = self.rng.token(16);
         let mut nonces = self.store.nonces.lock();
-        while nonces.len() >= super::MAX_NONCES && nonces.evict_first() {}
+        while nonces.len() >= super::MAX_NONCES && nonces.evict_first().is_some() {}
         nonces.insert(nonce.clone(), now.secs().saturating_add(self.settings.dpop_nonce_ttl_secs));
         nonce
     }

@@ -122,7 +122,14 @@ impl Simulator {
     pub(super) fn refresh_grant(&mut self, request: &HttpRequest, form: &Form, now: Timestamp, endpoints: &ExternalUrls) -> Result<HttpResponse, SimError> {
         let client = self.authenticate_client(request, form, now)?;
         let token = form.get("refresh_token").ok_or_else(|| SimError::invalid_request("refresh_token is missing (RFC 6749 §6)"))?.to_owned();
-        let grant = self.store.refresh_tokens.lock().get(&token).cloned().ok_or_else(|| invalid_grant("the refresh token is unknown, revoked or expired"))?;
+        let grant = self
+            .store
+            .refresh_tokens
+            .lock()
+            .get(&token)
+            .filter(|r| r.expires_at > now.secs())
+            .cloned()
+            .ok_or_else(|| invalid_grant("the refresh token is unknown, revoked or expired"))?;
         if grant.client_id != client.client_id {
             return Err(invalid_grant(format!("the refresh token was issued to client {:?}, not {:?}", grant.client_id, client.client_id)));
         }

@@ -86,6 +86,20 @@ struct DynamicClient {
     forget_at: u64,
 }
 
+/// A change to the client database, for a host that keeps a copy of it (the local server's
+/// SQLite file). Recorded only after [`Simulator::record_client_changes`]; expiry is not
+/// recorded (the copy applies [`SimSettings::dynamic_client_ttl_secs`] itself).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClientChange {
+    /// A client was registered: one entry of [`Simulator::export_state`]'s `dynamicClients`
+    /// (its secret only as a hash).
+    Added(Value),
+    /// A client was forgotten to make room (`maxDynamicClients`).
+    Removed(String),
+    /// Every client was dropped ([`Simulator::reset_database`]).
+    Cleared,
+}
+
 /// A one-time initial access token (`scope=dcr`).
 #[derive(Clone, Debug)]
 struct DcrToken {
@@ -113,6 +127,9 @@ struct Store {
     codes: Locked<Expiring<String, haapi::CodeGrant>>,
     /// Refresh tokens.
     refresh_tokens: Locked<Expiring<String, haapi::RefreshGrant>>,
+    /// Changes to `dynamic_clients` not yet taken by the host; `None`: not recorded. Pushed
+    /// while the client store's lock is held, so their order is the store's.
+    client_journal: Locked<Option<Vec<ClientChange>>>,
 }
 
 impl Default for Store {
@@ -126,6 +143,7 @@ impl Default for Store {
             sessions: Locked::new(Expiring::new(|s| s.expires_at)),
             codes: Locked::new(Expiring::new(|c| c.expires_at)),
             refresh_tokens: Locked::new(Expiring::new(|r| r.expires_at)),
+            client_journal: Locked::new(None),
         }
     }
 }
@@ -250,7 +268,27 @@ impl Simulator {
     /// holds its old client then gets 401 `invalid_client` and must register again (PROTOCOL.md
     /// §11 point 2). HAAPI tokens of dropped clients stop working too.
     pub fn reset_database(&mut self) {
-        self.store.dynamic_clients.lock().clear();
+        let mut clients = self.store.dynamic_clients.lock();
+        clients.clear();
+        if let Some(journal) = self.store.client_journal.lock().as_mut() {
+            journal.push(ClientChange::Cleared);
+        }
+    }
+
+    /// From now on, records every change to the client database for
+    /// [`Simulator::take_client_changes`] (for every handle of this server).
+    pub fn record_client_changes(&self) {
+        self.store.client_journal.lock().get_or_insert_with(Vec::new);
+    }
+
+    /// The changes recorded since the last call, oldest first.
+    pub fn take_client_changes(&self) -> Vec<ClientChange> {
+        self.store.client_journal.lock().as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Whether changes wait to be taken (cheaper than taking them).
+    pub fn has_client_changes(&self) -> bool {
+        self.store.client_journal.lock().as_ref().is_some_and(|j| !j.is_empty())
     }
 
     /// Registers a public JWK (RFC 7517 §4) for the main client's `private_key_jwt`

@@ -5,7 +5,7 @@ use super::client_auth::secret_hash;
 use super::request::{authorization, media_type};
 use super::response::{json_ok, SimError};
 use super::settings::HAAPI_SCOPE;
-use super::{DynamicClient, DynamicClientInfo, Simulator};
+use super::{ClientChange, DynamicClient, DynamicClientInfo, Simulator};
 use crate::proto::clock::Timestamp;
 use crate::proto::entropy::Entropy as _;
 use crate::proto::http::{HttpRequest, HttpResponse};
@@ -94,8 +94,19 @@ impl Simulator {
             let mut clients = self.store.dynamic_clients.lock();
             // At the cap the registration that leaves first (the oldest) makes room: its device
             // meets the stale-client path (401 invalid_client) and registers again.
-            while clients.len() >= self.settings.max_dynamic_clients.max(1) && clients.evict_first() {}
-            clients.insert(client_id.clone(), DynamicClient { info, secret_sha256: secret_hash(&secret), forget_at });
+            let mut evicted = Vec::new();
+            while clients.len() >= self.settings.max_dynamic_clients.max(1) {
+                match clients.evict_first() {
+                    Some(id) => evicted.push(id),
+                    None => break,
+                }
+            }
+            let client = DynamicClient { info, secret_sha256: secret_hash(&secret), forget_at };
+            if let Some(journal) = self.store.client_journal.lock().as_mut() {
+                journal.extend(evicted.into_iter().map(ClientChange::Removed));
+                journal.push(ClientChange::Added(super::state::export_client(&client)));
+            }
+            clients.insert(client_id.clone(), client);
         }
         Ok(json_ok(
             201,

@@ -28,23 +28,26 @@ struct Exported {
     dynamic_clients: Vec<ExportedClient>,
 }
 
+/// One client as [`Simulator::export_state`] lists it.
+pub(super) fn export_client(c: &DynamicClient) -> Value {
+    serde_json::to_value(exported(c)).unwrap_or_default()
+}
+
+fn exported(c: &DynamicClient) -> ExportedClient {
+    ExportedClient {
+        client_id: c.info.client_id.clone(),
+        template: c.info.template.clone(),
+        issued_at: c.info.issued_at,
+        secret_expires_at: c.info.secret_expires_at,
+        registered_by: c.info.registered_by.clone(),
+        secret_sha256: b64url(&c.secret_sha256),
+    }
+}
+
 impl Simulator {
     /// The client database as JSON (`{version, issuer, dynamicClients}`); secrets only as hashes.
     pub fn export_state(&self) -> Value {
-        let dynamic_clients = self
-            .store
-            .dynamic_clients
-            .lock()
-            .values()
-            .map(|c| ExportedClient {
-                client_id: c.info.client_id.clone(),
-                template: c.info.template.clone(),
-                issued_at: c.info.issued_at,
-                secret_expires_at: c.info.secret_expires_at,
-                registered_by: c.info.registered_by.clone(),
-                secret_sha256: b64url(&c.secret_sha256),
-            })
-            .collect();
+        let dynamic_clients = self.store.dynamic_clients.lock().values().map(exported).collect();
         serde_json::to_value(Exported { version: 1, issuer: self.settings.issuer.clone(), dynamic_clients }).unwrap_or_default()
     }
 

@@ -7,13 +7,17 @@
 //! operations, so the map is never left half-updated.
 //!
 //! Expiry is amortised: each entry is queued under the second at which it is forgotten, and
-//! [`Expiring::prune`] pops only what is due, so a request pays for what expired since the last
-//! one, not for the size of the store.
+//! [`Expiring::prune`] pops only what is due, at most [`PRUNE_BATCH`] entries a call, so a request
+//! pays neither for the size of the store nor for a crowd of entries that expire together (they
+//! go over the next requests; lookups of short-lived entries check expiry themselves).
 
 use std::borrow::Borrow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// Most entries one [`Expiring::prune`] call removes.
+pub(crate) const PRUNE_BATCH: usize = 256;
 
 /// A value behind a lock that a panic elsewhere does not make unusable.
 #[derive(Debug, Default)]
@@ -24,8 +28,9 @@ impl<T> Locked<T> {
         Locked(Mutex::new(value))
     }
 
-    /// The value, for the duration of the guard. Keep the guard for a few map operations only,
-    /// and never take a second store's lock while holding one (there is no lock order).
+    /// The value, for the duration of the guard. Keep the guard for a few map operations only.
+    /// The one lock taken while another is held is the client journal's, inside the client
+    /// store's (never the other way round).
     pub fn lock(&self) -> MutexGuard<'_, T> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -124,12 +129,13 @@ impl<K: Ord + Clone, V> Expiring<K, V> {
         self.queue.clear();
     }
 
-    /// Forgets the entries due at `now` (seconds): `forget_at(value) <= now`. Costs what it
-    /// removes (plus skipped stale queue entries), not the size of the store.
+    /// Forgets entries due at `now` (seconds): `forget_at(value) <= now`, the soonest first, at
+    /// most [`PRUNE_BATCH`] queue entries a call (the rest at the next calls).
     pub fn prune(&mut self, now: u64) {
-        while let Some(Reverse((at, _, _))) = self.queue.peek() {
-            if *at > now {
-                break;
+        for _ in 0..PRUNE_BATCH {
+            match self.queue.peek() {
+                Some(Reverse((at, _, _))) if *at <= now => {}
+                _ => break,
             }
             let Some(Reverse((at, _, key))) = self.queue.pop() else { break };
             self.settle(at, key, now);
@@ -137,19 +143,20 @@ impl<K: Ord + Clone, V> Expiring<K, V> {
     }
 
     /// Removes the entry that leaves first (the soonest `forget_at`, the oldest among equals),
-    /// to make room. Returns whether one was removed.
-    pub fn evict_first(&mut self) -> bool {
+    /// to make room. Returns its key, if there was one.
+    pub fn evict_first(&mut self) -> Option<K> {
         while let Some(Reverse((at, _, key))) = self.queue.pop() {
             match self.map.get(&key).map(|v| (self.forget_at)(v)) {
-                Some(current) if current == at => {
-                    self.map.remove(&key);
-                    return true;
-                }
+                // Moved later since it was queued: its turn comes at the new time.
                 Some(current) if current > at => self.push(current, key),
-                _ => {}
+                Some(_) => {
+                    self.map.remove(&key);
+                    return Some(key);
+                }
+                None => {}
             }
         }
-        false
+        None
     }
 
     fn push(&mut self, at: u64, key: K) {
@@ -235,6 +242,21 @@ mod tests {
     }
 
     #[test]
+    fn a_crowd_that_expires_together_goes_over_several_calls() {
+        let mut s = store();
+        for i in 0..1000 {
+            s.insert(format!("k{i}"), 10);
+        }
+        s.insert("later".into(), 20);
+        s.prune(15);
+        assert_eq!(s.len(), 1001 - PRUNE_BATCH);
+        for _ in 0..4 {
+            s.prune(15);
+        }
+        assert_eq!(s.values().copied().collect::<Vec<_>>(), vec![20]);
+    }
+
+    #[test]
     fn insert_new_refuses_a_present_key() {
         let mut s = store();
         assert!(s.insert_new("a".into(), 10));
@@ -248,10 +270,8 @@ mod tests {
         s.insert("x".into(), u64::MAX);
         s.insert("y".into(), u64::MAX);
         s.insert("z".into(), 5);
-        assert!(s.evict_first());
-        assert!(!s.contains_key("z"));
-        assert!(s.evict_first());
-        assert!(!s.contains_key("x"));
+        assert_eq!(s.evict_first().as_deref(), Some("z"));
+        assert_eq!(s.evict_first().as_deref(), Some("x"));
         assert!(s.contains_key("y"));
     }
 
@@ -263,7 +283,7 @@ mod tests {
         }
         assert_eq!(s.len(), 1);
         assert!(s.queue.len() <= 2 * s.len() + 1025, "queue has {} entries", s.queue.len());
-        assert!(s.evict_first());
+        assert_eq!(s.evict_first().as_deref(), Some("same"));
         assert_eq!(s.len(), 0);
     }
 
