@@ -62,4 +62,6 @@ if [ "$serve" -eq 0 ]; then
   exit 0
 fi
 say "Serving the lab: open http://127.0.0.1:$port/www/ (Ctrl+C stops the server)"
-exec "$TARGET_DIR"/server/haapi-lab-server --host 127.0.0.1 --port "$port" --root "$REPO_ROOT" "${server_args[@]}"
+# Registered clients are kept in .lab-data/ (not tracked by git) across restarts.
+exec "$TARGET_DIR"/server/haapi-lab-server --host 127.0.0.1 --port "$port" --root "$REPO_ROOT" \
+  --data-dir "$REPO_ROOT/.lab-data" "${server_args[@]}"

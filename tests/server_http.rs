@@ -406,3 +406,44 @@ fn sigterm_stops_the_server_cleanly() {
     let exit = server.child.wait().expect("the server exits");
     assert!(exit.success(), "exit status {exit:?}");
 }
+
+/// 400 `invalid_scope` for a client the server knows (a dynamic client may not ask for dcr),
+/// 401 `invalid_client` for one it does not.
+fn known_status(addr: &str, (id, secret): &(String, String)) -> u16 {
+    let auth = basic(id, secret);
+    send(addr, "POST", "/oauth/v2/oauth-token", &[FORM, ("Authorization", &auth)], "grant_type=client_credentials&scope=dcr").status
+}
+
+#[test]
+fn registered_clients_survive_a_restart_and_deleting_the_database_makes_them_stale() {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let dir = std::env::temp_dir().join(format!("haapi-lab-server-test-{}-{nanos}", std::process::id()));
+    let dir_arg = dir.to_str().unwrap().to_owned();
+    // A fixed origin: the issuer, which the stored clients belong to, stays the same.
+    let args = ["--origin", "http://lab.test:8080", "--data-dir", dir_arg.as_str(), "--max-clients", "2"];
+
+    let server = Server::start(&args);
+    let first = register(&server.addr);
+    let second = register(&server.addr);
+    let third = register(&server.addr);
+    assert_eq!(known_status(&server.addr, &first), 401, "the cap made room by forgetting the oldest");
+    drop(server);
+
+    let server = Server::start(&args);
+    assert_eq!(server.output.recv().unwrap(), format!("haapi-lab: 2 dynamic client(s) restored from {}", dir.join("clients.sqlite3").display()));
+    assert_eq!(known_status(&server.addr, &second), 400, "restored");
+    assert_eq!(known_status(&server.addr, &third), 400, "restored");
+    assert_eq!(known_status(&server.addr, &first), 401, "what the cap forgot stays forgotten");
+    drop(server);
+
+    // Deleting the database: the device still holds its client, the server no longer knows it.
+    for name in ["clients.sqlite3", "clients.sqlite3-wal", "clients.sqlite3-shm"] {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
+    let server = Server::start(&args);
+    assert_eq!(known_status(&server.addr, &third), 401, "stale after the database was deleted");
+    let again = register(&server.addr);
+    assert_eq!(known_status(&server.addr, &again), 400, "the device registers again");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

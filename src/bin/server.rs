@@ -4,10 +4,11 @@
 //! them.
 //!
 //! This binary is the only place that reads the system clock and the OS's randomness for the
-//! simulator; the simulator itself stays deterministic given both. Simulator requests run on
-//! tokio's blocking threads, each on its own handle of the simulator ([`Simulator::worker`]:
-//! shared stores, each behind its own short lock), at most a few per core at once; static files
-//! and the HTTP stack stay on the async workers.
+//! simulator; the simulator itself stays deterministic given both. Simulator requests that
+//! verify or make signatures run on tokio's blocking threads ([`heavy`]), at most a few per core at
+//! once, each on its own handle of the simulator ([`Simulator::worker`]: shared stores, each
+//! behind its own short lock); static files, cheap requests and the HTTP stack stay on the async
+//! workers.
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
@@ -19,7 +20,7 @@ use axum::routing::get;
 use axum::Router;
 use haapi_lab::proto::clock::Timestamp;
 use haapi_lab::proto::http::{Headers, HttpRequest, HttpResponse};
-use haapi_lab::sim::{SimSettings, Simulator};
+use haapi_lab::sim::{ClientChange, SimSettings, Simulator};
 use serde_json::{json, Value};
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -63,6 +64,10 @@ Serves the lab's page (www/, pkg/) and the simulated Curity over HTTP.
                          (default 604800, 7 days, unless the settings file sets it)
   --max-clients N        most dynamic clients kept at once; the oldest make room (default
                          100000, unless the settings file sets it)
+  --data-dir DIR         keep registered dynamic clients in DIR/clients.sqlite3, so that a
+                         restart remembers them (default: none, clients live in memory only);
+                         delete the file while the server is stopped to reproduce a device
+                         holding a client the server no longer knows
   --log lines|off        one JSON line per request on stdout (default lines)
   -h, --help             this text
 
@@ -78,6 +83,7 @@ struct Options {
     sim_settings: Option<PathBuf>,
     client_ttl: Option<u64>,
     max_clients: Option<usize>,
+    data_dir: Option<PathBuf>,
     log: bool,
 }
 
@@ -91,6 +97,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
         sim_settings: None,
         client_ttl: None,
         max_clients: None,
+        data_dir: None,
         log: true,
     };
     let mut args = args.into_iter();
@@ -105,6 +112,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
             "--sim-settings" => o.sim_settings = Some(PathBuf::from(value("--sim-settings")?)),
             "--client-ttl" => o.client_ttl = Some(value("--client-ttl")?.parse().map_err(|e| format!("--client-ttl: {e}"))?),
             "--max-clients" => o.max_clients = Some(value("--max-clients")?.parse().map_err(|e| format!("--max-clients: {e}"))?),
+            "--data-dir" => o.data_dir = Some(PathBuf::from(value("--data-dir")?)),
             "--log" => {
                 o.log = match value("--log")?.as_str() {
                     "lines" => true,
@@ -132,6 +140,8 @@ fn now() -> Timestamp {
 struct Sims {
     root: Mutex<Simulator>,
     idle: Mutex<Vec<Simulator>>,
+    /// Where registered clients are kept across restarts, if anywhere.
+    db: Option<ClientDb>,
 }
 
 impl Sims {
@@ -157,10 +167,103 @@ impl Sims {
         }));
         match outcome {
             Ok(response) => {
+                if let Some(db) = &self.db {
+                    if sim.has_client_changes() {
+                        db.save(&sim, now);
+                    }
+                }
                 self.give(sim);
                 response
             }
             Err(_) => internal_error(),
+        }
+    }
+}
+
+/// The client database in SQLite (`DIR/clients.sqlite3`): one row per registered dynamic client
+/// of an issuer, as [`Simulator::export_state`] lists it (the secret only as a hash), with the
+/// second at which it is forgotten. Written after each request that changed the clients, read
+/// once at start.
+struct ClientDb {
+    conn: Mutex<rusqlite::Connection>,
+    path: PathBuf,
+    issuer: String,
+    /// Seconds a client is kept (0: until deleted).
+    ttl: u64,
+}
+
+impl ClientDb {
+    fn open(dir: &std::path::Path, issuer: &str, ttl: u64) -> Result<ClientDb, String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let path = dir.join("clients.sqlite3");
+        let conn = rusqlite::Connection::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             CREATE TABLE IF NOT EXISTS clients (
+                 issuer TEXT NOT NULL,
+                 client_id TEXT NOT NULL,
+                 forget_at INTEGER NOT NULL,
+                 client TEXT NOT NULL,
+                 PRIMARY KEY (issuer, client_id)
+             );
+             CREATE INDEX IF NOT EXISTS clients_forget_at ON clients (forget_at);",
+        )
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(ClientDb { conn: Mutex::new(conn), path, issuer: issuer.to_owned(), ttl })
+    }
+
+    /// Drops what expired, then puts every client of this issuer into `sim`. Returns how many.
+    fn restore(&self, sim: &mut Simulator, now: Timestamp) -> Result<usize, String> {
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let fail = |e: rusqlite::Error| format!("{}: {e}", self.path.display());
+        conn.execute("DELETE FROM clients WHERE forget_at <= ?1", [now.secs() as i64]).map_err(fail)?;
+        let mut select = conn.prepare("SELECT client FROM clients WHERE issuer = ?1 ORDER BY rowid").map_err(fail)?;
+        let rows = select.query_map([&self.issuer], |row| row.get::<_, String>(0)).map_err(fail)?;
+        let mut clients = Vec::new();
+        for row in rows {
+            let text = row.map_err(fail)?;
+            clients.push(serde_json::from_str::<Value>(&text).map_err(|e| format!("{}: a stored client is not JSON: {e}", self.path.display()))?);
+        }
+        let n = clients.len();
+        sim.import_state(&json!({ "version": 1, "issuer": self.issuer, "dynamicClients": clients }))?;
+        Ok(n)
+    }
+
+    /// Writes the changes `sim` recorded. Taken under the database's lock, so changes from
+    /// different threads are written in the order they were made. A failure is reported and
+    /// the server goes on (in memory).
+    fn save(&self, sim: &Simulator, now: Timestamp) {
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let changes = sim.take_client_changes();
+        if changes.is_empty() {
+            return;
+        }
+        let result = (|| -> rusqlite::Result<()> {
+            let tx = conn.transaction()?;
+            for change in changes {
+                match change {
+                    ClientChange::Added(client) => {
+                        let id = client["clientId"].as_str().unwrap_or_default().to_owned();
+                        let issued = client["issuedAt"].as_u64().unwrap_or_else(|| now.secs());
+                        let forget_at = if self.ttl == 0 { i64::MAX } else { i64::try_from(issued.saturating_add(self.ttl)).unwrap_or(i64::MAX) };
+                        tx.execute(
+                            "INSERT OR REPLACE INTO clients (issuer, client_id, forget_at, client) VALUES (?1, ?2, ?3, ?4)",
+                            rusqlite::params![self.issuer, id, forget_at, client.to_string()],
+                        )?;
+                    }
+                    ClientChange::Removed(id) => {
+                        tx.execute("DELETE FROM clients WHERE issuer = ?1 AND client_id = ?2", [&self.issuer, &id])?;
+                    }
+                    ClientChange::Cleared => {
+                        tx.execute("DELETE FROM clients WHERE issuer = ?1", [&self.issuer])?;
+                    }
+                }
+            }
+            tx.commit()
+        })();
+        if let Err(e) = result {
+            eprintln!("haapi-lab-server: could not save clients to {}: {e} (they stay in memory)", self.path.display());
         }
     }
 }
@@ -259,15 +362,32 @@ async fn simulate(State(app): State<Arc<App>>, request: Request) -> Response {
         Err(why) => return refuse(StatusCode::BAD_REQUEST, "invalid_request", &why),
     };
     let client = client_id_of(&req);
-    let Ok(permit) = app.running.acquire().await else { return to_axum(internal_error()) };
-    let worker = Arc::clone(&app);
-    let answer = tokio::task::spawn_blocking(move || worker.sims.handle(&req, now())).await;
-    drop(permit);
-    let mut response = to_axum(answer.unwrap_or_else(|_| internal_error()));
+    let answer = if heavy(&req) {
+        let Ok(permit) = app.running.acquire().await else { return to_axum(internal_error()) };
+        let worker = Arc::clone(&app);
+        let answer = tokio::task::spawn_blocking(move || worker.sims.handle(&req, now())).await;
+        drop(permit);
+        answer.unwrap_or_else(|_| internal_error())
+    } else {
+        app.sims.handle(&req, now())
+    };
+    let mut response = to_axum(answer);
     if let Some(id) = client {
         response.extensions_mut().insert(ClientId(id));
     }
     response
+}
+
+/// Whether a request may verify or make a signature, or write to the client database: then it
+/// runs on a blocking thread. The rest (discovery, JWKS, client secrets, dcr tokens; input is
+/// capped, so each is a few tens of microseconds) runs where it arrived, without the hand-over.
+fn heavy(req: &HttpRequest) -> bool {
+    let starts_with_ci = |v: &str, p: &str| v.get(..p.len()).is_some_and(|s| s.eq_ignore_ascii_case(p));
+    req.header("dpop").is_some()
+        || req.header("authorization").is_some_and(|a| starts_with_ci(a.trim_start(), "dpop"))
+        || req.header("content-type").is_some_and(|t| !starts_with_ci(t.trim_start(), "application/x-www-form-urlencoded"))
+        || req.body.as_deref().is_some_and(|b| b.contains("client_assertion"))
+        || req.url.ends_with("/__test/panic")
 }
 
 fn to_axum(resp: HttpResponse) -> Response {
@@ -405,8 +525,18 @@ async fn serve(options: Options) {
     let mut seed = [0u8; 8];
     getrandom::getrandom(&mut seed).unwrap_or_else(|e| fail(&format!("no OS randomness: {e}")));
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let ttl = settings.dynamic_client_ttl_secs;
+    let mut sim = Simulator::new(settings, u64::from_le_bytes(seed));
+    let db = options.data_dir.as_ref().map(|dir| {
+        let db = ClientDb::open(dir, &issuer, ttl).unwrap_or_else(|e| fail(&format!("--data-dir: {e}")));
+        let n = db.restore(&mut sim, now()).unwrap_or_else(|e| fail(&format!("--data-dir: {e}")));
+        sim.record_client_changes();
+        (db, n)
+    });
+    let restored = db.as_ref().map(|(db, n)| format!("haapi-lab: {n} dynamic client(s) restored from {}", db.path.display()));
+    let db = db.map(|(db, _)| db);
     let app = Arc::new(App {
-        sims: Sims { root: Mutex::new(Simulator::new(settings, u64::from_le_bytes(seed))), idle: Mutex::new(Vec::new()) },
+        sims: Sims { root: Mutex::new(sim), idle: Mutex::new(Vec::new()), db },
         running: Semaphore::new((2 * cores).max(4)),
         origin: origin.clone(),
     });
@@ -436,6 +566,9 @@ async fn serve(options: Options) {
         .layer(middleware::from_fn_with_state(options.log, log_requests));
 
     println!("haapi-lab: listening on http://{bound}");
+    if let Some(line) = restored {
+        println!("{line}");
+    }
     println!("haapi-lab: the page is at {origin}/www/");
     println!("haapi-lab: the simulated Curity is at {issuer} (discovery: {issuer}/.well-known/openid-configuration)");
     println!("haapi-lab: CORS allows {}", allowed.join(", "));
