@@ -4,6 +4,7 @@
 #   bash scripts/bench.sh                     # everything below
 #   bash scripts/bench.sh --browser           # only the browser benchmark (builds pkg/ if stale)
 #   bash scripts/bench.sh --browser --quick   # a short smoke run of it (figures not comparable)
+#   bash scripts/bench.sh --server [ARGS]     # only the local server's benchmark (below)
 #
 #   - native:  `cargo bench --bench fallback` (benches/fallback.rs, release profile as shipped);
 #   - wasm:    the same workloads in headless Chromium, release build with the three modules'
@@ -19,6 +20,15 @@
 #              Arguments after --browser go to the runner (--quick, --loads N, --slow-loads N,
 #              --conditions LIST, --batches N, --batch-ms N, --warm-up-ms N, --preload-experiment;
 #              see node tests/bench/run.mjs --help).
+#   - server:  the local server (release build, --profile server) under load from
+#              examples/loadgen.rs: GET /healthz (the HTTP stack's ceiling), the token endpoint
+#              with client_secret_basic, private_key_jwt ES256 (fresh assertion per request) and
+#              DPoP (fresh proof per request) at 1, 16 and 64 connections (req/s, p50, p99), each
+#              as a ratio to its ceiling: the trivial endpoint, and `openssl speed -seconds 3
+#              -multi $(nproc) ecdsap256` verify/s measured in the same run; then registrations/s
+#              and resident memory at 0, 10,000 and 100,000 registered clients. ARGS go to the
+#              load generator (--seconds 10 --warmup 2 --connections 1,16,64 --pool 60000
+#              --clients 10000,100000). Table in bench-results/server-latest.txt.
 #
 # Prints one table at the end and keeps it in bench-results/latest.txt, and the browser table in
 # bench-results/browser-latest.txt (+ .json); bench-results/ is not tracked by git.
@@ -28,13 +38,25 @@ source "$(dirname "$0")/common.sh"
 
 browser_only=0
 browser_args=()
+if [ "${1:-}" = "--server" ]; then
+  shift
+  mkdir -p bench-results
+  say "Building the local server and the load generator (cargo build --profile server --features server)"
+  cargo build --profile server --features server --bin haapi-lab-server --example loadgen
+  say "Crypto ceiling: openssl speed -seconds 3 -multi $(nproc) ecdsap256"
+  verify=$(openssl speed -seconds 3 -multi "$(nproc)" ecdsap256 2>/dev/null | awk '/nistp256/ { v = $NF } END { print v }')
+  [ -n "$verify" ] || die "could not read ECDSA P-256 verify/s from openssl speed"
+  note "$verify verify/s"
+  "$TARGET_DIR"/server/examples/loadgen --server "$TARGET_DIR"/server/haapi-lab-server --crypto-limit "$verify" "$@" | tee bench-results/server-latest.txt
+  exit "${PIPESTATUS[0]}"
+fi
 if [ "${1:-}" = "--browser" ]; then
   browser_only=1
   shift
   browser_args=("$@")
 elif [ $# -gt 0 ]; then
   case "$1" in
-    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --quick) die "--quick goes after --browser: bash scripts/bench.sh --browser --quick (the native and wasm halves have no quick mode)" ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac

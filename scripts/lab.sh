@@ -6,6 +6,7 @@
 #   bash scripts/lab.sh                 # build, then serve on http://127.0.0.1:8080/www/
 #   PORT=9000 bash scripts/lab.sh       # another port
 #   bash scripts/lab.sh --build-only    # build pkg/ and print how to serve it; do not serve
+#   bash scripts/lab.sh -- ARGS...      # pass ARGS to the server (see haapi-lab-server --help)
 #
 # Until the page (www/) and the server (src/bin/server.rs) exist, it builds pkg/ and says how to
 # serve it with Python's static file server instead.
@@ -14,10 +15,12 @@ source "$(dirname "$0")/common.sh"
 
 port="${PORT:-8080}"
 serve=1
+server_args=()
 case "${1:-}" in
   "") ;;
   --build-only) serve=0 ;;
-  -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  --) shift; server_args=("$@") ;;
+  -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) die "unknown argument '$1' (see --help)" ;;
 esac
 
@@ -50,11 +53,15 @@ if [ "$have_page" -eq 0 ] || [ "$have_server" -eq 0 ]; then
   exit 0
 fi
 
-say "Building the local server (cargo build --features server)"
-cargo build --features server --bin haapi-lab-server
+# The optimised native build ([profile.server] in Cargo.toml: opt-level 3, panics unwind), not
+# the debug build and not the release profile (which is tuned for small WebAssembly).
+say "Building the local server (cargo build --profile server --features server)"
+cargo build --profile server --features server --bin haapi-lab-server
 if [ "$serve" -eq 0 ]; then
-  note "Serve it with: $TARGET_DIR/debug/haapi-lab-server --port $port   (then open http://127.0.0.1:$port/www/)"
+  note "Serve it with: $TARGET_DIR/server/haapi-lab-server --port $port   (then open http://127.0.0.1:$port/www/; --help for the options)"
   exit 0
 fi
 say "Serving the lab: open http://127.0.0.1:$port/www/ (Ctrl+C stops the server)"
-exec "$TARGET_DIR"/debug/haapi-lab-server --host 127.0.0.1 --port "$port" --root "$REPO_ROOT"
+# Registered clients are kept in .lab-data/ (not tracked by git) across restarts.
+exec "$TARGET_DIR"/server/haapi-lab-server --host 127.0.0.1 --port "$port" --root "$REPO_ROOT" \
+  --data-dir "$REPO_ROOT/.lab-data" "${server_args[@]}"

@@ -6,6 +6,7 @@
 #                             feature built alone (the layering the compiler enforces)
 #   3. native tests           cargo test --all-targets (unit, integration, benchmark smoke run)
 #      doctests               cargo test --doc
+#      server tests           the local server over real sockets (tests/server_http.rs)
 #   4. local server           builds and starts the lab's server (`server` feature) on 127.0.0.1,
 #                             for the browser tests that talk to it over real HTTP + CORS
 #   5. wasm tests             every tests/*.rs that runs in the browser (tests/wasm.rs, ...), in
@@ -79,7 +80,7 @@ export HAAPI_LAB_SETUP_DONE=1
 # 2. Format, lints, and the layering the compiler enforces: proto builds alone, and each of
 #    client, sim and tools builds on proto alone (a module that reached across would not compile).
 run_step "cargo fmt --check" cargo fmt --check
-run_step "clippy (native)" cargo clippy --all-targets -- -D warnings
+run_step "clippy (native)" cargo clippy --all-targets --features server,test-hooks -- -D warnings
 run_step "clippy (wasm32)" cargo clippy --target "$WASM_TARGET" --lib --tests --features wasm-client,wasm-sim,wasm-tools -- -D warnings
 layering() {
   local f
@@ -93,6 +94,9 @@ run_step "layering (each feature alone)" layering
 # 3. Native.
 run_step "native tests" cargo test --all-targets --no-fail-fast
 run_step "doctests" cargo test --doc
+# The local server over real sockets (tests/server_http.rs, with the test-only panic route) and
+# its own unit tests.
+run_step "server tests" cargo test --features server,test-hooks --test server_http --bin haapi-lab-server
 
 # 4. The local server, for browser tests that fetch from it. Its URL reaches those tests at
 #    compile time (HAAPI_LAB_TEST_SERVER, read with option_env!), so the port stays the same
@@ -127,7 +131,10 @@ PY
 
 start_test_server() {
   local port=$1 url="http://127.0.0.1:$1"
-  "$TARGET_DIR"/debug/haapi-lab-server --host 127.0.0.1 --port "$port" --root . >"$LOG_DIR/server.log" 2>&1 </dev/null &
+  # The browser tests run on pages of wasm-bindgen-test-runner's and Playwright's own servers,
+  # on loopback ports of their choosing: those origins may call the simulator (CORS).
+  "$TARGET_DIR"/debug/haapi-lab-server --host 127.0.0.1 --port "$port" --root . \
+    --allow-origin 'http://127.0.0.1:*' --allow-origin 'http://localhost:*' >"$LOG_DIR/server.log" 2>&1 </dev/null &
   SERVER_PID=$!
   if wait_for_http "$url/oauth/v2/oauth-anonymous/.well-known/openid-configuration" 30 && kill -0 "$SERVER_PID" 2>/dev/null; then
     note "local server (pid $SERVER_PID) answers at $url; its log: $LOG_DIR/server.log"

@@ -197,11 +197,10 @@ impl Simulator {
             .filter(|j| !j.is_empty())
             .ok_or_else(|| invalid("the client assertion needs a jti, unique per assertion (RFC 7523 §3 point 7)"))?;
         let key = (client_id.to_owned(), jti.to_owned());
-        if self.store.assertion_jtis.contains_key(&key) {
+        let forget_after = u64::try_from(exp.saturating_add(skew)).unwrap_or(0);
+        if !self.store.assertion_jtis.lock().insert_new(key, forget_after) {
             return Err(invalid(format!("the client assertion's jti {jti:?} was already used: make a new assertion for every request (RFC 7523 §3 point 7)")));
         }
-        let forget_after = u64::try_from(exp.saturating_add(skew)).unwrap_or(0);
-        self.store.assertion_jtis.insert(key, forget_after);
         Ok(())
     }
 }

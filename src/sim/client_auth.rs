@@ -51,7 +51,7 @@ impl Simulator {
         if client_id == self.settings.main_client.client_id {
             Some(Registered::Main(self.settings.main_client.authentication.clone()))
         } else {
-            self.store.dynamic_clients.get(client_id).cloned().map(Registered::Dynamic)
+            self.store.dynamic_clients.lock().get(client_id).cloned().map(Registered::Dynamic)
         }
     }
 
@@ -69,7 +69,7 @@ impl Simulator {
                 })?)
             }
             Some((scheme, credentials)) => {
-                let what = if self.store.dcr_tokens.contains_key(&credentials) {
+                let what = if self.store.dcr_tokens.lock().contains_key(&credentials) {
                     "; this is the one-time dcr token, which is valid only as Bearer at the registration endpoint"
                 } else {
                     ""

@@ -37,6 +37,14 @@ pub(super) struct VerifiedProof {
     forget_after: u64,
 }
 
+impl VerifiedProof {
+    /// Why this proof is refused when its `jti` was recorded by a request running at the same
+    /// time ([`Simulator::commit_proof`] returned `false`).
+    pub fn replayed(&self) -> String {
+        replayed(&self.jti)
+    }
+}
+
 /// Why a proof is refused.
 #[derive(Debug)]
 pub(super) enum ProofFailure {
@@ -71,6 +79,11 @@ fn same_htu(htu: &str, expected: &str) -> bool {
     use crate::proto::url::Url;
     let (Ok(a), Ok(b)) = (Url::parse(htu), Url::parse(expected)) else { return false };
     a.origin() == b.origin() && a.path() == b.path()
+}
+
+/// Why a proof whose `jti` was seen before is refused.
+fn replayed(jti: &str) -> String {
+    format!("the proof's jti {jti:?} was already used with this key: make a new proof for every request (RFC 9449 §11.1)")
 }
 
 impl Simulator {
@@ -163,8 +176,8 @@ impl Simulator {
                 }
             }
         }
-        if self.store.dpop_jtis.contains_key(&(jkt.clone(), jti.to_owned())) {
-            return Err(Invalid(format!("the proof's jti {jti:?} was already used with this key: make a new proof for every request (RFC 9449 §11.1)")));
+        if self.store.dpop_jtis.lock().contains_key(&(jkt.clone(), jti.to_owned())) {
+            return Err(Invalid(replayed(jti)));
         }
         if self.settings.dpop_nonce == DpopNonceMode::Required {
             match claims.get("nonce").and_then(Value::as_str) {
@@ -173,7 +186,7 @@ impl Simulator {
                         "this server requires a nonce in DPoP proofs: retry with the nonce from the DPoP-Nonce header (RFC 9449 §8)".into(),
                     ))
                 }
-                Some(nonce) if !self.store.nonces.contains_key(nonce) => {
+                Some(nonce) if self.store.nonces.lock().get(nonce).is_none_or(|exp| *exp <= now.secs()) => {
                     return Err(ProofFailure::Nonce(
                         "the proof's nonce is unknown or expired: retry with the nonce from this response's DPoP-Nonce header (RFC 9449 §8)".into(),
                     ))
@@ -186,23 +199,20 @@ impl Simulator {
     }
 
     /// Records an accepted proof's `jti`, so a replay is refused (RFC 9449 §11.1). Entries are
-    /// forgotten once the proof's `iat` is out of the window anyway.
-    pub(super) fn commit_proof(&mut self, proof: &VerifiedProof) {
-        self.store.dpop_jtis.insert((proof.jkt.clone(), proof.jti.clone()), proof.forget_after);
+    /// forgotten once the proof's `iat` is out of the window anyway. `false` if the `jti` was
+    /// recorded in the meantime (the same proof sent twice at once): the caller refuses it.
+    #[must_use]
+    pub(super) fn commit_proof(&mut self, proof: &VerifiedProof) -> bool {
+        self.store.dpop_jtis.lock().insert_new((proof.jkt.clone(), proof.jti.clone()), proof.forget_after)
     }
 
     /// Issues a fresh nonce (RFC 9449 §8) valid for `dpopNonceTtlSecs`.
     pub(super) fn fresh_nonce(&mut self, now: Timestamp) -> String {
         use crate::proto::entropy::Entropy as _;
         let nonce = self.rng.token(16);
-        while self.store.nonces.len() >= super::MAX_NONCES {
-            let oldest = self.store.nonces.iter().min_by_key(|(_, exp)| **exp).map(|(n, _)| n.clone());
-            match oldest {
-                Some(n) => self.store.nonces.remove(&n),
-                None => break,
-            };
-        }
-        self.store.nonces.insert(nonce.clone(), now.secs().saturating_add(self.settings.dpop_nonce_ttl_secs));
+        let mut nonces = self.store.nonces.lock();
+        while nonces.len() >= super::MAX_NONCES && nonces.evict_first().is_some() {}
+        nonces.insert(nonce.clone(), now.secs().saturating_add(self.settings.dpop_nonce_ttl_secs));
         nonce
     }
 }

@@ -58,11 +58,12 @@ impl Simulator {
     pub(super) fn code_grant(&mut self, request: &HttpRequest, form: &Form, now: Timestamp, endpoints: &ExternalUrls) -> Result<HttpResponse, SimError> {
         let client = self.authenticate_client(request, form, now)?;
         let code = form.get("code").ok_or_else(|| SimError::invalid_request("code is missing (RFC 6749 §4.1.3)"))?.to_owned();
-        let grant = self.store.codes.get(&code).cloned().ok_or_else(|| invalid_grant("the authorization code is unknown or has expired: log in again"))?;
+        let grant =
+            self.store.codes.lock().get(&code).cloned().ok_or_else(|| invalid_grant("the authorization code is unknown or has expired: log in again"))?;
         if grant.used {
             // RFC 6749 §4.1.2: a code used twice is an attack; the tokens it bought are revoked
             // (those of the same user's other logins are not).
-            self.store.refresh_tokens.retain(|_, r| r.code != code);
+            self.store.refresh_tokens.lock().retain(|_, r| r.code != code);
             return Err(invalid_grant("the authorization code was already used; it is single use (RFC 6749 §4.1.2), and the tokens it bought are revoked"));
         }
         if grant.expires_at <= now.secs() {
@@ -105,9 +106,13 @@ impl Simulator {
         let Some(proof) = proof else {
             return Err(self.dpop_error(400, "invalid_dpop_proof", "send a DPoP proof: the tokens of this lab are DPoP-bound"));
         };
-        self.commit_proof(&proof);
-        if let Some(g) = self.store.codes.get_mut(&code) {
-            g.used = true;
+        if !self.commit_proof(&proof) {
+            return Err(self.dpop_error(400, "invalid_dpop_proof", proof.replayed()));
+        }
+        // Checked and marked under one lock: of two redemptions at once, one wins.
+        let first_use = self.store.codes.lock().get_mut(&code).is_some_and(|g| !std::mem::replace(&mut g.used, true));
+        if !first_use {
+            return Err(invalid_grant("the authorization code was already used; it is single use (RFC 6749 §4.1.2)"));
         }
         let who = Subject {
             client_id: &grant.client_id,
@@ -126,7 +131,14 @@ impl Simulator {
     pub(super) fn refresh_grant(&mut self, request: &HttpRequest, form: &Form, now: Timestamp, endpoints: &ExternalUrls) -> Result<HttpResponse, SimError> {
         let client = self.authenticate_client(request, form, now)?;
         let token = form.get("refresh_token").ok_or_else(|| SimError::invalid_request("refresh_token is missing (RFC 6749 §6)"))?.to_owned();
-        let grant = self.store.refresh_tokens.get(&token).cloned().ok_or_else(|| invalid_grant("the refresh token is unknown, revoked or expired"))?;
+        let grant = self
+            .store
+            .refresh_tokens
+            .lock()
+            .get(&token)
+            .filter(|r| r.expires_at > now.secs())
+            .cloned()
+            .ok_or_else(|| invalid_grant("the refresh token is unknown, revoked or expired"))?;
         if grant.client_id != client.client_id {
             return Err(invalid_grant(format!("the refresh token was issued to client {:?}, not {:?}", grant.client_id, client.client_id)));
         }
@@ -140,7 +152,9 @@ impl Simulator {
                 ));
             }
         }
-        self.commit_proof(&proof);
+        if !self.commit_proof(&proof) {
+            return Err(self.dpop_error(400, "invalid_dpop_proof", proof.replayed()));
+        }
         let who = Subject {
             client_id: &grant.client_id,
             subject: &grant.subject,
@@ -200,7 +214,7 @@ impl Simulator {
                 body["id_token"] = self.issue_jwt("JWT", &id)?.into();
             }
             let refresh = self.rng.token(32);
-            self.store.refresh_tokens.insert(
+            self.store.refresh_tokens.lock().insert(
                 refresh.clone(),
                 RefreshGrant {
                     client_id: who.client_id.into(),

@@ -32,6 +32,7 @@ mod request;
 mod response;
 mod settings;
 mod state;
+mod store;
 mod token;
 
 pub use settings::{
@@ -48,7 +49,8 @@ use crate::proto::jose::{self, Alg, DecodedJwt, JoseError};
 use response::SimError;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::sync::Arc;
+use store::{Expiring, Locked};
 
 /// A dynamic client as [`Simulator::dynamic_clients`] shows it (RFC 7591 §3.2.1 metadata,
 /// without the secret).
@@ -79,6 +81,23 @@ impl DynamicClientInfo {
 struct DynamicClient {
     info: DynamicClientInfo,
     secret_sha256: [u8; 32],
+    /// When the registration is forgotten (seconds; `u64::MAX`: never), from
+    /// [`SimSettings::dynamic_client_ttl_secs`].
+    forget_at: u64,
+}
+
+/// A change to the client database, for a host that keeps a copy of it (the local server's
+/// SQLite file). Recorded only after [`Simulator::record_client_changes`]; expiry is not
+/// recorded (the copy applies [`SimSettings::dynamic_client_ttl_secs`] itself).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClientChange {
+    /// A client was registered: one entry of [`Simulator::export_state`]'s `dynamicClients`
+    /// (its secret only as a hash).
+    Added(Value),
+    /// A client was forgotten to make room (`maxDynamicClients`).
+    Removed(String),
+    /// Every client was dropped ([`Simulator::reset_database`]).
+    Cleared,
 }
 
 /// A one-time initial access token (`scope=dcr`).
@@ -89,28 +108,49 @@ struct DcrToken {
     used: bool,
 }
 
-/// Server state: the client database (dynamic clients) and the replay and nonce stores. Every
-/// map is ordered, so iteration (and so every response) is deterministic.
-#[derive(Clone, Debug, Default)]
+/// Server state: the client database (dynamic clients) and the replay and nonce stores, each
+/// behind its own lock with its own expiry queue (see [`store`]). Every map is ordered, so
+/// iteration (and so every response) is deterministic.
+#[derive(Debug)]
 struct Store {
-    dynamic_clients: BTreeMap<String, DynamicClient>,
-    dcr_tokens: BTreeMap<String, DcrToken>,
-    /// `(client_id, jti)` of accepted client assertions → when the entry may be forgotten.
-    assertion_jtis: BTreeMap<(String, String), u64>,
-    /// `(jkt, jti)` of accepted DPoP proofs → when the entry may be forgotten.
-    dpop_jtis: BTreeMap<(String, String), u64>,
+    dynamic_clients: Locked<Expiring<String, DynamicClient>>,
+    dcr_tokens: Locked<Expiring<String, DcrToken>>,
+    /// `(client_id, jti)` of accepted client assertions → the last second the entry is kept.
+    assertion_jtis: Locked<Expiring<(String, String), u64>>,
+    /// `(jkt, jti)` of accepted DPoP proofs → the last second the entry is kept.
+    dpop_jtis: Locked<Expiring<(String, String), u64>>,
     /// Server DPoP nonces → expiry.
-    nonces: BTreeMap<String, u64>,
+    nonces: Locked<Expiring<String, u64>>,
     /// HAAPI sessions by id.
-    sessions: BTreeMap<String, haapi::Session>,
+    sessions: Locked<Expiring<String, haapi::Session>>,
     /// Authorization codes.
-    codes: BTreeMap<String, haapi::CodeGrant>,
+    codes: Locked<Expiring<String, haapi::CodeGrant>>,
     /// Refresh tokens.
-    refresh_tokens: BTreeMap<String, haapi::RefreshGrant>,
+    refresh_tokens: Locked<Expiring<String, haapi::RefreshGrant>>,
     /// HAAPI tokens this server issued → (expiry, claims), at most [`MAX_CACHED_HAAPI_TOKENS`]: a
     /// token presented exactly as issued needs no signature check (each HAAPI request presents
     /// one); any other is verified with the signing key as before.
-    haapi_tokens: BTreeMap<String, (u64, serde_json::Map<String, serde_json::Value>)>,
+    haapi_tokens: Locked<Expiring<String, (u64, serde_json::Map<String, serde_json::Value>)>>,
+    /// Changes to `dynamic_clients` not yet taken by the host; `None`: not recorded. Pushed
+    /// while the client store's lock is held, so their order is the store's.
+    client_journal: Locked<Option<Vec<ClientChange>>>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            dynamic_clients: Locked::new(Expiring::new(|c| c.forget_at)),
+            dcr_tokens: Locked::new(Expiring::new(|t| t.expires_at)),
+            assertion_jtis: Locked::new(Expiring::new(|exp| exp.saturating_add(1))),
+            dpop_jtis: Locked::new(Expiring::new(|exp| exp.saturating_add(1))),
+            nonces: Locked::new(Expiring::new(|exp| *exp)),
+            sessions: Locked::new(Expiring::new(|s| s.expires_at)),
+            codes: Locked::new(Expiring::new(|c| c.expires_at)),
+            refresh_tokens: Locked::new(Expiring::new(|r| r.expires_at)),
+            haapi_tokens: Locked::new(Expiring::new(|(exp, _)| *exp)),
+            client_journal: Locked::new(None),
+        }
+    }
 }
 
 /// Most issued HAAPI tokens remembered at once; beyond it new ones are verified by signature.
@@ -121,16 +161,18 @@ const MAX_CACHED_HAAPI_TOKENS: usize = 1024;
 const MAX_NONCES: usize = 1024;
 
 impl Store {
-    /// Forgets everything that has expired at `now` (seconds).
-    fn prune(&mut self, now: u64) {
-        self.dcr_tokens.retain(|_, t| t.expires_at > now);
-        self.assertion_jtis.retain(|_, exp| *exp >= now);
-        self.dpop_jtis.retain(|_, exp| *exp >= now);
-        self.nonces.retain(|_, exp| *exp > now);
-        self.sessions.retain(|_, s| s.expires_at > now);
-        self.codes.retain(|_, c| c.expires_at > now);
-        self.refresh_tokens.retain(|_, r| r.expires_at > now);
-        self.haapi_tokens.retain(|_, (exp, _)| *exp > now);
+    /// Forgets everything that has expired at `now` (seconds). Each store pops only its due
+    /// entries from its expiry queue; nothing is scanned.
+    fn prune(&self, now: u64) {
+        self.dcr_tokens.lock().prune(now);
+        self.assertion_jtis.lock().prune(now);
+        self.dpop_jtis.lock().prune(now);
+        self.nonces.lock().prune(now);
+        self.sessions.lock().prune(now);
+        self.codes.lock().prune(now);
+        self.refresh_tokens.lock().prune(now);
+        self.dynamic_clients.lock().prune(now);
+        self.haapi_tokens.lock().prune(now);
     }
 }
 
@@ -146,12 +188,16 @@ pub struct Simulator {
     verify_key: VerifyKey,
     /// Its `kid`: the RFC 7638 thumbprint of its public JWK.
     signing_kid: String,
-    store: Store,
+    /// Shared by every [`Simulator::worker`] of this server.
+    store: Arc<Store>,
 }
 
 impl std::fmt::Debug for Simulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Simulator").field("issuer", &self.settings.issuer).field("dynamic_clients", &self.store.dynamic_clients.len()).finish_non_exhaustive()
+        f.debug_struct("Simulator")
+            .field("issuer", &self.settings.issuer)
+            .field("dynamic_clients", &self.store.dynamic_clients.lock().len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -168,7 +214,26 @@ impl Simulator {
         let signing_der = signing_key.to_pkcs8_der();
         let verify_key = VerifyKey::from_jwk(signing_key.public_jwk()).expect("a P-256 public JWK is a verification key");
         let endpoints = settings.validate();
-        Simulator { settings, endpoints, rng, signing_key, signing_der, verify_key, signing_kid, store: Store::default() }
+        Simulator { settings, endpoints, rng, signing_key, signing_der, verify_key, signing_kid, store: Arc::new(Store::default()) }
+    }
+
+    /// Another handle on the same server, for another thread: it shares every store (clients,
+    /// tokens, replay caches, sessions) and has its own randomness, seeded from this handle's.
+    /// Settings are copied as they are now ([`Simulator::register_main_client_key`] on one
+    /// handle later does not reach the others). A host that runs requests in parallel gives each
+    /// thread its own handle; one handle alone behaves exactly as before (deterministic).
+    pub fn worker(&mut self) -> Simulator {
+        use rand_core::RngCore as _;
+        Simulator {
+            settings: self.settings.clone(),
+            endpoints: self.endpoints.clone(),
+            rng: SeededEntropy::new(self.rng.next_u64()),
+            signing_key: self.signing_key.clone(),
+            signing_der: self.signing_der.clone(),
+            verify_key: self.verify_key.clone(),
+            signing_kid: self.signing_kid.clone(),
+            store: Arc::clone(&self.store),
+        }
     }
 
     /// Signs a JWT this server issues (ES256, `kid` of the signing key, the given `typ`).
@@ -195,14 +260,44 @@ impl Simulator {
 
     /// The registered dynamic clients, ordered by `client_id` (RFC 7591 §3.2.1).
     pub fn dynamic_clients(&self) -> Vec<DynamicClientInfo> {
-        self.store.dynamic_clients.values().map(|c| c.info.clone()).collect()
+        self.store.dynamic_clients.lock().values().map(|c| c.info.clone()).collect()
+    }
+
+    /// Test hook of the local server (feature `test-hooks`): panics while holding the locks of the
+    /// dcr-token and client stores, so a test can check that later requests still work.
+    #[cfg(feature = "test-hooks")]
+    #[doc(hidden)]
+    pub fn panic_holding_locks(&self) {
+        let _tokens = self.store.dcr_tokens.lock();
+        let _clients = self.store.dynamic_clients.lock();
+        panic!("test hook: a panic while the simulator's stores are locked");
     }
 
     /// Drops every dynamic client, as when Curity's database is recreated. A device that still
     /// holds its old client then gets 401 `invalid_client` and must register again (PROTOCOL.md
     /// §11 point 2). HAAPI tokens of dropped clients stop working too.
     pub fn reset_database(&mut self) {
-        self.store.dynamic_clients.clear();
+        let mut clients = self.store.dynamic_clients.lock();
+        clients.clear();
+        if let Some(journal) = self.store.client_journal.lock().as_mut() {
+            journal.push(ClientChange::Cleared);
+        }
+    }
+
+    /// From now on, records every change to the client database for
+    /// [`Simulator::take_client_changes`] (for every handle of this server).
+    pub fn record_client_changes(&self) {
+        self.store.client_journal.lock().get_or_insert_with(Vec::new);
+    }
+
+    /// The changes recorded since the last call, oldest first.
+    pub fn take_client_changes(&self) -> Vec<ClientChange> {
+        self.store.client_journal.lock().as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Whether changes wait to be taken (cheaper than taking them).
+    pub fn has_client_changes(&self) -> bool {
+        self.store.client_journal.lock().as_ref().is_some_and(|j| !j.is_empty())
     }
 
     /// Registers a public JWK (RFC 7517 §4) for the main client's `private_key_jwt`

@@ -5,7 +5,7 @@ use super::client_auth::secret_hash;
 use super::request::{authorization, media_type};
 use super::response::{json_ok, SimError};
 use super::settings::HAAPI_SCOPE;
-use super::{DynamicClient, DynamicClientInfo, Simulator};
+use super::{ClientChange, DynamicClient, DynamicClientInfo, Simulator};
 use crate::proto::clock::Timestamp;
 use crate::proto::entropy::Entropy as _;
 use crate::proto::http::{HttpRequest, HttpResponse};
@@ -88,7 +88,26 @@ impl Simulator {
         let ttl = self.settings.dynamic_client_secret_ttl_secs;
         let secret_expires_at = if ttl == 0 { 0 } else { issued_at.saturating_add(ttl) };
         let info = DynamicClientInfo { client_id: client_id.clone(), template: template.client_id.clone(), issued_at, secret_expires_at, registered_by };
-        self.store.dynamic_clients.insert(client_id.clone(), DynamicClient { info, secret_sha256: secret_hash(&secret) });
+        let lifetime = self.settings.dynamic_client_ttl_secs;
+        let forget_at = if lifetime == 0 { u64::MAX } else { issued_at.saturating_add(lifetime) };
+        {
+            let mut clients = self.store.dynamic_clients.lock();
+            // At the cap the registration that leaves first (the oldest) makes room: its device
+            // meets the stale-client path (401 invalid_client) and registers again.
+            let mut evicted = Vec::new();
+            while clients.len() >= self.settings.max_dynamic_clients.max(1) {
+                match clients.evict_first() {
+                    Some(id) => evicted.push(id),
+                    None => break,
+                }
+            }
+            let client = DynamicClient { info, secret_sha256: secret_hash(&secret), forget_at };
+            if let Some(journal) = self.store.client_journal.lock().as_mut() {
+                journal.extend(evicted.into_iter().map(ClientChange::Removed));
+                journal.push(ClientChange::Added(super::state::export_client(&client)));
+            }
+            clients.insert(client_id.clone(), client);
+        }
         Ok(json_ok(
             201,
             &json!({
@@ -123,7 +142,8 @@ impl Simulator {
                 return Err(SimError::bearer_invalid_token(format!("use Authorization: Bearer <dcr token> (RFC 6750 §2.1), not the {scheme} scheme")))
             }
         };
-        let Some(record) = self.store.dcr_tokens.get_mut(&token) else {
+        let mut tokens = self.store.dcr_tokens.lock();
+        let Some(record) = tokens.get_mut(&token) else {
             return Err(SimError::bearer_invalid_token(
                 "the bearer token is not a dcr token this server issued, or it expired: get a new one (client_credentials, scope=dcr)",
             ));

@@ -16,6 +16,11 @@ pub(crate) fn request_url(request: &HttpRequest) -> Option<Url> {
     }
 }
 
+/// Most parameters read from one form body or query (a token request has fewer than ten).
+/// More is refused before anything is decoded, so the work a request causes stays linear in its
+/// size and small.
+pub(crate) const MAX_PARAMS: usize = 64;
+
 /// The first name that occurs twice, found in one pass.
 fn first_duplicate<'a>(names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let mut seen = HashSet::new();
@@ -40,7 +45,12 @@ impl Form {
             Some(other) => return Err(SimError::invalid_request(format!("the body must be application/x-www-form-urlencoded (RFC 6749 §3.2), not {other}"))),
             None => return Err(SimError::invalid_request("no Content-Type: send the parameters as application/x-www-form-urlencoded (RFC 6749 §3.2)")),
         }
-        let params: Vec<(String, String)> = form_urlencoded::parse(request.body.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
+        let body = request.body.as_deref().unwrap_or("");
+        let count = body.split('&').filter(|p| !p.is_empty()).count();
+        if count > MAX_PARAMS {
+            return Err(SimError::invalid_request(format!("the form has {count} parameters; this server reads at most {MAX_PARAMS}")));
+        }
+        let params: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes()).into_owned().collect();
         if let Some(name) = first_duplicate(params.iter().map(|(n, _)| n.as_str())) {
             return Err(SimError::invalid_request(format!("parameter {name:?} appears more than once; send each parameter once (RFC 6749 §3.2)")));
         }

@@ -50,6 +50,13 @@ pub struct SimSettings {
     /// (`client_secret_expires_at: 0`, RFC 7591 §3.2.1). Default 0.
     /// NOT FOUND (PROTOCOL.md §2.2 F2): Curity's templatized DCR response is not public.
     pub dynamic_client_secret_ttl_secs: u64,
+    /// How long the server keeps a dynamic client's registration, in seconds from its
+    /// registration; 0 = until the database is reset. Default 0. A device whose client was
+    /// forgotten gets 401 `invalid_client` and registers again (PROTOCOL.md §11 point 2).
+    pub dynamic_client_ttl_secs: u64,
+    /// Most dynamic clients kept at once; at the cap a registration forgets the registration that
+    /// would leave first (the oldest). Default 100000.
+    pub max_dynamic_clients: usize,
     /// Whether DPoP proofs must carry a server nonce (RFC 9449 §8, §9). Default `"off"`.
     /// Default `"required"`, as for new Curity clients (`use-legacy-dpop` false is the default,
     /// docs/protocol.md §4); `"off"` behaves as `use-legacy-dpop` true.
@@ -209,6 +216,8 @@ impl Default for SimSettings {
             haapi_token_ttl_secs: 600,
             dpop_iat_window_secs: 60,
             dynamic_client_secret_ttl_secs: 0,
+            dynamic_client_ttl_secs: 0,
+            max_dynamic_clients: 100_000,
             dpop_nonce: DpopNonceMode::Required,
             dpop_nonce_ttl_secs: 300,
             accept_audience: AcceptAudience::TokenEndpoint,

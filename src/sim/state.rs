@@ -28,22 +28,26 @@ struct Exported {
     dynamic_clients: Vec<ExportedClient>,
 }
 
+/// One client as [`Simulator::export_state`] lists it.
+pub(super) fn export_client(c: &DynamicClient) -> Value {
+    serde_json::to_value(exported(c)).unwrap_or_default()
+}
+
+fn exported(c: &DynamicClient) -> ExportedClient {
+    ExportedClient {
+        client_id: c.info.client_id.clone(),
+        template: c.info.template.clone(),
+        issued_at: c.info.issued_at,
+        secret_expires_at: c.info.secret_expires_at,
+        registered_by: c.info.registered_by.clone(),
+        secret_sha256: b64url(&c.secret_sha256),
+    }
+}
+
 impl Simulator {
     /// The client database as JSON (`{version, issuer, dynamicClients}`); secrets only as hashes.
     pub fn export_state(&self) -> Value {
-        let dynamic_clients = self
-            .store
-            .dynamic_clients
-            .values()
-            .map(|c| ExportedClient {
-                client_id: c.info.client_id.clone(),
-                template: c.info.template.clone(),
-                issued_at: c.info.issued_at,
-                secret_expires_at: c.info.secret_expires_at,
-                registered_by: c.info.registered_by.clone(),
-                secret_sha256: b64url(&c.secret_sha256),
-            })
-            .collect();
+        let dynamic_clients = self.store.dynamic_clients.lock().values().map(exported).collect();
         serde_json::to_value(Exported { version: 1, issuer: self.settings.issuer.clone(), dynamic_clients }).unwrap_or_default()
     }
 
@@ -57,7 +61,8 @@ impl Simulator {
         if exported.issuer != self.settings.issuer {
             return Err(format!("the database belongs to issuer {}, not {}", exported.issuer, self.settings.issuer));
         }
-        let mut clients = std::collections::BTreeMap::new();
+        let lifetime = self.settings.dynamic_client_ttl_secs;
+        let mut clients = Vec::with_capacity(exported.dynamic_clients.len());
         for c in exported.dynamic_clients {
             let hash: [u8; 32] = b64url_decode(&c.secret_sha256).ok().and_then(|h| h.try_into().ok()).ok_or("a secret hash is malformed")?;
             let info = DynamicClientInfo {
@@ -67,9 +72,14 @@ impl Simulator {
                 secret_expires_at: c.secret_expires_at,
                 registered_by: c.registered_by,
             };
-            clients.insert(c.client_id, DynamicClient { info, secret_sha256: hash });
+            let forget_at = if lifetime == 0 { u64::MAX } else { c.issued_at.saturating_add(lifetime) };
+            clients.push((c.client_id, DynamicClient { info, secret_sha256: hash, forget_at }));
         }
-        self.store.dynamic_clients = clients;
+        let mut store = self.store.dynamic_clients.lock();
+        store.clear();
+        for (id, client) in clients {
+            store.insert(id, client);
+        }
         Ok(())
     }
 }

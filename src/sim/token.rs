@@ -73,7 +73,10 @@ impl Simulator {
         }
         let token = self.rng.token(32);
         let ttl = self.settings.dcr_token_ttl_secs;
-        self.store.dcr_tokens.insert(token.clone(), DcrToken { client_id: client.client_id.clone(), expires_at: now.secs().saturating_add(ttl), used: false });
+        self.store
+            .dcr_tokens
+            .lock()
+            .insert(token.clone(), DcrToken { client_id: client.client_id.clone(), expires_at: now.secs().saturating_add(ttl), used: false });
         Ok(json_ok(200, &json!({ "access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": DCR_SCOPE })))
     }
 
@@ -120,7 +123,9 @@ impl Simulator {
                     .with_header("dpop-nonce", nonce));
             }
         };
-        self.commit_proof(&proof);
+        if !self.commit_proof(&proof) {
+            return Err(SimError::new(400, "invalid_dpop_proof", proof.replayed()));
+        }
         let ttl = self.settings.haapi_token_ttl_secs;
         let scope = scopes.join(" ");
         let mut claims = json!({
@@ -137,8 +142,11 @@ impl Simulator {
         let assurance = &self.settings.client_assurance;
         claims[assurance.claim.as_str()] = json!(assurance.fallback);
         let token = self.issue_jwt("at+jwt", &claims)?;
-        if let (Value::Object(claims), true) = (claims, self.store.haapi_tokens.len() < super::MAX_CACHED_HAAPI_TOKENS) {
-            self.store.haapi_tokens.insert(token.clone(), (now.secs().saturating_add(ttl), claims));
+        if let Value::Object(claims) = claims {
+            let mut cache = self.store.haapi_tokens.lock();
+            if cache.len() < super::MAX_CACHED_HAAPI_TOKENS {
+                cache.insert(token.clone(), (now.secs().saturating_add(ttl), claims));
+            }
         }
         let mut response = json_ok(200, &json!({ "access_token": token, "token_type": "DPoP", "expires_in": ttl, "scope": scope }));
         if self.settings.dpop_nonce == DpopNonceMode::Required {

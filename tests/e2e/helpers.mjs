@@ -202,7 +202,9 @@ export async function startLabServer() {
       s.close(() => ok(p));
     });
   });
-  const child = spawn(bin, ["--host", "127.0.0.1", "--port", String(port), "--root", REPO_ROOT], { stdio: ["ignore", "pipe", "pipe"] });
+  // The pages come from the tests' own static server (another loopback port): allow it (CORS).
+  const args = ["--host", "127.0.0.1", "--port", String(port), "--root", REPO_ROOT, "--allow-origin", "http://127.0.0.1:*", "--log", "off"];
+  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout.on("data", (d) => { output += d; });
   child.stderr.on("data", (d) => { output += d; });

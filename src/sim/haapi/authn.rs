@@ -50,20 +50,20 @@ impl Simulator {
                 "messages": [{ "text": "Password reset is not simulated. The demo accounts are in the simulator's settings (authentication.users).", "classList": ["info"] }]
             }),
             ("/device-approval", "GET") => {
-                if let Some(s) = self.store.sessions.get_mut(&id) {
+                if let Some(s) = self.store.sessions.lock().get_mut(&id) {
                     s.poll = Some(PollState::Pending { polls: 0 });
                 }
                 polling(&base, "pending")
             }
             ("/device-approval/poll", "GET") => self.poll(&base, &id)?,
             ("/device-approval/cancel", "POST") => {
-                if let Some(s) = self.store.sessions.get_mut(&id) {
+                if let Some(s) = self.store.sessions.lock().get_mut(&id) {
                     s.poll = None;
                 }
                 selector(&base)
             }
             ("/device-approval/done", "POST") => {
-                let approved = self.store.sessions.get(&id).is_some_and(|s| s.poll == Some(PollState::Approved));
+                let approved = self.store.sessions.lock().get(&id).is_some_and(|s| s.poll == Some(PollState::Approved));
                 if !approved {
                     return Err(self.problem(
                         "authentication-failed",
@@ -98,7 +98,7 @@ impl Simulator {
     /// The username/password form's `POST`.
     fn check_password(&mut self, request: &HttpRequest, id: &str, now: Timestamp) -> Result<Value, SimError> {
         let max = self.settings.authentication.max_failed_attempts;
-        let failures = self.store.sessions.get(id).map_or(0, |s| s.failures);
+        let failures = self.store.sessions.lock().get(id).map_or(0, |s| s.failures);
         if failures >= max {
             return Err(self.too_many(max));
         }
@@ -121,7 +121,7 @@ impl Simulator {
             .cloned();
         let Some(user) = user else {
             let failures = failures + 1;
-            if let Some(s) = self.store.sessions.get_mut(id) {
+            if let Some(s) = self.store.sessions.lock().get_mut(id) {
                 s.failures = failures;
             }
             if failures >= max {
@@ -148,7 +148,8 @@ impl Simulator {
     /// Someone logged in: back to authorize, which now answers with the code.
     fn log_in(&mut self, id: &str, subject: String, amr: &'static str, now: Timestamp) -> Result<Value, SimError> {
         let authorize = self.settings.paths.authorize.clone();
-        let session = self.store.sessions.get_mut(id).ok_or_else(|| SimError::server_error("the session vanished"))?;
+        let mut sessions = self.store.sessions.lock();
+        let session = sessions.get_mut(id).ok_or_else(|| SimError::server_error("the session vanished"))?;
         session.subject = Some(subject);
         session.amr = amr;
         session.auth_time = now.secs();
@@ -160,7 +161,8 @@ impl Simulator {
     /// One poll: counts, and ends as the page's other device or the settings decide.
     fn poll(&mut self, base: &str, id: &str) -> Result<Value, SimError> {
         let (outcome, after) = (self.settings.authentication.polling_outcome, self.settings.authentication.polls_until_outcome);
-        let session = self.store.sessions.get_mut(id).ok_or_else(|| SimError::server_error("the session vanished"))?;
+        let mut sessions = self.store.sessions.lock();
+        let session = sessions.get_mut(id).ok_or_else(|| SimError::server_error("the session vanished"))?;
         let state = match session.poll.clone() {
             None => {
                 return Err(self.problem(

@@ -175,7 +175,7 @@ impl Simulator {
                 return Err(self.dpop_error(401, "invalid_token", "the DPoP credentials are empty: send Authorization: DPoP <HAAPI access token>"))
             }
             Some((scheme, token)) => {
-                let extra = if self.store.dcr_tokens.contains_key(&token) {
+                let extra = if self.store.dcr_tokens.lock().contains_key(&token) {
                     " This is the one-time dcr token: it is valid only at the registration endpoint."
                 } else {
                     ""
@@ -212,7 +212,9 @@ impl Simulator {
                 ),
             ));
         }
-        self.commit_proof(&proof);
+        if !self.commit_proof(&proof) {
+            return Err(self.dpop_error(401, "invalid_dpop_proof", proof.replayed()));
+        }
         Ok(Guarded { token: haapi, proof })
     }
 
@@ -235,7 +237,7 @@ impl Simulator {
                 json!({ "messages": [{ "text": "Send the Session-Id header with the value of the last Set-Session-Id response header.", "classList": ["error"] }] }),
             ));
         };
-        let Some(session) = self.store.sessions.get(id).filter(|s| s.expires_at > now.secs()) else {
+        let Some(session) = self.store.sessions.lock().get(id).filter(|s| s.expires_at > now.secs()).cloned() else {
             return Err(self.problem(
                 "unexpected",
                 "Unknown session",
@@ -264,7 +266,7 @@ impl Simulator {
         let guarded = self.haapi_guard(request, &endpoints.authorize, now, endpoints)?;
         if request.header("session-id").is_some() {
             let id = self.session_of(request, &guarded, now)?;
-            if self.store.sessions.get(&id).is_some_and(|s| s.subject.is_some()) {
+            if self.store.sessions.lock().get(&id).is_some_and(|s| s.subject.is_some()) {
                 return self.authorization_response(&id, now, endpoints);
             }
             let body = redirection(&self.settings.paths.authentication.clone());
@@ -283,7 +285,7 @@ impl Simulator {
             failures: 0,
             poll: None,
         };
-        self.store.sessions.insert(id.clone(), session);
+        self.store.sessions.lock().insert(id.clone(), session);
         let body = redirection(&self.settings.paths.authentication.clone());
         Ok(self.answer(&body, Some(&id), now))
     }
@@ -344,7 +346,7 @@ impl Simulator {
 
     /// The code, for a session someone logged in to.
     fn authorization_response(&mut self, id: &str, now: Timestamp, endpoints: &ExternalUrls) -> Result<HttpResponse, SimError> {
-        let session = self.store.sessions.remove(id).ok_or_else(|| self.problem("unexpected", "Unknown session", json!({})))?;
+        let session = self.store.sessions.lock().remove(id).ok_or_else(|| self.problem("unexpected", "Unknown session", json!({})))?;
         let code = self.rng.token(32);
         let grant = CodeGrant {
             client_id: session.client_id.clone(),
@@ -360,7 +362,7 @@ impl Simulator {
             expires_at: now.secs().saturating_add(self.settings.code_ttl_secs),
             used: false,
         };
-        self.store.codes.insert(code.clone(), grant);
+        self.store.codes.lock().insert(code.clone(), grant);
         let mut properties = json!({ "code": code, "iss": endpoints.issuer });
         let mut query = crate::proto::http::encode_form([("code", code.as_str()), ("iss", endpoints.issuer.as_str())]);
         if let Some(state) = &session.request.state {
@@ -384,20 +386,18 @@ impl Simulator {
     /// the HAAPI scope, bound with `cnf.jkt`, for a client that still exists.
     fn check_haapi_token(&self, token: &str, now: Timestamp, endpoints: &ExternalUrls) -> Result<HaapiToken, SimError> {
         let invalid = |why: String| self.dpop_error(401, "invalid_token", why);
-        if self.store.dcr_tokens.contains_key(token) {
+        if self.store.dcr_tokens.lock().contains_key(token) {
             return Err(invalid(
                 "this is the one-time dcr token; it is valid only at the registration endpoint. Get a HAAPI token (scope urn:se:curity:scopes:haapi) with the dynamic client".into(),
             ));
         }
         // A token this server issued, byte for byte, carries its signature; any other is verified.
-        let verified;
-        let claims = match self.store.haapi_tokens.get(token) {
-            Some((_, claims)) => claims,
-            None => {
-                verified = self.verify_own_token(token).map_err(|e| invalid(format!("the access token is not a HAAPI token issued by this server: {e}")))?;
-                &verified.claims
-            }
+        let cached = self.store.haapi_tokens.lock().get(token).map(|(_, claims)| claims.clone());
+        let claims = match cached {
+            Some(claims) => claims,
+            None => self.verify_own_token(token).map_err(|e| invalid(format!("the access token is not a HAAPI token issued by this server: {e}")))?.claims,
         };
+        let claims = &claims;
         if claims.get("iss").and_then(Value::as_str) != Some(endpoints.issuer.as_str()) {
             return Err(invalid(format!("the access token's iss is not {}", endpoints.issuer)));
         }
@@ -415,7 +415,7 @@ impl Simulator {
             .and_then(Value::as_str)
             .ok_or_else(|| invalid("the access token is not DPoP-bound (no cnf.jkt)".into()))?;
         let client_id = claims.get("client_id").and_then(Value::as_str).unwrap_or("");
-        if !self.store.dynamic_clients.contains_key(client_id) {
+        if !self.store.dynamic_clients.lock().contains_key(client_id) {
             return Err(invalid(format!("client {client_id:?} of this token is no longer registered (database reset?): register again")));
         }
         Ok(HaapiToken { client_id: client_id.to_owned(), jkt: jkt.to_owned() })
@@ -435,7 +435,7 @@ impl Simulator {
     /// panel). Returns how many sessions it reached.
     pub fn decide_polling(&mut self, approve: bool) -> usize {
         let mut n = 0;
-        for session in self.store.sessions.values_mut() {
+        for session in self.store.sessions.lock().values_mut() {
             if matches!(session.poll, Some(PollState::Pending { .. })) {
                 session.poll = Some(if approve { PollState::Approved } else { PollState::Denied });
                 n += 1;

@@ -1,0 +1,449 @@
+//! The local server over real sockets on 127.0.0.1: the binary, started on a free port for each
+//! test, answers each bad input as it should while another connection keeps getting answers from
+//! the simulator. Needs the test-only panic route:
+//! `cargo test --features server,test-hooks --test server_http` (scripts/test.sh runs it).
+
+#[path = "support/sim.rs"]
+mod support;
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::{basic, DpopKey, HAAPI, MAIN};
+
+const DISCOVERY: &str = "/oauth/v2/oauth-anonymous/.well-known/openid-configuration";
+
+struct Server {
+    child: Child,
+    addr: String,
+    /// What the server printed after its first line.
+    output: std::sync::mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        Server::start_logging(false, extra)
+    }
+
+    fn start_logging(log: bool, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_haapi-lab-server"))
+            .args(["--host", "127.0.0.1", "--port", "0", "--log", if log { "lines" } else { "off" }, "--root", env!("CARGO_MANIFEST_DIR")])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the server binary");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().expect("the server prints where it listens").unwrap();
+        let addr = first.strip_prefix("haapi-lab: listening on http://").expect("an address").to_owned();
+        // Keep reading its output so that it never blocks on a full pipe.
+        let (tx, output) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Server { child, addr, output }
+    }
+
+    fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
+    }
+}
+
+/// Sends raw bytes (a whole HTTP/1.1 request with `Connection: close`) and reads the answer.
+fn exchange(addr: &str, raw: &[u8]) -> Answer {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.write_all(raw).expect("send");
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).expect("read");
+    let text = String::from_utf8_lossy(&bytes);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
+    let mut lines = head.split("\r\n");
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("a status line");
+    let headers = lines.filter_map(|l| l.split_once(':')).map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned())).collect();
+    Answer { status, headers, body: body.to_owned() }
+}
+
+fn raw_request(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
+    let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for (n, v) in headers {
+        raw.push_str(&format!("{n}: {v}\r\n"));
+    }
+    if !body.is_empty() || method == "POST" {
+        raw.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    raw.push_str("\r\n");
+    raw.push_str(body);
+    raw.into_bytes()
+}
+
+fn send(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+    exchange(addr, &raw_request(method, path, headers, body))
+}
+
+const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
+
+fn dcr_token(addr: &str) -> Answer {
+    let auth = basic(MAIN, "Password1");
+    send(addr, "POST", "/oauth/v2/oauth-token", &[FORM, ("Authorization", &auth)], "grant_type=client_credentials&scope=dcr")
+}
+
+/// Registers a dynamic client over HTTP: `(client_id, secret)`.
+fn register(addr: &str) -> (String, String) {
+    let token = dcr_token(addr);
+    assert_eq!(token.status, 200, "{token:?}");
+    let bearer = format!("Bearer {}", token.json()["access_token"].as_str().unwrap());
+    let r = send(
+        addr,
+        "POST",
+        "/token-service/oauth-registration",
+        &[("Content-Type", "application/json"), ("Authorization", &bearer)],
+        r#"{"software_id":"haapi-template-client"}"#,
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+    let b = r.json();
+    (b["client_id"].as_str().unwrap().to_owned(), b["client_secret"].as_str().unwrap().to_owned())
+}
+
+/// Another connection asking the simulator for its discovery document, over and over, until the
+/// guard is dropped. Every answer must be a 200 with the document.
+struct Background {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicUsize>,
+    failures: Arc<std::sync::Mutex<Vec<String>>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Background {
+    fn start(addr: &str) -> Background {
+        let (stop, ok, failures) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)), Arc::new(std::sync::Mutex::new(Vec::new())));
+        let (addr, s, o, f) = (addr.to_owned(), stop.clone(), ok.clone(), failures.clone());
+        let thread = thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                let a = send(&addr, "GET", DISCOVERY, &[], "");
+                if a.status == 200 && a.json()["token_endpoint"].is_string() {
+                    o.fetch_add(1, Ordering::SeqCst);
+                } else {
+                    f.lock().unwrap().push(format!("{a:?}"));
+                }
+            }
+        });
+        Background { stop, ok, failures, thread: Some(thread) }
+    }
+
+    /// Waits until the other connection has had `n` more answers than now (proof that the server
+    /// went on serving it), then checks that none of its answers failed.
+    fn served_more(&self, n: usize) {
+        let target = self.ok.load(Ordering::SeqCst) + n;
+        let give_up = Instant::now() + Duration::from_secs(120);
+        while self.ok.load(Ordering::SeqCst) < target {
+            assert!(Instant::now() < give_up, "the concurrent connection stopped getting answers");
+            thread::sleep(Duration::from_millis(5));
+        }
+        let failures = self.failures.lock().unwrap();
+        assert!(failures.is_empty(), "the concurrent connection got failures: {failures:?}");
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn a_form_with_thousands_of_parameters_is_refused_while_others_are_served() {
+    let server = Server::start(&[]);
+    let background = Background::start(&server.addr);
+    // 64 KB of distinct names (base 36, no values): the duplicate check was quadratic in their
+    // number.
+    let mut body = String::from("grant_type=client_credentials&scope=dcr");
+    let mut i = 0u32;
+    while body.len() < 64 * 1024 - 16 {
+        let (mut n, mut name) = (i, Vec::new());
+        loop {
+            name.push(char::from_digit(n % 36, 36).unwrap());
+            n /= 36;
+            if n == 0 {
+                break;
+            }
+        }
+        body.push('&');
+        body.extend(name);
+        i += 1;
+    }
+    assert!(i > 15_000, "{i} parameters");
+    let auth = basic(MAIN, "Password1");
+    let senders: Vec<_> = (0..8)
+        .map(|_| {
+            let (addr, body, auth) = (server.addr.clone(), body.clone(), auth.clone());
+            thread::spawn(move || send(&addr, "POST", "/oauth/v2/oauth-token", &[FORM, ("Authorization", &auth)], &body))
+        })
+        .collect();
+    for s in senders {
+        let a = s.join().unwrap();
+        assert_eq!(a.status, 400, "{a:?}");
+        assert_eq!(a.json()["error"], "invalid_request");
+        assert!(a.json()["error_description"].as_str().unwrap().contains("at most 64"), "{a:?}");
+    }
+    background.served_more(3);
+    // The same request without the extra parameters is fine.
+    assert_eq!(dcr_token(&server.addr).status, 200);
+}
+
+#[test]
+fn repeated_dpop_headers_reach_the_simulator_as_repeated() {
+    let server = Server::start(&[]);
+    let background = Background::start(&server.addr);
+    let (id, secret) = register(&server.addr);
+    let auth = basic(&id, &secret);
+    let htu = format!("{}/oauth/v2/oauth-token", server.origin());
+    let key = DpopKey::new(7);
+    let body = format!("grant_type=client_credentials&scope={}", HAAPI.replace(':', "%3A"));
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    // Nonce mode (the default): the first proof earns a nonce.
+    let first = key.proof("POST", &htu, now, None);
+    let a = send(&server.addr, "POST", "/oauth/v2/oauth-token", &[FORM, ("Authorization", &auth), ("DPoP", &first)], &body);
+    assert_eq!((a.status, a.json()["error"].as_str()), (400, Some("use_dpop_nonce")), "{a:?}");
+    let nonce = a.header("dpop-nonce").expect("a nonce").to_owned();
+    let proof = |jti: &str| key.sign(&key.header(), &json!({ "jti": jti, "htm": "POST", "htu": htu, "iat": now, "nonce": nonce }));
+
+    // The same valid proof twice, then two different valid proofs: refused, not folded into one.
+    let p1 = proof("twice-1");
+    let a = send(&server.addr, "POST", "/oauth/v2/oauth-token", &[FORM, ("Authorization", &auth), ("DPoP", &p1), ("DPoP", &p1)], &body);
+    assert_eq!(a.status, 400, "{a:?}");
+    assert_eq!(a.json()["error"], "invalid_dpop_proof");
+    assert!(a.json()["error_description"].as_str().unwrap().contains("exactly one DPoP header"), "{a:?}");
+    let p2 = proof("twice-2");
+    let a = send(&server.addr, "POST", "/oauth/v2/oauth-token", &[FORM, ("Authorization", &auth), ("DPoP", &p2), ("dpop", &p1)], &body);
+    assert_eq!(a.status, 400, "{a:?}");
+    assert!(a.json()["error_description"].as_str().unwrap().contains("exactly one DPoP header"), "{a:?}");
+
+    // One of those proofs alone is accepted (it was the repetition that was refused).
+    let a = send(&server.addr, "POST", "/oauth/v2/oauth-token", &[FORM, ("Authorization", &auth), ("DPoP", &p1)], &body);
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.json()["token_type"], "DPoP");
+    background.served_more(3);
+}
+
+#[test]
+fn undecodable_header_bytes_are_a_400_and_too_many_headers_a_431() {
+    let server = Server::start(&[]);
+    let background = Background::start(&server.addr);
+    let auth = basic(MAIN, "Password1");
+    let mut raw = raw_request("POST", "/oauth/v2/oauth-token", &[FORM, ("Authorization", &auth)], "grant_type=client_credentials&scope=dcr");
+    // A header with bytes that are not visible ASCII, inserted after the request line.
+    let at = raw.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+    raw.splice(at..at, b"X-Note: caf\xe9 \xff\r\n".iter().copied());
+    let a = exchange(&server.addr, &raw);
+    assert_eq!(a.status, 400, "{a:?}");
+    assert_eq!(a.json()["error"], "invalid_request");
+    assert!(a.json()["error_description"].as_str().unwrap().contains("x-note"), "{a:?}");
+
+    let many: Vec<(String, String)> = (0..80).map(|i| (format!("X-Filler-{i}"), "1".to_owned())).collect();
+    let headers: Vec<(&str, &str)> = many.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let a = send(&server.addr, "GET", DISCOVERY, &headers, "");
+    assert_eq!(a.status, 431, "{a:?}");
+    background.served_more(3);
+}
+
+#[test]
+fn a_panic_answers_500_for_that_request_only_and_the_stores_stay_usable() {
+    let server = Server::start(&[]);
+    let background = Background::start(&server.addr);
+    let a = send(&server.addr, "POST", "/__test/panic", &[], "");
+    assert_eq!(a.status, 500, "{a:?}");
+    assert_eq!(a.json()["error"], "server_error");
+    // The panic held the dcr-token and client stores' locks: both still work.
+    let token = dcr_token(&server.addr);
+    assert_eq!(token.status, 200, "{token:?}");
+    let (id, secret) = register(&server.addr);
+    assert!(id.starts_with("dyn-") && !secret.is_empty());
+    // Again, several at once.
+    let panics: Vec<_> = (0..4)
+        .map(|_| {
+            let addr = server.addr.clone();
+            thread::spawn(move || send(&addr, "POST", "/__test/panic", &[], "").status)
+        })
+        .collect();
+    for p in panics {
+        assert_eq!(p.join().unwrap(), 500);
+    }
+    background.served_more(3);
+    assert_eq!(dcr_token(&server.addr).status, 200);
+}
+
+fn preflight(addr: &str, origin: &str) -> Answer {
+    send(
+        addr,
+        "OPTIONS",
+        "/oauth/v2/oauth-token",
+        &[("Origin", origin), ("Access-Control-Request-Method", "POST"), ("Access-Control-Request-Headers", "authorization,dpop")],
+        "",
+    )
+}
+
+#[test]
+fn cors_allows_the_own_origin_and_the_configured_ones_never_null_or_others() {
+    let server = Server::start(&["--allow-origin", "http://app.example:3000", "--allow-origin", "http://localhost:*"]);
+    let background = Background::start(&server.addr);
+    let own = server.origin();
+    for allowed in [own.as_str(), "http://app.example:3000", "http://localhost:5173"] {
+        let a = preflight(&server.addr, allowed);
+        assert_eq!(a.header("access-control-allow-origin"), Some(allowed), "{allowed}: {a:?}");
+    }
+    for forbidden in ["null", "http://evil.example", "http://app.example:3001", "https://app.example:3000", "http://localhost"] {
+        let a = preflight(&server.addr, forbidden);
+        assert_eq!(a.header("access-control-allow-origin"), None, "{forbidden}: {a:?}");
+        // The request itself gets no CORS permission either.
+        let a = send(&server.addr, "GET", DISCOVERY, &[("Origin", forbidden)], "");
+        assert_eq!(a.header("access-control-allow-origin"), None, "{forbidden}: {a:?}");
+    }
+    let a = send(&server.addr, "GET", DISCOVERY, &[("Origin", "http://app.example:3000")], "");
+    assert_eq!(a.header("access-control-allow-origin"), Some("http://app.example:3000"));
+    assert!(a.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("access-control-expose-headers") && v.contains("dpop-nonce")), "{a:?}");
+    background.served_more(3);
+}
+
+#[test]
+fn the_request_url_comes_from_the_configured_origin_not_the_host_header() {
+    let server = Server::start(&["--origin", "http://lab.example:9443"]);
+    let a = exchange(&server.addr, format!("GET {DISCOVERY} HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n").as_bytes());
+    // The page's origin is lab.example:9443, so the simulator is found under that issuer's path.
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.json()["issuer"], "http://lab.example:9443/oauth/v2/oauth-anonymous");
+    assert_eq!(a.json()["token_endpoint"], "http://lab.example:9443/oauth/v2/oauth-token");
+    // Without a Host header at all (HTTP/1.0), the server still answers.
+    let a = exchange(&server.addr, format!("GET {DISCOVERY} HTTP/1.0\r\n\r\n").as_bytes());
+    assert_eq!(a.status, 200, "{a:?}");
+}
+
+#[test]
+fn registered_clients_are_capped_and_the_oldest_goes_first() {
+    let server = Server::start(&["--max-clients", "2"]);
+    let first = register(&server.addr);
+    let second = register(&server.addr);
+    let third = register(&server.addr);
+    let token = |(id, secret): &(String, String)| {
+        let auth = basic(id, secret);
+        send(&server.addr, "POST", "/oauth/v2/oauth-token", &[FORM, ("Authorization", &auth)], "grant_type=client_credentials&scope=dcr")
+    };
+    // A dynamic client may not ask for dcr: 400 invalid_scope for a known client, 401 for a
+    // forgotten one.
+    assert_eq!(token(&first).status, 401, "the oldest client should be gone");
+    assert_eq!(token(&second).status, 400);
+    assert_eq!(token(&third).status, 400);
+}
+
+#[test]
+fn one_log_line_per_request_with_the_client_id_and_never_the_secret() {
+    let server = Server::start_logging(true, &[]);
+    let (id, secret) = register(&server.addr);
+    let auth = basic(&id, &secret);
+    let a = send(&server.addr, "POST", "/oauth/v2/oauth-token", &[FORM, ("Authorization", &auth)], "grant_type=client_credentials&scope=dcr");
+    assert_eq!(a.status, 400);
+    assert_eq!(send(&server.addr, "GET", "/healthz", &[], "").status, 200);
+    let mut lines = Vec::new();
+    // The two requests of register() (dcr token, registration) and these two.
+    while lines.iter().filter(|l: &&Value| l.get("method").is_some()).count() < 4 {
+        let line = server.output.recv().expect("the server's output");
+        assert!(!line.contains(&secret) && !line.contains("Password1"), "a secret in the log: {line}");
+        if let Ok(v) = serde_json::from_str::<Value>(&line) {
+            lines.push(v);
+        }
+    }
+    let requests: Vec<&Value> = lines.iter().filter(|l| l.get("method").is_some()).collect();
+    assert_eq!(requests[0]["path"], "/oauth/v2/oauth-token");
+    assert_eq!(requests[0]["client_id"], MAIN);
+    assert_eq!(requests[0]["status"], 200);
+    assert_eq!(requests[1]["path"], "/token-service/oauth-registration");
+    assert_eq!(requests[1]["status"], 201);
+    assert_eq!(requests[2]["client_id"], id.as_str());
+    assert_eq!(requests[2]["status"], 400);
+    assert_eq!(requests[3]["path"], "/healthz");
+    assert!(requests.iter().all(|r| r["ms"].is_number() && r["time"].as_str().is_some_and(|t| t.ends_with('Z'))), "{requests:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let mut server = Server::start(&[]);
+    assert_eq!(send(&server.addr, "GET", "/healthz", &[], "").status, 200);
+    let status = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let exit = server.child.wait().expect("the server exits");
+    assert!(exit.success(), "exit status {exit:?}");
+}
+
+/// 400 `invalid_scope` for a client the server knows (a dynamic client may not ask for dcr),
+/// 401 `invalid_client` for one it does not.
+fn known_status(addr: &str, (id, secret): &(String, String)) -> u16 {
+    let auth = basic(id, secret);
+    send(addr, "POST", "/oauth/v2/oauth-token", &[FORM, ("Authorization", &auth)], "grant_type=client_credentials&scope=dcr").status
+}
+
+#[test]
+fn registered_clients_survive_a_restart_and_deleting_the_database_makes_them_stale() {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let dir = std::env::temp_dir().join(format!("haapi-lab-server-test-{}-{nanos}", std::process::id()));
+    let dir_arg = dir.to_str().unwrap().to_owned();
+    // A fixed origin: the issuer, which the stored clients belong to, stays the same.
+    let args = ["--origin", "http://lab.test:8080", "--data-dir", dir_arg.as_str(), "--max-clients", "2"];
+
+    let server = Server::start(&args);
+    let first = register(&server.addr);
+    let second = register(&server.addr);
+    let third = register(&server.addr);
+    assert_eq!(known_status(&server.addr, &first), 401, "the cap made room by forgetting the oldest");
+    drop(server);
+
+    let server = Server::start(&args);
+    assert_eq!(server.output.recv().unwrap(), format!("haapi-lab: 2 dynamic client(s) restored from {}", dir.join("clients.sqlite3").display()));
+    assert_eq!(known_status(&server.addr, &second), 400, "restored");
+    assert_eq!(known_status(&server.addr, &third), 400, "restored");
+    assert_eq!(known_status(&server.addr, &first), 401, "what the cap forgot stays forgotten");
+    drop(server);
+
+    // Deleting the database: the device still holds its client, the server no longer knows it.
+    for name in ["clients.sqlite3", "clients.sqlite3-wal", "clients.sqlite3-shm"] {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
+    let server = Server::start(&args);
+    assert_eq!(known_status(&server.addr, &third), 401, "stale after the database was deleted");
+    let again = register(&server.addr);
+    assert_eq!(known_status(&server.addr, &again), 400, "the device registers again");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
