@@ -425,7 +425,7 @@ fn an_error_debug_print_keeps_evidence_but_not_secrets() {
     assert!(text.contains("INVALID_RESPONSE") && text.contains("client_id") && !text.contains("s3cr3t"), "{text}");
 }
 
-// --- A stored credential never leaves for a place it did not come from (DESIGN.md) -------------
+// --- A stored credential never leaves for a place it did not come from (docs/design.md) -------------
 
 /// Runs `cfg` on `lab`'s device; `transport` sees every request first (and may answer it).
 fn run_recording(

@@ -148,7 +148,7 @@ mod fallback {
 
     #[wasm_bindgen_test]
     fn client_secret_basic_fallback() {
-        // The configuration document of DESIGN.md, with a client secret instead of a JWT.
+        // The README's example configuration, with a client secret instead of a JWT.
         let config = Config::from_json(
             &json!({
                 "version": 1,

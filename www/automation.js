@@ -1,4 +1,4 @@
-// The page's contract for automation (DESIGN.md), kept stable for QA scripts:
+// The page's contract for automation (README, "Automation (QA)"), kept stable for QA scripts:
 //   - the configuration travels in the URL fragment as #config=<base64url(JSON)>; &run=1 runs it;
 //   - document.documentElement.dataset.flowState is idle | running | succeeded | failed
 //     (and dataset.flowBusy is "true" while a request is in flight, dataset.flowPaused is "true"

@@ -1,4 +1,4 @@
-// The configuration panel: a form over the whole version-1 document (DESIGN.md), validated live
+// The configuration panel: a form over the whole version-1 document (README, "The configuration document"), validated live
 // with the module's validateConfig, every problem shown next to its field (by `path`). The
 // document is the source of truth: the form edits it, the JSON text shows all of it, and fields
 // the form does not know survive a round trip.

@@ -261,7 +261,7 @@ function failedResult(e) {
     }
   } else {
     // A run that cannot start (a refused configuration) is still reported through the trace:
-    // no steps, the error at the top (DESIGN.md).
+    // no steps, the error at the top (README, "Automation (QA)").
     trace = { steps: [], redacted: true, error: { code: error.code, message: error.message, problems: error.problems ?? [] } };
     state.refused = trace;
   }

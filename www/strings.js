@@ -1,7 +1,7 @@
 // Every sentence the page shows, in one place (like the jwt.io debugger's strings.js), so the
 // wording can be reviewed, kept calm and consistent, and translated later.
 
-/** The steps drawn in the sequence picture, in the order they run (DESIGN.md step names). */
+/** The steps drawn in the sequence picture, in the order they run (the names of src/proto/step.rs). */
 export const STEPS = [
   { name: "discovery", tag: "0", title: "Discovery", from: "device", to: "server", request: "GET /.well-known/openid-configuration", answer: "metadata" },
   { name: "attestation", tag: "A", title: "Attestation", from: "device", to: "token", request: "GET token/cat (compliant devices only)", answer: "CAT, or refused" },
@@ -207,7 +207,7 @@ export const INSPECTOR = {
   revealedTraceNote: "Secrets are revealed in this view.",
 };
 
-/** What each error code means, and where to look (LabError.code, DESIGN.md "Errors keep their evidence"). */
+/** What each error code means, and where to look (LabError.code, docs/design.md "Errors keep their evidence"). */
 export const ERROR_CODES = {
   CONFIG_INVALID: "The configuration cannot work, so nothing was sent. Fix the fields listed (they are also marked in the configuration panel).",
   OAUTH_SERVER_ERROR: "The server refused the request with an OAuth error; its error code and description say why.",

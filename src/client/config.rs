@@ -1,4 +1,4 @@
-//! The configuration document, version 1 (see DESIGN.md): reading and validation.
+//! The configuration document, version 1 (README, "The configuration document"): reading and validation.
 //!
 //! Field names are a public contract. The document is read by hand from JSON rather than through
 //! a derived deserializer, so that every problem is reported at once with its path (an unknown
@@ -343,7 +343,7 @@ pub struct Config {
 pub const DEFAULT_ISSUER: &str = "https://localhost:8443/oauth/v2/oauth-anonymous";
 
 impl Default for Config {
-    /// The example of DESIGN.md: the in-page simulator, `private_key_jwt` with a generated ES256 key.
+    /// The README's example: the in-page simulator, `private_key_jwt` with a generated ES256 key.
     fn default() -> Self {
         Config {
             version: 1,

@@ -1,7 +1,7 @@
 //! The trace: every step's request, response, decoded JWTs, purpose, timing and error, for the page
 //! to show and for QA to read. Stored in full; redacted when exported unless revealed on purpose.
 //!
-//! Default redaction (DESIGN.md): secrets and private keys become `[redacted]`; tokens and
+//! Default redaction (docs/design.md): secrets and private keys become `[redacted]`; tokens and
 //! assertions keep header and claims but lose their signature (`header.payload.[redacted]`), so an
 //! exported trace can go into a bug report and cannot be replayed.
 
@@ -49,7 +49,7 @@ pub struct Retry {
 /// One step of a run.
 #[derive(Clone, Debug)]
 pub struct TraceStep {
-    /// The step's name (DESIGN.md).
+    /// The step's name (src/proto/step.rs).
     pub name: Step,
     /// How it ended.
     pub status: Status,

@@ -98,7 +98,7 @@ fn opt_string(v: &Value, name: &str) -> Result<Option<String>, String> {
 
 /// An HTTP request as the flow builds it. `Debug` prints it redacted as the trace exports it.
 ///
-/// Two URLs, because where a request is sent is not what the server calls itself (DESIGN.md):
+/// Two URLs, because where a request is sent is not what the server calls itself (docs/design.md):
 /// `url` is where it goes (a same-origin proxy with `sendVia`), `server_url` the server's own
 /// URL for it, which DPoP `htu`, assertion `aud` and the DPoP nonce memory use.
 #[derive(Clone, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! Redaction (DESIGN.md): secrets and private keys become `[redacted]`; tokens and assertions keep
+//! Redaction (docs/design.md): secrets and private keys become `[redacted]`; tokens and assertions keep
 //! header and claims but lose their signature (`header.payload.[redacted]`), so what is shown or
 //! exported can go into a bug report and cannot be replayed. Used by the trace, by `Debug` output
 //! and by the run result.

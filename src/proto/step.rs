@@ -1,4 +1,4 @@
-//! The step vocabulary (DESIGN.md): the names `stopAfter`, the trace and the page use. Why each
+//! The step vocabulary (docs/design.md, "Layers"): the names `stopAfter`, the trace and the page use. Why each
 //! step exists, in words for people, is the flow's teaching text (`client::flow::text`).
 
 use serde::{Deserialize, Serialize};
@@ -42,7 +42,7 @@ impl Step {
         Step::CodeExchange,
     ];
 
-    /// The DESIGN.md name.
+    /// The name the trace, `stopAfter` and the page use.
     pub fn name(self) -> &'static str {
         match self {
             Step::Discovery => "discovery",

@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 
 /// `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
 pub(super) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// `client_assertion_type` of a Curity client attestation token (CAT, PROTOCOL.md §3).
+/// `client_assertion_type` of a Curity client attestation token (CAT, docs/protocol.md §3).
 const CURITY_ATTESTATION: &str = "urn:se:curity:attestation:client";
 
 /// The client a request authenticated as.
@@ -58,7 +58,7 @@ impl Simulator {
     /// Authenticates the client of a token request with exactly one method (RFC 6749 §2.3:
     /// "MUST NOT use more than one authentication method in each request"), which must be the
     /// method it is registered with. Curity's documentation says the Basic header wins when a
-    /// body secret is sent too (PROTOCOL.md §2.2); the simulator refuses instead, as RFC 6749
+    /// body secret is sent too (docs/protocol.md §2); the simulator refuses instead, as RFC 6749
     /// requires, so the client learns to send one.
     pub(super) fn authenticate_client(&mut self, request: &HttpRequest, form: &Form, now: Timestamp) -> Result<AuthenticatedClient, SimError> {
         let basic = match authorization(request) {

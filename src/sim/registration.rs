@@ -1,5 +1,5 @@
 //! Templatized Dynamic Client Registration (RFC 7591 §3, Curity templatized DCR,
-//! PROTOCOL.md §2.2 F2).
+//! docs/protocol.md §2 F2).
 
 use super::client_auth::secret_hash;
 use super::request::{authorization, media_type};
@@ -19,7 +19,7 @@ impl Simulator {
     ///    challenge (RFC 6750 §3.1). The token is single-use and is **consumed here**, by the
     ///    first request that presents it, even if that request then fails for its content type
     ///    or metadata: the server cannot tell a mistake from an attack, and Curity documents the
-    ///    token only as "can only be used once" (PROTOCOL.md §2.2 F1).
+    ///    token only as "can only be used once" (docs/protocol.md §2 F1).
     /// 2. `Content-Type: application/json` (RFC 7591 §3.1), else 400 `invalid_request`.
     /// 3. A JSON object with `software_id` naming the template client, whose
     ///    `authenticate-client-by` lists the token's client; else 400 `invalid_client_metadata`

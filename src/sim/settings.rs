@@ -1,7 +1,7 @@
 //! Everything a person can tune in the simulated server.
 //!
-//! The defaults follow Curity's documented defaults and sample configurations (PROTOCOL.md §1, §7).
-//! Where PROTOCOL.md marks a point NOT FOUND or INFERENCE, the behaviour is a setting here, and its
+//! The defaults follow Curity's documented defaults and sample configurations (docs/protocol.md §1, §7).
+//! Where docs/protocol.md marks a point NOT FOUND or INFERENCE, the behaviour is a setting here, and its
 //! doc comment says so and names the section.
 
 use crate::proto::jose::Alg;
@@ -9,9 +9,9 @@ use crate::proto::secret::Secret;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The scope of the one-time initial access token for registration (PROTOCOL.md §2.2 F1).
+/// The scope of the one-time initial access token for registration (docs/protocol.md §2 F1).
 pub const DCR_SCOPE: &str = "dcr";
-/// The scope of a HAAPI access token (PROTOCOL.md §2.2 F3).
+/// The scope of a HAAPI access token (docs/protocol.md §2 F3).
 pub const HAAPI_SCOPE: &str = "urn:se:curity:scopes:haapi";
 
 /// The simulator's configuration (JSON: camelCase, every field optional).
@@ -19,40 +19,40 @@ pub const HAAPI_SCOPE: &str = "urn:se:curity:scopes:haapi";
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct SimSettings {
     /// The issuer identifier (RFC 8414 §2). Default
-    /// `https://localhost:8443/oauth/v2/oauth-anonymous` (Curity's Docker samples, PROTOCOL.md §1).
+    /// `https://localhost:8443/oauth/v2/oauth-anonymous` (Curity's Docker samples, docs/protocol.md §1).
     /// Every endpoint's *external* URL derives from its origin (see [`EndpointPaths`]); DPoP `htu`
     /// and assertion `aud` are checked against those URLs, never against the URL a request was
     /// sent to (a proxy or `sendVia` changes that).
     pub issuer: String,
     /// Paths of the endpoints on the issuer's origin. Default: Curity's sample paths.
     pub paths: EndpointPaths,
-    /// The main HAAPI client, which authenticates the fallback (PROTOCOL.md §6, §7).
+    /// The main HAAPI client, which authenticates the fallback (docs/protocol.md §6, §7).
     pub main_client: MainClient,
-    /// The template client that dynamic clients are registered from (PROTOCOL.md §7).
+    /// The template client that dynamic clients are registered from (docs/protocol.md §7).
     pub template_client: TemplateClient,
     /// Allowed clock difference, in seconds, for `exp`, `nbf` and `iat` of client assertions and
-    /// DPoP proofs. Default 10 (Curity's assertion `clock-skew` default, PROTOCOL.md §6).
+    /// DPoP proofs. Default 10 (Curity's assertion `clock-skew` default, docs/protocol.md §6).
     pub clock_skew_secs: u64,
     /// Longest accepted client-assertion lifetime (`exp - iat`), in seconds. Default 300.
-    /// INFERENCE (PROTOCOL.md §6): Curity's maximum assertion lifetime was not found.
+    /// INFERENCE (docs/protocol.md §6): Curity's maximum assertion lifetime was not found.
     pub max_assertion_lifetime_secs: u64,
     /// Lifetime of the one-time `dcr` initial access token, in seconds. Default 300.
-    /// NOT FOUND (PROTOCOL.md §2.2 F1): Curity's value is not public.
+    /// NOT FOUND (docs/protocol.md §2 F1): Curity's value is not public.
     pub dcr_token_ttl_secs: u64,
     /// Lifetime of a HAAPI access token, in seconds. Default 600 (Curity's web attestation policy
-    /// `haapi-access-token-ttl` default, PROTOCOL.md §3).
+    /// `haapi-access-token-ttl` default, docs/protocol.md §3).
     pub haapi_token_ttl_secs: u64,
     /// How far a DPoP proof's `iat` may be from the server's clock (either direction, plus
     /// `clockSkewSecs`), in seconds (RFC 9449 §4.3 point 11, §11.1). Default 60.
-    /// INFERENCE (PROTOCOL.md §4): Curity's window is not public.
+    /// INFERENCE (docs/protocol.md §4): Curity's window is not public.
     pub dpop_iat_window_secs: u64,
     /// Lifetime of a dynamic client's secret, in seconds; 0 = never expires
     /// (`client_secret_expires_at: 0`, RFC 7591 §3.2.1). Default 0.
-    /// NOT FOUND (PROTOCOL.md §2.2 F2): Curity's templatized DCR response is not public.
+    /// NOT FOUND (docs/protocol.md §2 F2): Curity's templatized DCR response is not public.
     pub dynamic_client_secret_ttl_secs: u64,
     /// How long the server keeps a dynamic client's registration, in seconds from its
     /// registration; 0 = until the database is reset. Default 0. A device whose client was
-    /// forgotten gets 401 `invalid_client` and registers again (PROTOCOL.md §11 point 2).
+    /// forgotten gets 401 `invalid_client` and registers again (docs/protocol.md §11 point 2).
     pub dynamic_client_ttl_secs: u64,
     /// Most dynamic clients kept at once; at the cap a registration forgets the registration that
     /// would leave first (the oldest). Default 100000.
@@ -61,29 +61,29 @@ pub struct SimSettings {
     /// Default `"required"`, as for new Curity clients (`use-legacy-dpop` false is the default,
     /// docs/protocol.md §4); `"off"` behaves as `use-legacy-dpop` true.
     pub dpop_nonce: DpopNonceMode,
-    /// How long a server nonce stays valid, in seconds. Default 300. NOT FOUND (PROTOCOL.md §4).
+    /// How long a server nonce stays valid, in seconds. Default 300. NOT FOUND (docs/protocol.md §4).
     pub dpop_nonce_ttl_secs: u64,
     /// Which client-assertion `aud` values are accepted (RFC 7523 §3 point 3). Default
-    /// `"token-endpoint"`. INFERENCE (PROTOCOL.md §6): whether Curity also accepts the issuer
+    /// `"token-endpoint"`. INFERENCE (docs/protocol.md §6): whether Curity also accepts the issuer
     /// was not found.
     pub accept_audience: AcceptAudience,
     /// Algorithms accepted for client assertions (`private_key_jwt`, `client_secret_jwt`;
     /// RFC 7523 §3, RFC 7518 §3.1). Default: RS/PS 256-512, ES256, ES384, HS256-512 (the set
-    /// the Curity SDKs expose, PROTOCOL.md §6). `none` is never accepted.
+    /// the Curity SDKs expose, docs/protocol.md §6). `none` is never accepted.
     pub allowed_assertion_algs: Vec<Alg>,
     /// Algorithms accepted for DPoP proofs (RFC 9449 §4.2: asymmetric only; HS* here is ignored).
     /// Default `["ES256", "ES384", "RS256", "PS256"]`. Advertised as
     /// `dpop_signing_alg_values_supported` (RFC 9449 §5.1).
     pub dpop_algs: Vec<Alg>,
     /// The claim that tells how the client proved itself, in HAAPI access tokens.
-    /// NOT FOUND (PROTOCOL.md §7): Curity's "Client Assurance Level" attribute is not public, so
+    /// NOT FOUND (docs/protocol.md §7): Curity's "Client Assurance Level" attribute is not public, so
     /// the default name and values are this project's own.
     pub client_assurance: ClientAssurance,
-    /// What the attestation (CAT) endpoint does. Default `"refuse"`. NOT FOUND (PROTOCOL.md §3):
+    /// What the attestation (CAT) endpoint does. Default `"refuse"`. NOT FOUND (docs/protocol.md §3):
     /// the per-platform attestation data is not public, so the lab simulates only the fallback.
     pub attestation: AttestationMode,
     /// Whether error responses carry an `error_description` (Curity's
-    /// `expose-detailed-error-messages`, on in every sample, PROTOCOL.md §8). Default true.
+    /// `expose-detailed-error-messages`, on in every sample, docs/protocol.md §8). Default true.
     pub expose_detailed_errors: bool,
     /// The HAAPI login: demo users, the authenticators, problems and their statuses.
     pub authentication: AuthenticationSettings,
@@ -237,7 +237,7 @@ impl Default for SimSettings {
     }
 }
 
-/// Endpoint paths on the issuer's origin (PROTOCOL.md §1). Discovery and JWKS live under the
+/// Endpoint paths on the issuer's origin (docs/protocol.md §1). Discovery and JWKS live under the
 /// issuer itself (`<issuer>/.well-known/openid-configuration`, `<issuer>/jwks`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
@@ -245,12 +245,12 @@ pub struct EndpointPaths {
     /// Token endpoint (RFC 6749 §3.2). Default `/oauth/v2/oauth-token`.
     pub token: String,
     /// Registration endpoint (RFC 7591 §3). Default `/token-service/oauth-registration` (Curity's
-    /// mobile samples; other samples use other paths, PROTOCOL.md §1).
+    /// mobile samples; other samples use other paths, docs/protocol.md §1).
     pub registration: String,
     /// Authorization endpoint, the HAAPI entry point (RFC 6749 §3.1). Default
     /// `/oauth/v2/oauth-authorize`.
     pub authorize: String,
-    /// Attestation challenge (CAT) endpoint. Default `/oauth/v2/oauth-token/cat` (PROTOCOL.md §1,
+    /// Attestation challenge (CAT) endpoint. Default `/oauth/v2/oauth-token/cat` (docs/protocol.md §1,
     /// §3).
     pub cat: String,
     /// The authentication service (HAAPI steps after `authorize`). Default `/authn/authenticate`
@@ -271,14 +271,14 @@ impl Default for EndpointPaths {
 }
 
 /// The main HAAPI client (Curity: a client with the `haapi` capability and a real
-/// authentication method, PROTOCOL.md §2.1).
+/// authentication method, docs/protocol.md §2).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct MainClient {
-    /// Its `client_id`. Default `haapi-android-client` (PROTOCOL.md §2.1).
+    /// Its `client_id`. Default `haapi-android-client` (docs/protocol.md §2).
     pub client_id: String,
     /// How it authenticates at the token endpoint. Default `client_secret_basic` with secret
-    /// `Password1` (PROTOCOL.md §2.1).
+    /// `Password1` (docs/protocol.md §2).
     pub authentication: ClientAuthentication,
 }
 
@@ -336,7 +336,7 @@ pub enum ClientAuthentication {
         /// (`x509::spki_sha256_pin`).
         pinned_spki: Vec<String>,
     },
-    /// No authentication (a public client). A fallback main client must not use it (PROTOCOL.md
+    /// No authentication (a public client). A fallback main client must not use it (docs/protocol.md
     /// §2.1); the simulator refuses it at the token endpoint.
     None,
 }
@@ -357,7 +357,7 @@ impl ClientAuthentication {
 }
 
 /// The template client dynamic clients are created from (Curity templatized DCR,
-/// PROTOCOL.md §7). Dynamic clients copy its metadata.
+/// docs/protocol.md §7). Dynamic clients copy its metadata.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct TemplateClient {
@@ -402,13 +402,13 @@ pub enum DpopNonceMode {
 #[serde(rename_all = "kebab-case")]
 pub enum AcceptAudience {
     /// `aud` must be, or contain, the token endpoint's external URL (Curity's sample,
-    /// PROTOCOL.md §6).
+    /// docs/protocol.md §6).
     TokenEndpoint,
     /// `aud` may also be, or contain, the issuer.
     TokenEndpointOrIssuer,
 }
 
-/// The client-assurance claim in HAAPI access tokens. NOT FOUND (PROTOCOL.md §7): the name and
+/// The client-assurance claim in HAAPI access tokens. NOT FOUND (docs/protocol.md §7): the name and
 /// values are this project's own.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
@@ -427,7 +427,7 @@ impl Default for ClientAssurance {
     }
 }
 
-/// What the attestation (CAT) endpoint does (PROTOCOL.md §3).
+/// What the attestation (CAT) endpoint does (docs/protocol.md §3).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AttestationMode {

@@ -1,5 +1,5 @@
 //! The token endpoint (RFC 6749 §3.2): `client_credentials` (§4.4) for the one-time `dcr` token
-//! (PROTOCOL.md §2.2 F1) and for the DPoP-bound HAAPI token (RFC 9449 §5, PROTOCOL.md §2.2 F3).
+//! (docs/protocol.md §2 F1) and for the DPoP-bound HAAPI token (RFC 9449 §5, docs/protocol.md §2 F3).
 
 use super::client_auth::AuthenticatedClient;
 use super::dpop::{ProofFailure, ProofTarget};
@@ -45,11 +45,11 @@ impl Simulator {
         }
     }
 
-    /// The one-time initial access token for registration (PROTOCOL.md §2.2 F1): only for a
-    /// client a template names in `authenticateClientBy` (else `invalid_scope`, PROTOCOL.md §8
+    /// The one-time initial access token for registration (docs/protocol.md §2 F1): only for a
+    /// client a template names in `authenticateClientBy` (else `invalid_scope`, docs/protocol.md §8
     /// INFERENCE), and requested alone. It is opaque, `Bearer`, and valid only at the
     /// registration endpoint. A `DPoP` header on this request is not checked and does not bind
-    /// the token: whether Curity's SDK sends one here is an open question (PROTOCOL.md appendix).
+    /// the token: whether Curity's SDK sends one here is an open question (docs/protocol.md "Not found").
     fn issue_dcr_token(&mut self, client: &AuthenticatedClient, scopes: &[&str], now: Timestamp) -> Result<HttpResponse, SimError> {
         let template = &self.settings.template_client;
         if !template.authenticate_client_by.contains(&client.client_id) {
@@ -63,7 +63,7 @@ impl Simulator {
                 400,
                 "unauthorized_client",
                 format!(
-                    "client {:?} has no authentication method; a fallback main client needs a real one (secret, mutual TLS or signed JWT, PROTOCOL.md §2.1)",
+                    "client {:?} has no authentication method; a fallback main client needs a real one (secret, mutual TLS or signed JWT, docs/protocol.md §2)",
                     client.client_id
                 ),
             ));
@@ -80,7 +80,7 @@ impl Simulator {
         Ok(json_ok(200, &json!({ "access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": DCR_SCOPE })))
     }
 
-    /// The HAAPI access token (PROTOCOL.md §2.2 F3): only for a dynamic client (a template's
+    /// The HAAPI access token (docs/protocol.md §2 F3): only for a dynamic client (a template's
     /// `haapi` capability with `allow-without-attestation`), with a valid DPoP proof
     /// (RFC 9449 §4.3), bound to the proof key with `cnf.jkt` (RFC 9449 §6.1).
     ///

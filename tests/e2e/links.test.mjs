@@ -1,4 +1,4 @@
-// A link is untrusted input (DESIGN.md "A stored credential never leaves for a place it did not
+// A link is untrusted input (docs/design.md "A stored credential never leaves for a place it did not
 // come from"): after a normal run against a server, a #config=…&run=1 link that keeps the issuer
 // but moves the token endpoint or sendVia to another origin must send that origin nothing, must
 // leave the device's client in place, and must ask a person before anything goes there.

@@ -86,7 +86,7 @@ pub struct DynamicClient {
     pub registered_at: u64,
     /// Where this client may be sent: the token endpoint it was registered with and the origin
     /// requests went to, plus any destination a person confirmed later. A stored credential
-    /// never leaves for a place it did not come from (DESIGN.md).
+    /// never leaves for a place it did not come from (docs/design.md).
     pub destinations: Vec<Destination>,
 }
 

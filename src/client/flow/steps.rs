@@ -9,11 +9,11 @@ use crate::proto::http::{challenge_param, html_title, looks_like_html, retry_aft
 use crate::proto::secret::Secret;
 use serde_json::{json, Map, Value};
 
-/// The HAAPI media type (PROTOCOL.md §5).
+/// The HAAPI media type (docs/protocol.md §5).
 pub const HAAPI_MEDIA_TYPE: &str = "application/vnd.auth+json";
-/// The scope of the one-time registration token (PROTOCOL.md §2, F1).
+/// The scope of the one-time registration token (docs/protocol.md §2, F1).
 pub const DCR_SCOPE: &str = "dcr";
-/// The scope of the HAAPI access token (PROTOCOL.md §2, F4).
+/// The scope of the HAAPI access token (docs/protocol.md §2, F4).
 pub const HAAPI_SCOPE: &str = "urn:se:curity:scopes:haapi";
 
 /// The error of a failed response: the OAuth error body (RFC 6749 §5.2) or, failing that, the
@@ -220,7 +220,7 @@ pub fn process_discovery(resp: &HttpResponse, issuer: &str, overrides: &Endpoint
     })
 }
 
-/// The attestation challenge request (PROTOCOL.md §3): `GET <cat>?client_id=…`.
+/// The attestation challenge request (docs/protocol.md §3): `GET <cat>?client_id=…`.
 pub fn prepare_attestation(cat: &str, client_id: &str) -> HttpRequest {
     let mut r = HttpRequest::new("GET", format!("{cat}?{}", crate::proto::http::encode_form([("client_id", client_id)])));
     r.headers.set("accept", JSON);
@@ -319,7 +319,7 @@ pub fn process_registration(resp: &HttpResponse, software_id: &str, issuer: &str
     })
 }
 
-/// The first HAAPI request (PROTOCOL.md §4–5): the authorization request with
+/// The first HAAPI request (docs/protocol.md §4–5): the authorization request with
 /// `Accept: application/vnd.auth+json` and the DPoP-bound token (`Authorization: DPoP`).
 pub fn prepare_authorize(
     endpoint: &str,

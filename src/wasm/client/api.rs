@@ -75,7 +75,7 @@ pub fn forget_device(device: Option<String>) -> js_sys::Promise {
     })
 }
 
-/// The default configuration document (DESIGN.md's example).
+/// The default configuration document (the README's example).
 #[wasm_bindgen(js_name = defaultConfig, unchecked_return_type = "LabConfig")]
 pub fn default_config() -> JsValue {
     to_js(&Config::default().to_json())

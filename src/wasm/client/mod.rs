@@ -470,7 +470,7 @@ async fn drive_lab(inner: Rc<RefCell<Inner>>, until: Until, options: RunOptions)
                 match created {
                     Ok(flow) => (flow, true),
                     Err(e) => {
-                        // A run that cannot start is still reported through the trace (DESIGN.md).
+                        // A run that cannot start is still reported through the trace (docs/design.md).
                         s.trace = Trace::refused(e.to_json());
                         s.last_error = Some(e.to_json());
                         return Err(into_js_error(e));
