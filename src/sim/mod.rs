@@ -18,7 +18,7 @@
 //! because a same-origin proxy or `sendVia` changes them. Checks of DPoP `htu` and assertion
 //! `aud` use the external URLs derived from [`SimSettings::issuer`] ([`ExternalUrls`]).
 //!
-//! Where Curity's behaviour is not public (docs/protocol.md NOT FOUND / INFERENCE), it is a field of
+//! Where Curity's behaviour is not public (docs/protocol.md, "not found"), it is a field of
 //! [`SimSettings`] with a documented default.
 
 mod assertion;
@@ -275,7 +275,7 @@ impl Simulator {
 
     /// Drops every dynamic client, as when Curity's database is recreated. A device that still
     /// holds its old client then gets 401 `invalid_client` and must register again (docs/protocol.md
-    /// §11 point 2). HAAPI tokens of dropped clients stop working too.
+    /// §2, F3). HAAPI tokens of dropped clients stop working too.
     pub fn reset_database(&mut self) {
         let mut clients = self.store.dynamic_clients.lock();
         clients.clear();

@@ -1,7 +1,7 @@
 //! Everything a person can tune in the simulated server.
 //!
 //! The defaults follow Curity's documented defaults and sample configurations (docs/protocol.md §1, §7).
-//! Where docs/protocol.md marks a point NOT FOUND or INFERENCE, the behaviour is a setting here, and its
+//! Where docs/protocol.md says "not found" or draws an inference, the behaviour is a setting here, and its
 //! doc comment says so and names the section.
 
 use crate::proto::jose::Alg;
@@ -52,7 +52,7 @@ pub struct SimSettings {
     pub dynamic_client_secret_ttl_secs: u64,
     /// How long the server keeps a dynamic client's registration, in seconds from its
     /// registration; 0 = until the database is reset. Default 0. A device whose client was
-    /// forgotten gets 401 `invalid_client` and registers again (docs/protocol.md §11 point 2).
+    /// forgotten gets 401 `invalid_client` and registers again (docs/protocol.md §2, F3).
     pub dynamic_client_ttl_secs: u64,
     /// Most dynamic clients kept at once; at the cap a registration forgets the registration that
     /// would leave first (the oldest). Default 100000.
