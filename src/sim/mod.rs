@@ -130,7 +130,7 @@ struct Store {
     /// HAAPI tokens this server issued → (expiry, claims), at most [`MAX_CACHED_HAAPI_TOKENS`]: a
     /// token presented exactly as issued needs no signature check (each HAAPI request presents
     /// one); any other is verified with the signing key as before.
-    haapi_tokens: Locked<Expiring<String, (u64, serde_json::Map<String, serde_json::Value>)>>,
+    haapi_tokens: Locked<Expiring<String, (u64, Claims)>>,
     /// Changes to `dynamic_clients` not yet taken by the host; `None`: not recorded. Pushed
     /// while the client store's lock is held, so their order is the store's.
     client_journal: Locked<Option<Vec<ClientChange>>>,
@@ -152,6 +152,9 @@ impl Default for Store {
         }
     }
 }
+
+/// A token's claims.
+type Claims = serde_json::Map<String, serde_json::Value>;
 
 /// Most issued HAAPI tokens remembered at once; beyond it new ones are verified by signature.
 const MAX_CACHED_HAAPI_TOKENS: usize = 1024;
