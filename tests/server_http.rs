@@ -447,3 +447,71 @@ fn registered_clients_survive_a_restart_and_deleting_the_database_makes_them_sta
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Settings (a file for `--sim-settings`) with the main client on `tls_client_auth`: chains to
+/// `ca_pem`, subject `CN=haapi-device`.
+fn tls_client_auth_settings(dir: &std::path::Path, ca_pem: &str) -> String {
+    let mut settings = support::raw();
+    settings.main_client.authentication =
+        haapi_lab::sim::ClientAuthentication::TlsClientAuth { trusted_ca_pem: vec![ca_pem.to_owned()], subject_dn: Some("CN=haapi-device".into()) };
+    let path = dir.join("settings.json");
+    std::fs::write(&path, serde_json::to_string(&settings).unwrap()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// `%XX` for every byte but unreserved ones (RFC 3986 §2.3), as nginx's
+/// `$ssl_client_escaped_cert` (`+`, `/`, `=` and newlines escaped).
+fn escape(text: &str) -> String {
+    text.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+#[test]
+fn a_client_certificate_from_a_trusted_proxy_is_believed_and_from_any_other_peer_ignored() {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let mut rng = haapi_lab::proto::entropy::SeededEntropy::new(now);
+    let ca = haapi_lab::proto::x509::generate_ca("Proxy Test CA", now - 3600, 86400, &mut rng).unwrap();
+    let leaf = haapi_lab::proto::x509::issue_client_certificate(&ca, "haapi-device", now - 60, 86400, &mut rng).unwrap();
+    let dir = std::env::temp_dir().join(format!("haapi-lab-proxy-{}-{now}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let settings = tls_client_auth_settings(&dir, &ca.certificate_pem);
+    let f1 = |addr: &str, headers: &[(&str, &str)]| {
+        let mut all = vec![FORM];
+        all.extend_from_slice(headers);
+        send(addr, "POST", "/oauth/v2/oauth-token", &all, &format!("grant_type=client_credentials&scope=dcr&client_id={MAIN}"))
+    };
+    let chain = escape(&format!("{}{}", leaf.certificate_pem, ca.certificate_pem));
+
+    // 127.0.0.1 is the trusted proxy: its header is the client's certificate.
+    let proxied = Server::start(&["--sim-settings", &settings, "--trusted-proxy", "127.0.0.1"]);
+    let ok = f1(&proxied.addr, &[("X-Client-Cert", &chain)]);
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert!(ok.json()["access_token"].is_string(), "{ok:?}");
+    // Without the header there is no certificate; with a certificate of another CA, refused.
+    let none = f1(&proxied.addr, &[]);
+    assert_eq!((none.status, none.json()["error"].as_str()), (401, Some("invalid_client")), "{none:?}");
+    assert!(none.json()["error_description"].as_str().unwrap().contains("no client certificate presented"), "{none:?}");
+    let other_ca = haapi_lab::proto::x509::generate_ca("Other CA", now - 3600, 86400, &mut rng).unwrap();
+    let foreign = haapi_lab::proto::x509::issue_client_certificate(&other_ca, "haapi-device", now - 60, 86400, &mut rng).unwrap();
+    let untrusted = f1(&proxied.addr, &[("X-Client-Cert", &escape(&foreign.certificate_pem))]);
+    assert_eq!((untrusted.status, untrusted.json()["error"].as_str()), (401, Some("invalid_client")), "{untrusted:?}");
+    assert!(untrusted.json()["error_description"].as_str().unwrap().contains("not issued by a CA trusted"), "{untrusted:?}");
+    // The same header twice from the proxy is ambiguous: 400.
+    let twice = f1(&proxied.addr, &[("X-Client-Cert", &chain), ("X-Client-Cert", &chain)]);
+    assert_eq!((twice.status, twice.json()["error"].as_str()), (400, Some("invalid_request")), "{twice:?}");
+
+    // Another address is the trusted proxy: the same request from 127.0.0.1 has no certificate,
+    // and the server says it ignored the header.
+    let direct = Server::start(&["--sim-settings", &settings, "--trusted-proxy", "192.0.2.1", "--client-cert-header", "X-SSL-Cert"]);
+    let refused = f1(&direct.addr, &[("X-SSL-Cert", &chain)]);
+    assert_eq!((refused.status, refused.json()["error"].as_str()), (401, Some("invalid_client")), "{refused:?}");
+    assert!(refused.json()["error_description"].as_str().unwrap().contains("no client certificate presented"), "{refused:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+    // The line is printed before the answer is sent; the reader thread may still be passing it on.
+    let said = loop {
+        let line = direct.output.recv().expect("a line about the ignored header");
+        if line.contains("ignored the") {
+            break line;
+        }
+    };
+    assert!(said.contains("ignored the x-ssl-cert header from 127.0.0.1, which is not a --trusted-proxy"), "{said}");
+}

@@ -11,7 +11,7 @@
 //! workers.
 
 use axum::body::{to_bytes, Body};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -23,7 +23,7 @@ use haapi_lab::proto::http::{Headers, HttpRequest, HttpResponse};
 use haapi_lab::sim::{ClientChange, SimSettings, Simulator};
 use serde_json::{json, Value};
 use std::io::Write as _;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -68,6 +68,13 @@ Serves the lab's page (www/, pkg/) and the simulated Curity over HTTP.
                          restart remembers them (default: none, clients live in memory only);
                          delete the file while the server is stopped to reproduce a device
                          holding a client the server no longer knows
+  --trusted-proxy ADDR   a reverse proxy (IP address) that terminates mutual TLS in front of this
+                         server and passes the client's certificate in the client-certificate
+                         header (Curity's mutual-tls-by-proxy); repeatable. From any other peer
+                         that header is ignored (and a line says so)
+  --client-cert-header NAME
+                         that header (default X-Client-Cert): the PEM chain, URL-encoded as
+                         nginx's $ssl_client_escaped_cert sends it
   --log lines|off        one JSON line per request on stdout (default lines)
   -h, --help             this text
 
@@ -84,6 +91,8 @@ struct Options {
     client_ttl: Option<u64>,
     max_clients: Option<usize>,
     data_dir: Option<PathBuf>,
+    trusted_proxies: Vec<IpAddr>,
+    client_cert_header: HeaderName,
     log: bool,
 }
 
@@ -98,6 +107,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
         client_ttl: None,
         max_clients: None,
         data_dir: None,
+        trusted_proxies: Vec::new(),
+        client_cert_header: HeaderName::from_static("x-client-cert"),
         log: true,
     };
     let mut args = args.into_iter();
@@ -113,6 +124,10 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
             "--client-ttl" => o.client_ttl = Some(value("--client-ttl")?.parse().map_err(|e| format!("--client-ttl: {e}"))?),
             "--max-clients" => o.max_clients = Some(value("--max-clients")?.parse().map_err(|e| format!("--max-clients: {e}"))?),
             "--data-dir" => o.data_dir = Some(PathBuf::from(value("--data-dir")?)),
+            "--trusted-proxy" => o.trusted_proxies.push(value("--trusted-proxy")?.parse().map_err(|e| format!("--trusted-proxy: {e} (an IP address)"))?),
+            "--client-cert-header" => {
+                o.client_cert_header = HeaderName::try_from(value("--client-cert-header")?).map_err(|e| format!("--client-cert-header: {e}"))?
+            }
             "--log" => {
                 o.log = match value("--log")?.as_str() {
                     "lines" => true,
@@ -282,6 +297,47 @@ struct App {
     running: Semaphore,
     /// The origin request URLs are built on.
     origin: String,
+    /// Peers whose client-certificate header is believed (`--trusted-proxy`).
+    trusted_proxies: Vec<IpAddr>,
+    /// The header a trusted proxy passes the client's certificate chain in.
+    client_cert_header: HeaderName,
+}
+
+/// The client certificate chain (PEM) a request presents through a trusted reverse proxy
+/// (Curity's mutual-tls-by-proxy): the value of `header`, percent-decoded, believed only when the
+/// TCP peer is one of `trusted`. From another peer the header is ignored (a line on stdout says
+/// so) and the request goes on without a certificate. `Err` is a 400's reason: a trusted proxy
+/// sent the header twice, or a value that does not decode.
+fn certificate_from_proxy(parts: &Parts, peer: Option<IpAddr>, trusted: &[IpAddr], header: &HeaderName) -> Result<Option<String>, String> {
+    let mut values = parts.headers.get_all(header).iter();
+    let Some(value) = values.next() else { return Ok(None) };
+    let Some(peer) = peer.filter(|p| trusted.contains(p)) else {
+        let from = peer.map_or_else(|| "an unknown peer".to_owned(), |p| p.to_string());
+        println!("haapi-lab: ignored the {header} header from {from}, which is not a --trusted-proxy");
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(format!("more than one {header} header from the proxy at {peer}"));
+    }
+    let decoded = percent_decode(value.as_bytes()).ok_or_else(|| format!("the {header} header is not a URL-encoded PEM chain (bad %-escape)"))?;
+    String::from_utf8(decoded).map(Some).map_err(|_| format!("the {header} header does not decode to text"))
+}
+
+/// `%XX` escapes decoded (RFC 3986 §2.1); every other byte, `+` included, stays as it is.
+fn percent_decode(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
 }
 
 /// The `client_id` a request names (for the log only; unverified): the Basic user name, the
@@ -316,11 +372,15 @@ fn client_id_of(req: &HttpRequest) -> Option<String> {
 
 /// The simulator's request: method, the URL on the configured origin (never from `Host`), every
 /// header field as sent (a repeated one stays repeated), the body. A header value that is not
-/// visible ASCII is refused (the caller answers 400 with the reason).
-fn to_sim_request(origin: &str, parts: &Parts, body: &[u8]) -> Result<HttpRequest, String> {
+/// visible ASCII is refused (the caller answers 400 with the reason). The header `skip` (the
+/// proxy's client certificate) is left out.
+fn to_sim_request(origin: &str, parts: &Parts, body: &[u8], skip: &HeaderName) -> Result<HttpRequest, String> {
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut fields = serde_json::Map::new();
     for (name, value) in &parts.headers {
+        if name == skip {
+            continue;
+        }
         let Ok(text) = value.to_str() else {
             return Err(format!("the value of header {name} is not visible ASCII (RFC 9110 §5.5)"));
         };
@@ -357,8 +417,13 @@ async fn simulate(State(app): State<Arc<App>>, request: Request) -> Response {
         Ok(b) => b,
         Err(_) => return refuse(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", &format!("the body is larger than {MAX_BODY} bytes")),
     };
-    let req = match to_sim_request(&app.origin, &parts, &body) {
+    let mut req = match to_sim_request(&app.origin, &parts, &body, &app.client_cert_header) {
         Ok(r) => r,
+        Err(why) => return refuse(StatusCode::BAD_REQUEST, "invalid_request", &why),
+    };
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    req.client_certificate = match certificate_from_proxy(&parts, peer, &app.trusted_proxies, &app.client_cert_header) {
+        Ok(chain) => chain,
         Err(why) => return refuse(StatusCode::BAD_REQUEST, "invalid_request", &why),
     };
     let client = client_id_of(&req);
@@ -539,6 +604,8 @@ async fn serve(options: Options) {
         sims: Sims { root: Mutex::new(sim), idle: Mutex::new(Vec::new()), db },
         running: Semaphore::new((2 * cores).max(4)),
         origin: origin.clone(),
+        trusted_proxies: options.trusted_proxies.clone(),
+        client_cert_header: options.client_cert_header.clone(),
     });
 
     let mut allowed = vec![origin.clone()];
@@ -572,8 +639,12 @@ async fn serve(options: Options) {
     println!("haapi-lab: the page is at {origin}/www/");
     println!("haapi-lab: the simulated Curity is at {issuer} (discovery: {issuer}/.well-known/openid-configuration)");
     println!("haapi-lab: CORS allows {}", allowed.join(", "));
+    if !options.trusted_proxies.is_empty() {
+        let proxies: Vec<String> = options.trusted_proxies.iter().map(IpAddr::to_string).collect();
+        println!("haapi-lab: client certificates in {} are believed from {} only", options.client_cert_header, proxies.join(", "));
+    }
     println!("haapi-lab: press Ctrl+C to stop");
-    if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await {
+    if let Err(e) = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown_signal()).await {
         fail(&format!("server error: {e}"));
     }
 }
@@ -598,6 +669,13 @@ mod tests {
         assert!(!origin_allowed(&allowed, "http://localhost.evil.example:80"));
         assert!(!origin_allowed(&allowed, "null"));
         assert!(origin_allowed(&["null".to_owned()], "null"));
+    }
+
+    #[test]
+    fn percent_decoding_keeps_plus_and_refuses_bad_escapes() {
+        assert_eq!(percent_decode(b"-----BEGIN%20X%0Aab+/%3D").as_deref(), Some(&b"-----BEGIN X\nab+/="[..]));
+        assert_eq!(percent_decode(b"a%2"), None);
+        assert_eq!(percent_decode(b"a%zz"), None);
     }
 
     #[test]
