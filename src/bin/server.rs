@@ -10,6 +10,9 @@
 //! behind its own short lock); static files, cheap requests and the HTTP stack stay on the async
 //! workers.
 
+#[path = "server/tls.rs"]
+mod tls;
+
 use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
@@ -68,6 +71,13 @@ Serves the lab's page (www/, pkg/) and the simulated Curity over HTTP.
                          restart remembers them (default: none, clients live in memory only);
                          delete the file while the server is stopped to reproduce a device
                          holding a client the server no longer knows
+  --https-port N         also serve HTTPS on this port (0 picks one), with a certificate issued
+                         by the local CA (DATA_DIR/ca.pem, made on first use; without --data-dir
+                         a new CA each run)
+  --mtls-port N          also serve HTTPS on this port asking for a client certificate (mutual
+                         TLS): any chain whose key signs the handshake is handed to the
+                         simulator, which checks tls_client_auth (trusted CA, subject DN) and
+                         self_signed_tls_client_auth (pinned key) per client
   --trusted-proxy ADDR   a reverse proxy (IP address) that terminates mutual TLS in front of this
                          server and passes the client's certificate in the client-certificate
                          header (Curity's mutual-tls-by-proxy); repeatable. From any other peer
@@ -93,6 +103,8 @@ struct Options {
     data_dir: Option<PathBuf>,
     trusted_proxies: Vec<IpAddr>,
     client_cert_header: HeaderName,
+    https_port: Option<u16>,
+    mtls_port: Option<u16>,
     log: bool,
 }
 
@@ -109,6 +121,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
         data_dir: None,
         trusted_proxies: Vec::new(),
         client_cert_header: HeaderName::from_static("x-client-cert"),
+        https_port: None,
+        mtls_port: None,
         log: true,
     };
     let mut args = args.into_iter();
@@ -124,6 +138,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
             "--client-ttl" => o.client_ttl = Some(value("--client-ttl")?.parse().map_err(|e| format!("--client-ttl: {e}"))?),
             "--max-clients" => o.max_clients = Some(value("--max-clients")?.parse().map_err(|e| format!("--max-clients: {e}"))?),
             "--data-dir" => o.data_dir = Some(PathBuf::from(value("--data-dir")?)),
+            "--https-port" => o.https_port = Some(value("--https-port")?.parse().map_err(|e| format!("--https-port: {e}"))?),
+            "--mtls-port" => o.mtls_port = Some(value("--mtls-port")?.parse().map_err(|e| format!("--mtls-port: {e}"))?),
             "--trusted-proxy" => o.trusted_proxies.push(value("--trusted-proxy")?.parse().map_err(|e| format!("--trusted-proxy: {e} (an IP address)"))?),
             "--client-cert-header" => {
                 o.client_cert_header = HeaderName::try_from(value("--client-cert-header")?).map_err(|e| format!("--client-cert-header: {e}"))?
@@ -417,14 +433,20 @@ async fn simulate(State(app): State<Arc<App>>, request: Request) -> Response {
         Ok(b) => b,
         Err(_) => return refuse(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", &format!("the body is larger than {MAX_BODY} bytes")),
     };
-    let mut req = match to_sim_request(&app.origin, &parts, &body, &app.client_cert_header) {
+    // On a TLS listener: its own origin, and the chain the client presented in the handshake.
+    let tls = parts.extensions.get::<ConnectInfo<tls::TlsPeer>>().map(|c| c.0.clone());
+    let origin = tls.as_ref().map_or(app.origin.as_str(), |t| &t.origin);
+    let mut req = match to_sim_request(origin, &parts, &body, &app.client_cert_header) {
         Ok(r) => r,
         Err(why) => return refuse(StatusCode::BAD_REQUEST, "invalid_request", &why),
     };
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    req.client_certificate = match certificate_from_proxy(&parts, peer, &app.trusted_proxies, &app.client_cert_header) {
-        Ok(chain) => chain,
-        Err(why) => return refuse(StatusCode::BAD_REQUEST, "invalid_request", &why),
+    let peer = tls.as_ref().map(|t| t.addr.ip()).or_else(|| parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()));
+    req.client_certificate = match tls.and_then(|t| t.chain) {
+        Some(chain) => Some(chain.to_string()),
+        None => match certificate_from_proxy(&parts, peer, &app.trusted_proxies, &app.client_cert_header) {
+            Ok(chain) => chain,
+            Err(why) => return refuse(StatusCode::BAD_REQUEST, "invalid_request", &why),
+        },
     };
     let client = client_id_of(&req);
     let answer = if heavy(&req) {
@@ -608,7 +630,29 @@ async fn serve(options: Options) {
         client_cert_header: options.client_cert_header.clone(),
     });
 
+    // The HTTPS and mutual-TLS listeners, with certificates of the local CA.
+    let mut tls_listeners = Vec::new();
+    let mut ca_line = None;
+    if options.https_port.is_some() || options.mtls_port.is_some() {
+        let secs = now().secs();
+        let (ca, made) = tls::local_ca(options.data_dir.as_deref(), secs).unwrap_or_else(|e| fail(&format!("local CA: {e}")));
+        ca_line = Some(match &options.data_dir {
+            Some(dir) => format!("haapi-lab: local CA {} ({})", dir.join("ca.pem").display(), if made { "made now" } else { "reused" }),
+            None => "haapi-lab: local CA made for this run only (--data-dir keeps it)".to_owned(),
+        });
+        for (port, mutual) in [(options.https_port, false), (options.mtls_port, true)] {
+            let Some(port) = port else { continue };
+            let config = tls::server_config(&ca, &options.host, secs, mutual).unwrap_or_else(|e| fail(&format!("TLS: {e}")));
+            let at: SocketAddr = format!("{}:{port}", options.host).parse().unwrap_or_else(|e| fail(&format!("--host: {e}")));
+            let tcp = tokio::net::TcpListener::bind(at).await.unwrap_or_else(|e| fail(&format!("cannot listen on {at}: {e}")));
+            let bound = tcp.local_addr().unwrap_or(at);
+            let tls_origin = format!("https://{}:{}", options.host, bound.port());
+            let listener = tls::TlsListener::new(tcp, config, tls_origin.clone()).unwrap_or_else(|e| fail(&format!("{at}: {e}")));
+            tls_listeners.push((listener, bound, tls_origin, mutual));
+        }
+    }
     let mut allowed = vec![origin.clone()];
+    allowed.extend(tls_listeners.iter().map(|(_, _, o, _)| o.clone()));
     allowed.extend(options.allow_origins.iter().cloned());
     let allowed_for_cors = allowed.clone();
     let cors = CorsLayer::new()
@@ -643,8 +687,30 @@ async fn serve(options: Options) {
         let proxies: Vec<String> = options.trusted_proxies.iter().map(IpAddr::to_string).collect();
         println!("haapi-lab: client certificates in {} are believed from {} only", options.client_cert_header, proxies.join(", "));
     }
+    if let Some(line) = ca_line {
+        println!("{line}");
+    }
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    for (listener, bound, _, mutual) in tls_listeners {
+        let what = if mutual { "mutual TLS (asks for a client certificate)" } else { "HTTPS" };
+        println!("haapi-lab: {what} on https://{bound}");
+        let mut stopping = stopping.clone();
+        let service = router.clone().into_make_service_with_connect_info::<tls::TlsPeer>();
+        tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stopping.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, service).with_graceful_shutdown(stopped).await {
+                eprintln!("haapi-lab: {what} listener: {e}");
+            }
+        });
+    }
     println!("haapi-lab: press Ctrl+C to stop");
-    if let Err(e) = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown_signal()).await {
+    let stopped = async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    if let Err(e) = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(stopped).await {
         fail(&format!("server error: {e}"));
     }
 }
