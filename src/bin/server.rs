@@ -140,7 +140,10 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
             "--data-dir" => o.data_dir = Some(PathBuf::from(value("--data-dir")?)),
             "--https-port" => o.https_port = Some(value("--https-port")?.parse().map_err(|e| format!("--https-port: {e}"))?),
             "--mtls-port" => o.mtls_port = Some(value("--mtls-port")?.parse().map_err(|e| format!("--mtls-port: {e}"))?),
-            "--trusted-proxy" => o.trusted_proxies.push(value("--trusted-proxy")?.parse().map_err(|e| format!("--trusted-proxy: {e} (an IP address)"))?),
+            "--trusted-proxy" => {
+                let ip: IpAddr = value("--trusted-proxy")?.parse().map_err(|e| format!("--trusted-proxy: {e} (an IP address)"))?;
+                o.trusted_proxies.push(ip.to_canonical())
+            }
             "--client-cert-header" => {
                 o.client_cert_header = HeaderName::try_from(value("--client-cert-header")?).map_err(|e| format!("--client-cert-header: {e}"))?
             }
@@ -327,6 +330,8 @@ struct App {
 fn certificate_from_proxy(parts: &Parts, peer: Option<IpAddr>, trusted: &[IpAddr], header: &HeaderName) -> Result<Option<String>, String> {
     let mut values = parts.headers.get_all(header).iter();
     let Some(value) = values.next() else { return Ok(None) };
+    // An IPv4 peer on a dual-stack listener arrives as ::ffff:a.b.c.d: compared as IPv4.
+    let peer = peer.map(|p| p.to_canonical());
     let Some(peer) = peer.filter(|p| trusted.contains(p)) else {
         let from = peer.map_or_else(|| "an unknown peer".to_owned(), |p| p.to_string());
         println!("haapi-lab: ignored the {header} header from {from}, which is not a --trusted-proxy");
