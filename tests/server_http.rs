@@ -85,7 +85,11 @@ fn exchange(addr: &str, raw: &[u8]) -> Answer {
     stream.write_all(raw).expect("send");
     let mut bytes = Vec::new();
     stream.read_to_end(&mut bytes).expect("read");
-    let text = String::from_utf8_lossy(&bytes);
+    parse_answer(&bytes)
+}
+
+fn parse_answer(bytes: &[u8]) -> Answer {
+    let text = String::from_utf8_lossy(bytes);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
     let mut lines = head.split("\r\n");
     let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("a status line");
@@ -445,5 +449,224 @@ fn registered_clients_survive_a_restart_and_deleting_the_database_makes_them_sta
     let again = register(&server.addr);
     assert_eq!(known_status(&server.addr, &again), 400, "the device registers again");
     drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Settings (a file for `--sim-settings`) with the main client on `tls_client_auth`: chains to
+/// `ca_pem`, subject `CN=haapi-device`.
+fn tls_client_auth_settings(dir: &std::path::Path, ca_pem: &str) -> String {
+    let mut settings = support::raw();
+    settings.main_client.authentication =
+        haapi_lab::sim::ClientAuthentication::TlsClientAuth { trusted_ca_pem: vec![ca_pem.to_owned()], subject_dn: Some("CN=haapi-device".into()) };
+    let path = dir.join("settings.json");
+    std::fs::write(&path, serde_json::to_string(&settings).unwrap()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// `%XX` for every byte but unreserved ones (RFC 3986 §2.3), as nginx's
+/// `$ssl_client_escaped_cert` (`+`, `/`, `=` and newlines escaped).
+fn escape(text: &str) -> String {
+    text.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+#[test]
+fn a_client_certificate_from_a_trusted_proxy_is_believed_and_from_any_other_peer_ignored() {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let mut rng = haapi_lab::proto::entropy::SeededEntropy::new(now);
+    let ca = haapi_lab::proto::x509::generate_ca("Proxy Test CA", now - 3600, 86400, &mut rng).unwrap();
+    let leaf = haapi_lab::proto::x509::issue_client_certificate(&ca, "haapi-device", now - 60, 86400, &mut rng).unwrap();
+    let dir = std::env::temp_dir().join(format!("haapi-lab-proxy-{}-{now}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let settings = tls_client_auth_settings(&dir, &ca.certificate_pem);
+    let f1 = |addr: &str, headers: &[(&str, &str)]| {
+        let mut all = vec![FORM];
+        all.extend_from_slice(headers);
+        send(addr, "POST", "/oauth/v2/oauth-token", &all, &format!("grant_type=client_credentials&scope=dcr&client_id={MAIN}"))
+    };
+    let chain = escape(&format!("{}{}", leaf.certificate_pem, ca.certificate_pem));
+
+    // 127.0.0.1 is the trusted proxy: its header is the client's certificate.
+    let proxied = Server::start(&["--sim-settings", &settings, "--trusted-proxy", "127.0.0.1"]);
+    let ok = f1(&proxied.addr, &[("X-Client-Cert", &chain)]);
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert!(ok.json()["access_token"].is_string(), "{ok:?}");
+    // Without the header there is no certificate; with a certificate of another CA, refused.
+    let none = f1(&proxied.addr, &[]);
+    assert_eq!((none.status, none.json()["error"].as_str()), (401, Some("invalid_client")), "{none:?}");
+    assert!(none.json()["error_description"].as_str().unwrap().contains("no client certificate presented"), "{none:?}");
+    let other_ca = haapi_lab::proto::x509::generate_ca("Other CA", now - 3600, 86400, &mut rng).unwrap();
+    let foreign = haapi_lab::proto::x509::issue_client_certificate(&other_ca, "haapi-device", now - 60, 86400, &mut rng).unwrap();
+    let untrusted = f1(&proxied.addr, &[("X-Client-Cert", &escape(&foreign.certificate_pem))]);
+    assert_eq!((untrusted.status, untrusted.json()["error"].as_str()), (401, Some("invalid_client")), "{untrusted:?}");
+    assert!(untrusted.json()["error_description"].as_str().unwrap().contains("not issued by a CA trusted"), "{untrusted:?}");
+    // The same header twice from the proxy is ambiguous: 400.
+    let twice = f1(&proxied.addr, &[("X-Client-Cert", &chain), ("X-Client-Cert", &chain)]);
+    assert_eq!((twice.status, twice.json()["error"].as_str()), (400, Some("invalid_request")), "{twice:?}");
+
+    // Another address is the trusted proxy: the same request from 127.0.0.1 has no certificate,
+    // and the server says it ignored the header.
+    let direct = Server::start(&["--sim-settings", &settings, "--trusted-proxy", "192.0.2.1", "--client-cert-header", "X-SSL-Cert"]);
+    let refused = f1(&direct.addr, &[("X-SSL-Cert", &chain)]);
+    assert_eq!((refused.status, refused.json()["error"].as_str()), (401, Some("invalid_client")), "{refused:?}");
+    assert!(refused.json()["error_description"].as_str().unwrap().contains("no client certificate presented"), "{refused:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+    // The line is printed before the answer is sent; the reader thread may still be passing it on.
+    let said = loop {
+        let line = direct.output.recv().expect("a line about the ignored header");
+        if line.contains("ignored the") {
+            break line;
+        }
+    };
+    assert!(said.contains("ignored the x-ssl-cert header from 127.0.0.1, which is not a --trusted-proxy"), "{said}");
+}
+
+// ------------------------------------------------------------------ HTTPS and mutual TLS
+
+/// The address a line of the server's output names after `prefix` (`haapi-lab: HTTPS on https://`).
+fn announced(server: &Server, prefix: &str) -> String {
+    loop {
+        let line = server.output.recv().expect("the server announces its TLS listeners");
+        if let Some(addr) = line.strip_prefix(prefix) {
+            return addr.to_owned();
+        }
+    }
+}
+
+/// A TLS client trusting only `ca_pem`, presenting `client` (chain PEM, key PEM) if given.
+fn tls_client(ca_pem: &str, client: Option<(&str, &str)>) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    Arc::new(match client {
+        Some((chain, key)) => {
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain.as_bytes()).map(Result::unwrap).collect();
+            builder.with_client_auth_cert(chain, PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap()).unwrap()
+        }
+        None => builder.with_no_client_auth(),
+    })
+}
+
+/// One request over TLS to `addr` (the server's certificate checked for 127.0.0.1 against the
+/// client's roots), answer read until the server closes.
+fn tls_send(addr: &str, config: &Arc<rustls::ClientConfig>, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Result<Answer, std::io::Error> {
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let connection = rustls::ClientConnection::new(Arc::clone(config), name).unwrap();
+    let mut stream = rustls::StreamOwned::new(connection, TcpStream::connect(addr)?);
+    stream.write_all(&raw_request(method, path, headers, body))?;
+    let mut bytes = Vec::new();
+    match stream.read_to_end(&mut bytes) {
+        Ok(_) => {}
+        // A peer that closes without close_notify: the answer is complete with Connection: close.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !bytes.is_empty() => {}
+        Err(e) => return Err(e),
+    }
+    Ok(parse_answer(&bytes))
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let dir = std::env::temp_dir().join(format!("haapi-lab-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[track_caller]
+fn assert_invalid_client(a: &Answer, says: &str) {
+    assert_eq!((a.status, a.json()["error"].as_str()), (401, Some("invalid_client")), "{a:?}");
+    let description = a.json()["error_description"].as_str().unwrap_or_default().to_owned();
+    assert!(description.contains(says), "{description:?} does not say {says:?}");
+}
+
+#[test]
+fn https_with_the_local_ca_which_is_made_once_and_reused() {
+    let dir = temp_dir("https");
+    let data = dir.to_str().unwrap();
+    let first = Server::start(&["--data-dir", data, "--https-port", "0"]);
+    let addr = announced(&first, "haapi-lab: HTTPS on https://");
+    let ca = std::fs::read_to_string(dir.join("ca.pem")).expect("the local CA in the data directory");
+    let a = tls_send(&addr, &tls_client(&ca, None), "GET", DISCOVERY, &[], "").expect("HTTPS with the local CA trusted");
+    assert_eq!(a.status, 200, "{a:?}");
+    // A client that trusts another CA refuses the server's certificate.
+    let mut rng = haapi_lab::proto::entropy::SeededEntropy::new(7);
+    let stranger = haapi_lab::proto::x509::generate_ca("Stranger", 1_700_000_000, 10 * 365 * 86400, &mut rng).unwrap();
+    assert!(tls_send(&addr, &tls_client(&stranger.certificate_pem, None), "GET", DISCOVERY, &[], "").is_err());
+    drop(first);
+    // A restart reuses the CA: the same file, and clients that trust it still connect.
+    let second = Server::start(&["--data-dir", data, "--https-port", "0"]);
+    let addr = announced(&second, "haapi-lab: HTTPS on https://");
+    assert_eq!(std::fs::read_to_string(dir.join("ca.pem")).unwrap(), ca);
+    assert_eq!(tls_send(&addr, &tls_client(&ca, None), "GET", "/healthz", &[], "").unwrap().status, 200);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn mutual_tls_hands_the_presented_chain_to_the_simulator() {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let mut rng = haapi_lab::proto::entropy::SeededEntropy::new(now ^ 0x5eed);
+    let x = haapi_lab::proto::x509::generate_ca;
+    let issue = haapi_lab::proto::x509::issue_client_certificate;
+    let device_ca = x("Device CA", now - 3600, 86400, &mut rng).unwrap();
+    let good = issue(&device_ca, "haapi-device", now - 60, 86400, &mut rng).unwrap();
+    let expired = issue(&device_ca, "haapi-device", now - 7200, 3600, &mut rng).unwrap();
+    let wrong_subject = issue(&device_ca, "someone-else", now - 60, 86400, &mut rng).unwrap();
+    let other_ca = x("Other CA", now - 3600, 86400, &mut rng).unwrap();
+    let untrusted = issue(&other_ca, "haapi-device", now - 60, 86400, &mut rng).unwrap();
+
+    let dir = temp_dir("mtls");
+    let settings = tls_client_auth_settings(&dir, &device_ca.certificate_pem);
+    let server = Server::start(&["--data-dir", dir.to_str().unwrap(), "--sim-settings", &settings, "--mtls-port", "0"]);
+    let addr = announced(&server, "haapi-lab: mutual TLS (asks for a client certificate) on https://");
+    let local_ca = std::fs::read_to_string(dir.join("ca.pem")).unwrap();
+    let f1 = |client: Option<(&str, &str)>| {
+        let body = format!("grant_type=client_credentials&scope=dcr&client_id={MAIN}");
+        tls_send(&addr, &tls_client(&local_ca, client), "POST", "/oauth/v2/oauth-token", &[FORM], &body).expect("a TLS exchange")
+    };
+    let with = |leaf: &haapi_lab::proto::x509::IssuedCertificate, ca: &haapi_lab::proto::x509::IssuedCertificate| {
+        (format!("{}{}", leaf.certificate_pem, ca.certificate_pem), leaf.private_key_pem.clone())
+    };
+
+    let (chain, key) = with(&good, &device_ca);
+    let ok = f1(Some((&chain, &key)));
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert!(ok.json()["access_token"].is_string(), "{ok:?}");
+    let (chain, key) = with(&untrusted, &other_ca);
+    assert_invalid_client(&f1(Some((&chain, &key))), "is not issued by a CA trusted for client");
+    let (chain, key) = with(&expired, &device_ca);
+    assert_invalid_client(&f1(Some((&chain, &key))), "is not valid now");
+    assert_invalid_client(&f1(None), "no client certificate presented");
+    let (chain, key) = with(&wrong_subject, &device_ca);
+    assert_invalid_client(&f1(Some((&chain, &key))), "is not the registered tls_client_auth_subject_dn");
+    // The proxy header means nothing from a peer that is not a --trusted-proxy, on this port too.
+    let header = escape(&format!("{}{}", good.certificate_pem, device_ca.certificate_pem));
+    let body = format!("grant_type=client_credentials&scope=dcr&client_id={MAIN}");
+    let forged = tls_send(&addr, &tls_client(&local_ca, None), "POST", "/oauth/v2/oauth-token", &[FORM, ("X-Client-Cert", &header)], &body).unwrap();
+    assert_invalid_client(&forged, "no client certificate presented");
+    drop(server);
+
+    // self_signed_tls_client_auth: the registered key's pin, and another key.
+    let registered = haapi_lab::proto::x509::self_signed_client_certificate("device", now - 60, 86400, &mut rng).unwrap();
+    let other = haapi_lab::proto::x509::self_signed_client_certificate("device", now - 60, 86400, &mut rng).unwrap();
+    let mut pinned = support::raw();
+    pinned.main_client.authentication = haapi_lab::sim::ClientAuthentication::SelfSignedTlsClientAuth {
+        pinned_spki: vec![haapi_lab::proto::x509::spki_sha256_pin(&registered.certificate_pem).unwrap()],
+    };
+    let pinned_path = dir.join("pinned.json");
+    std::fs::write(&pinned_path, serde_json::to_string(&pinned).unwrap()).unwrap();
+    let server = Server::start(&["--data-dir", dir.to_str().unwrap(), "--sim-settings", pinned_path.to_str().unwrap(), "--mtls-port", "0"]);
+    let addr = announced(&server, "haapi-lab: mutual TLS (asks for a client certificate) on https://");
+    let f1 = |cert: &haapi_lab::proto::x509::IssuedCertificate| {
+        let body = format!("grant_type=client_credentials&scope=dcr&client_id={MAIN}");
+        let config = tls_client(&local_ca, Some((&cert.certificate_pem, &cert.private_key_pem)));
+        tls_send(&addr, &config, "POST", "/oauth/v2/oauth-token", &[FORM], &body).expect("a TLS exchange")
+    };
+    assert_eq!(f1(&registered).status, 200);
+    assert_invalid_client(&f1(&other), "is not the one registered for client");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -10,8 +10,11 @@
 //! behind its own short lock); static files, cheap requests and the HTTP stack stay on the async
 //! workers.
 
+#[path = "server/tls.rs"]
+mod tls;
+
 use axum::body::{to_bytes, Body};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -23,7 +26,7 @@ use haapi_lab::proto::http::{Headers, HttpRequest, HttpResponse};
 use haapi_lab::sim::{ClientChange, SimSettings, Simulator};
 use serde_json::{json, Value};
 use std::io::Write as _;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -68,6 +71,20 @@ Serves the lab's page (www/, pkg/) and the simulated Curity over HTTP.
                          restart remembers them (default: none, clients live in memory only);
                          delete the file while the server is stopped to reproduce a device
                          holding a client the server no longer knows
+  --https-port N         also serve HTTPS on this port (0 picks one), with a certificate issued
+                         by the local CA (DATA_DIR/ca.pem, made on first use; without --data-dir
+                         a new CA each run)
+  --mtls-port N          also serve HTTPS on this port asking for a client certificate (mutual
+                         TLS): any chain whose key signs the handshake is handed to the
+                         simulator, which checks tls_client_auth (trusted CA, subject DN) and
+                         self_signed_tls_client_auth (pinned key) per client
+  --trusted-proxy ADDR   a reverse proxy (IP address) that terminates mutual TLS in front of this
+                         server and passes the client's certificate in the client-certificate
+                         header (Curity's mutual-tls-by-proxy); repeatable. From any other peer
+                         that header is ignored (and a line says so)
+  --client-cert-header NAME
+                         that header (default X-Client-Cert): the PEM chain, URL-encoded as
+                         nginx's $ssl_client_escaped_cert sends it
   --log lines|off        one JSON line per request on stdout (default lines)
   -h, --help             this text
 
@@ -84,6 +101,10 @@ struct Options {
     client_ttl: Option<u64>,
     max_clients: Option<usize>,
     data_dir: Option<PathBuf>,
+    trusted_proxies: Vec<IpAddr>,
+    client_cert_header: HeaderName,
+    https_port: Option<u16>,
+    mtls_port: Option<u16>,
     log: bool,
 }
 
@@ -98,6 +119,10 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
         client_ttl: None,
         max_clients: None,
         data_dir: None,
+        trusted_proxies: Vec::new(),
+        client_cert_header: HeaderName::from_static("x-client-cert"),
+        https_port: None,
+        mtls_port: None,
         log: true,
     };
     let mut args = args.into_iter();
@@ -113,6 +138,15 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
             "--client-ttl" => o.client_ttl = Some(value("--client-ttl")?.parse().map_err(|e| format!("--client-ttl: {e}"))?),
             "--max-clients" => o.max_clients = Some(value("--max-clients")?.parse().map_err(|e| format!("--max-clients: {e}"))?),
             "--data-dir" => o.data_dir = Some(PathBuf::from(value("--data-dir")?)),
+            "--https-port" => o.https_port = Some(value("--https-port")?.parse().map_err(|e| format!("--https-port: {e}"))?),
+            "--mtls-port" => o.mtls_port = Some(value("--mtls-port")?.parse().map_err(|e| format!("--mtls-port: {e}"))?),
+            "--trusted-proxy" => {
+                let ip: IpAddr = value("--trusted-proxy")?.parse().map_err(|e| format!("--trusted-proxy: {e} (an IP address)"))?;
+                o.trusted_proxies.push(ip.to_canonical())
+            }
+            "--client-cert-header" => {
+                o.client_cert_header = HeaderName::try_from(value("--client-cert-header")?).map_err(|e| format!("--client-cert-header: {e}"))?
+            }
             "--log" => {
                 o.log = match value("--log")?.as_str() {
                     "lines" => true,
@@ -282,6 +316,49 @@ struct App {
     running: Semaphore,
     /// The origin request URLs are built on.
     origin: String,
+    /// Peers whose client-certificate header is believed (`--trusted-proxy`).
+    trusted_proxies: Vec<IpAddr>,
+    /// The header a trusted proxy passes the client's certificate chain in.
+    client_cert_header: HeaderName,
+}
+
+/// The client certificate chain (PEM) a request presents through a trusted reverse proxy
+/// (Curity's mutual-tls-by-proxy): the value of `header`, percent-decoded, believed only when the
+/// TCP peer is one of `trusted`. From another peer the header is ignored (a line on stdout says
+/// so) and the request goes on without a certificate. `Err` is a 400's reason: a trusted proxy
+/// sent the header twice, or a value that does not decode.
+fn certificate_from_proxy(parts: &Parts, peer: Option<IpAddr>, trusted: &[IpAddr], header: &HeaderName) -> Result<Option<String>, String> {
+    let mut values = parts.headers.get_all(header).iter();
+    let Some(value) = values.next() else { return Ok(None) };
+    // An IPv4 peer on a dual-stack listener arrives as ::ffff:a.b.c.d: compared as IPv4.
+    let peer = peer.map(|p| p.to_canonical());
+    let Some(peer) = peer.filter(|p| trusted.contains(p)) else {
+        let from = peer.map_or_else(|| "an unknown peer".to_owned(), |p| p.to_string());
+        println!("haapi-lab: ignored the {header} header from {from}, which is not a --trusted-proxy");
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(format!("more than one {header} header from the proxy at {peer}"));
+    }
+    let decoded = percent_decode(value.as_bytes()).ok_or_else(|| format!("the {header} header is not a URL-encoded PEM chain (bad %-escape)"))?;
+    String::from_utf8(decoded).map(Some).map_err(|_| format!("the {header} header does not decode to text"))
+}
+
+/// `%XX` escapes decoded (RFC 3986 §2.1); every other byte, `+` included, stays as it is.
+fn percent_decode(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
 }
 
 /// The `client_id` a request names (for the log only; unverified): the Basic user name, the
@@ -316,11 +393,15 @@ fn client_id_of(req: &HttpRequest) -> Option<String> {
 
 /// The simulator's request: method, the URL on the configured origin (never from `Host`), every
 /// header field as sent (a repeated one stays repeated), the body. A header value that is not
-/// visible ASCII is refused (the caller answers 400 with the reason).
-fn to_sim_request(origin: &str, parts: &Parts, body: &[u8]) -> Result<HttpRequest, String> {
+/// visible ASCII is refused (the caller answers 400 with the reason). The header `skip` (the
+/// proxy's client certificate) is left out.
+fn to_sim_request(origin: &str, parts: &Parts, body: &[u8], skip: &HeaderName) -> Result<HttpRequest, String> {
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut fields = serde_json::Map::new();
     for (name, value) in &parts.headers {
+        if name == skip {
+            continue;
+        }
         let Ok(text) = value.to_str() else {
             return Err(format!("the value of header {name} is not visible ASCII (RFC 9110 §5.5)"));
         };
@@ -357,9 +438,20 @@ async fn simulate(State(app): State<Arc<App>>, request: Request) -> Response {
         Ok(b) => b,
         Err(_) => return refuse(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", &format!("the body is larger than {MAX_BODY} bytes")),
     };
-    let req = match to_sim_request(&app.origin, &parts, &body) {
+    // On a TLS listener: its own origin, and the chain the client presented in the handshake.
+    let tls = parts.extensions.get::<ConnectInfo<tls::TlsPeer>>().map(|c| c.0.clone());
+    let origin = tls.as_ref().map_or(app.origin.as_str(), |t| &t.origin);
+    let mut req = match to_sim_request(origin, &parts, &body, &app.client_cert_header) {
         Ok(r) => r,
         Err(why) => return refuse(StatusCode::BAD_REQUEST, "invalid_request", &why),
+    };
+    let peer = tls.as_ref().map(|t| t.addr.ip()).or_else(|| parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()));
+    req.client_certificate = match tls.and_then(|t| t.chain) {
+        Some(chain) => Some(chain.to_string()),
+        None => match certificate_from_proxy(&parts, peer, &app.trusted_proxies, &app.client_cert_header) {
+            Ok(chain) => chain,
+            Err(why) => return refuse(StatusCode::BAD_REQUEST, "invalid_request", &why),
+        },
     };
     let client = client_id_of(&req);
     let answer = if heavy(&req) {
@@ -539,9 +631,33 @@ async fn serve(options: Options) {
         sims: Sims { root: Mutex::new(sim), idle: Mutex::new(Vec::new()), db },
         running: Semaphore::new((2 * cores).max(4)),
         origin: origin.clone(),
+        trusted_proxies: options.trusted_proxies.clone(),
+        client_cert_header: options.client_cert_header.clone(),
     });
 
+    // The HTTPS and mutual-TLS listeners, with certificates of the local CA.
+    let mut tls_listeners = Vec::new();
+    let mut ca_line = None;
+    if options.https_port.is_some() || options.mtls_port.is_some() {
+        let secs = now().secs();
+        let (ca, made) = tls::local_ca(options.data_dir.as_deref(), secs).unwrap_or_else(|e| fail(&format!("local CA: {e}")));
+        ca_line = Some(match &options.data_dir {
+            Some(dir) => format!("haapi-lab: local CA {} ({})", dir.join("ca.pem").display(), if made { "made now" } else { "reused" }),
+            None => "haapi-lab: local CA made for this run only (--data-dir keeps it)".to_owned(),
+        });
+        for (port, mutual) in [(options.https_port, false), (options.mtls_port, true)] {
+            let Some(port) = port else { continue };
+            let config = tls::server_config(&ca, &options.host, secs, mutual).unwrap_or_else(|e| fail(&format!("TLS: {e}")));
+            let at: SocketAddr = format!("{}:{port}", options.host).parse().unwrap_or_else(|e| fail(&format!("--host: {e}")));
+            let tcp = tokio::net::TcpListener::bind(at).await.unwrap_or_else(|e| fail(&format!("cannot listen on {at}: {e}")));
+            let bound = tcp.local_addr().unwrap_or(at);
+            let tls_origin = format!("https://{}:{}", options.host, bound.port());
+            let listener = tls::TlsListener::new(tcp, config, tls_origin.clone()).unwrap_or_else(|e| fail(&format!("{at}: {e}")));
+            tls_listeners.push((listener, bound, tls_origin, mutual));
+        }
+    }
     let mut allowed = vec![origin.clone()];
+    allowed.extend(tls_listeners.iter().map(|(_, _, o, _)| o.clone()));
     allowed.extend(options.allow_origins.iter().cloned());
     let allowed_for_cors = allowed.clone();
     let cors = CorsLayer::new()
@@ -572,8 +688,34 @@ async fn serve(options: Options) {
     println!("haapi-lab: the page is at {origin}/www/");
     println!("haapi-lab: the simulated Curity is at {issuer} (discovery: {issuer}/.well-known/openid-configuration)");
     println!("haapi-lab: CORS allows {}", allowed.join(", "));
+    if !options.trusted_proxies.is_empty() {
+        let proxies: Vec<String> = options.trusted_proxies.iter().map(IpAddr::to_string).collect();
+        println!("haapi-lab: client certificates in {} are believed from {} only", options.client_cert_header, proxies.join(", "));
+    }
+    if let Some(line) = ca_line {
+        println!("{line}");
+    }
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    for (listener, bound, _, mutual) in tls_listeners {
+        let what = if mutual { "mutual TLS (asks for a client certificate)" } else { "HTTPS" };
+        println!("haapi-lab: {what} on https://{bound}");
+        let mut stopping = stopping.clone();
+        let service = router.clone().into_make_service_with_connect_info::<tls::TlsPeer>();
+        tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stopping.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, service).with_graceful_shutdown(stopped).await {
+                eprintln!("haapi-lab: {what} listener: {e}");
+            }
+        });
+    }
     println!("haapi-lab: press Ctrl+C to stop");
-    if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await {
+    let stopped = async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    if let Err(e) = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(stopped).await {
         fail(&format!("server error: {e}"));
     }
 }
@@ -598,6 +740,13 @@ mod tests {
         assert!(!origin_allowed(&allowed, "http://localhost.evil.example:80"));
         assert!(!origin_allowed(&allowed, "null"));
         assert!(origin_allowed(&["null".to_owned()], "null"));
+    }
+
+    #[test]
+    fn percent_decoding_keeps_plus_and_refuses_bad_escapes() {
+        assert_eq!(percent_decode(b"-----BEGIN%20X%0Aab+/%3D").as_deref(), Some(&b"-----BEGIN X\nab+/="[..]));
+        assert_eq!(percent_decode(b"a%2"), None);
+        assert_eq!(percent_decode(b"a%zz"), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! RFC 8705 §2.2), every one ECDSA P-256 with SHA-256, built with `x509_cert`'s builder.
 
 use super::*;
-use der::asn1::{Any, GeneralizedTime, SetOfVec};
+use der::asn1::{Any, GeneralizedTime, Ia5String, OctetString, SetOfVec};
 use der::pem::LineEnding;
 use der::{EncodePem, Tag};
 use p256::ecdsa::{DerSignature, SigningKey};
@@ -12,7 +12,8 @@ use rand_core::CryptoRngCore;
 use std::time::Duration;
 use x509_cert::attr::AttributeTypeAndValue;
 use x509_cert::builder::{Builder as _, CertificateBuilder, Profile};
-use x509_cert::ext::pkix::ExtendedKeyUsage;
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::{ExtendedKeyUsage, SubjectAltName};
 use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::{Time, Validity};
@@ -109,6 +110,51 @@ pub fn self_signed_client_certificate(subject_cn: &str, now: u64, validity_secs:
     let secret = p256::SecretKey::random(rng);
     let signer = SigningKey::from(&secret);
     let cert = build_leaf(subject.clone(), subject, &secret.public_key(), &signer, now, validity_secs, rng)?;
+    Ok(IssuedCertificate { certificate_pem: cert_to_pem(&cert)?, private_key_pem: secret_to_pem(&secret)? })
+}
+
+/// `id-kp-serverAuth` (RFC 5280 §4.2.1.12).
+const OID_KP_SERVER_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1");
+
+/// Issues a TLS server certificate, signed by `ca`, for a fresh P-256 key: subject
+/// `CN=<common_name>`, subjectAltName with each of `dns_names` and `ips` (RFC 5280 §4.2.1.6, what
+/// TLS clients match the host against), extKeyUsage `id-kp-serverAuth`. For the local server's
+/// HTTPS listeners.
+pub fn issue_server_certificate(
+    ca: &IssuedCertificate,
+    common_name: &str,
+    dns_names: &[&str],
+    ips: &[std::net::IpAddr],
+    now: u64,
+    validity_secs: u64,
+    rng: &mut impl CryptoRngCore,
+) -> Result<IssuedCertificate, X509Error> {
+    let ca_cert = first_certificate(&ca.certificate_pem)?;
+    let ca_secret =
+        p256::SecretKey::from_pkcs8_pem(&ca.private_key_pem).map_err(|e| X509Error::Key(format!("CA private key is not a PKCS#8 P-256 key: {e}")))?;
+    if cert_public_key(&ca_cert).map_err(|e| X509Error::Key(format!("CA certificate key: {e}")))? != ca_secret.public_key() {
+        return Err(X509Error::Key("CA private key does not match the CA certificate's public key".into()));
+    }
+    let mut names = Vec::new();
+    for dns in dns_names {
+        names.push(GeneralName::DnsName(Ia5String::new(dns).map_err(|e| X509Error::Build(format!("DNS name {dns:?}: {e}")))?));
+    }
+    for ip in ips {
+        let bytes = match ip {
+            std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+            std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
+        };
+        names.push(GeneralName::IpAddress(OctetString::new(bytes).map_err(|e| X509Error::Build(format!("IP address {ip}: {e}")))?));
+    }
+    let secret = p256::SecretKey::random(rng);
+    let signer = SigningKey::from(&ca_secret);
+    let profile = Profile::Leaf { issuer: ca_cert.tbs_certificate.subject.clone(), enable_key_agreement: false, enable_key_encipherment: false };
+    let spki = spki_of(&secret.public_key())?;
+    let mut builder = CertificateBuilder::new(profile, random_serial(rng)?, validity(now, validity_secs)?, common_name_to_name(common_name)?, spki, &signer)
+        .map_err(|e| X509Error::Build(format!("server certificate builder: {e}")))?;
+    builder.add_extension(&ExtendedKeyUsage(vec![OID_KP_SERVER_AUTH])).map_err(|e| X509Error::Build(format!("extKeyUsage serverAuth: {e}")))?;
+    builder.add_extension(&SubjectAltName(names)).map_err(|e| X509Error::Build(format!("subjectAltName: {e}")))?;
+    let cert = builder.build_with_rng::<DerSignature>(rng).map_err(|e| X509Error::Build(format!("signing server certificate: {e}")))?;
     Ok(IssuedCertificate { certificate_pem: cert_to_pem(&cert)?, private_key_pem: secret_to_pem(&secret)? })
 }
 
