@@ -81,13 +81,7 @@ pub fn issue_client_certificate_for_key(
     validity_secs: u64,
     rng: &mut impl CryptoRngCore,
 ) -> Result<String, X509Error> {
-    let ca_cert = first_certificate(&ca.certificate_pem)?;
-    let ca_secret =
-        p256::SecretKey::from_pkcs8_pem(&ca.private_key_pem).map_err(|e| X509Error::Key(format!("CA private key is not a PKCS#8 P-256 key: {e}")))?;
-    let ca_cert_key = cert_public_key(&ca_cert).map_err(|e| X509Error::Key(format!("CA certificate key: {e}")))?;
-    if ca_cert_key != ca_secret.public_key() {
-        return Err(X509Error::Key("CA private key does not match the CA certificate's public key".into()));
-    }
+    let (ca_cert, ca_secret) = read_ca(ca)?;
     if !basic_constraints(&ca_cert)?.is_some_and(|bc| bc.ca) {
         return Err(X509Error::Build("the issuing certificate is not a CA (basicConstraints cA is not TRUE)".into()));
     }
@@ -129,12 +123,7 @@ pub fn issue_server_certificate(
     validity_secs: u64,
     rng: &mut impl CryptoRngCore,
 ) -> Result<IssuedCertificate, X509Error> {
-    let ca_cert = first_certificate(&ca.certificate_pem)?;
-    let ca_secret =
-        p256::SecretKey::from_pkcs8_pem(&ca.private_key_pem).map_err(|e| X509Error::Key(format!("CA private key is not a PKCS#8 P-256 key: {e}")))?;
-    if cert_public_key(&ca_cert).map_err(|e| X509Error::Key(format!("CA certificate key: {e}")))? != ca_secret.public_key() {
-        return Err(X509Error::Key("CA private key does not match the CA certificate's public key".into()));
-    }
+    let (ca_cert, ca_secret) = read_ca(ca)?;
     let mut names = Vec::new();
     for dns in dns_names {
         names.push(GeneralName::DnsName(Ia5String::new(dns).map_err(|e| X509Error::Build(format!("DNS name {dns:?}: {e}")))?));
@@ -234,4 +223,15 @@ pub fn client_certificates(
     } else {
         Ok((self_signed_client_certificate(&cn, now, validity_secs, rng)?, None))
     }
+}
+
+/// The CA's certificate and private key, checked to belong together.
+fn read_ca(ca: &IssuedCertificate) -> Result<(Certificate, p256::SecretKey), X509Error> {
+    let ca_cert = first_certificate(&ca.certificate_pem)?;
+    let ca_secret =
+        p256::SecretKey::from_pkcs8_pem(&ca.private_key_pem).map_err(|e| X509Error::Key(format!("CA private key is not a PKCS#8 P-256 key: {e}")))?;
+    if cert_public_key(&ca_cert).map_err(|e| X509Error::Key(format!("CA certificate key: {e}")))? != ca_secret.public_key() {
+        return Err(X509Error::Key("CA private key does not match the CA certificate's public key".into()));
+    }
+    Ok((ca_cert, ca_secret))
 }
