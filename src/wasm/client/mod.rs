@@ -510,32 +510,33 @@ async fn drive_lab(inner: Rc<RefCell<Inner>>, until: Until, options: RunOptions)
     let result = match outcome {
         Ok(Progress::Stepped) => {
             let last = flow.trace().steps.last().map(|st| st.name.name());
-            let mut v = json!({ "state": "running", "done": false, "step": last, "trace": flow.trace().to_json(false) });
-            flow.trace().scrub(&mut v);
+            let v = json!({ "state": "running", "done": false, "step": last, "trace": flow.trace().to_json(false) });
             s.flow = Some(flow);
             return Ok(to_js(&v));
         }
         Ok(Progress::Paused(question)) => {
             let last = flow.trace().steps.last().map(|st| st.name.name());
-            let mut v = json!({ "state": "paused", "done": false, "step": last, "question": question.to_json(), "trace": flow.trace().to_json(false) });
+            let mut v = json!({ "state": "paused", "done": false, "step": last, "question": question.to_json() });
             flow.trace().scrub(&mut v);
+            v["trace"] = flow.trace().to_json(false);
             s.flow = Some(flow);
             return Ok(to_js(&v));
         }
         Ok(Progress::Done(outcome)) => Ok(outcome),
         Err(e) => Err(e),
     };
-    let trace = flow.trace().to_json(false);
     let last = flow.trace().steps.last().map(|st| st.name.name());
     let mut v = match result {
-        Ok(outcome) => json!({ "state": "succeeded", "done": true, "step": last, "error": null, "trace": trace, "outcome": outcome.to_json(false) }),
+        Ok(outcome) => json!({ "state": "succeeded", "done": true, "step": last, "error": null, "outcome": outcome.to_json(false) }),
         Err(e) => {
             s.last_error = Some(e.to_json());
-            json!({ "state": "failed", "done": true, "step": last, "error": e.to_json(), "trace": trace, "outcome": null })
+            json!({ "state": "failed", "done": true, "step": last, "error": e.to_json(), "outcome": null })
         }
     };
-    // The result is redacted as the trace is: no secret the run knows of, wherever it appears.
+    // The result is redacted as the trace is (Trace::to_json scrubs the trace itself): no secret
+    // the run knows of, wherever it appears.
     flow.trace().scrub(&mut v);
+    v["trace"] = flow.trace().to_json(false);
     s.flow = Some(flow);
     Ok(to_js(&v))
 }
