@@ -44,7 +44,7 @@ use crate::proto::clock::Timestamp;
 use crate::proto::entropy::SeededEntropy;
 use crate::proto::http::{HttpRequest, HttpResponse};
 use crate::proto::jose::p256::P256Key;
-use crate::proto::jose::verify::{sign_es256, verify_jws, VerifyKey};
+use crate::proto::jose::verify::{verify_jws, VerifyKey};
 use crate::proto::jose::{self, Alg, DecodedJwt, JoseError};
 use response::SimError;
 use serde::Serialize;
@@ -186,8 +186,7 @@ pub struct Simulator {
     rng: SeededEntropy,
     /// The token-signing key (P-256, ES256), published at the JWKS endpoint.
     signing_key: P256Key,
-    /// Its PKCS#8 DER (what the `jsonwebtoken` provider signs with) and its verifying key.
-    signing_der: Vec<u8>,
+    /// Its verifying key.
     verify_key: VerifyKey,
     /// Its `kid`: the RFC 7638 thumbprint of its public JWK.
     signing_kid: String,
@@ -214,10 +213,9 @@ impl Simulator {
         let mut rng = SeededEntropy::new(seed);
         let signing_key = P256Key::generate(&mut rng);
         let signing_kid = jose::thumbprint(signing_key.public_jwk()).unwrap_or_else(|_| "sim-signing-key".into());
-        let signing_der = signing_key.to_pkcs8_der();
         let verify_key = VerifyKey::from_jwk(signing_key.public_jwk()).expect("a P-256 public JWK is a verification key");
         let endpoints = settings.validate();
-        Simulator { settings, endpoints, rng, signing_key, signing_der, verify_key, signing_kid, store: Arc::new(Store::default()) }
+        Simulator { settings, endpoints, rng, signing_key, verify_key, signing_kid, store: Arc::new(Store::default()) }
     }
 
     /// Another handle on the same server, for another thread: it shares every store (clients,
@@ -232,18 +230,18 @@ impl Simulator {
             endpoints: self.endpoints.clone(),
             rng: SeededEntropy::new(self.rng.next_u64()),
             signing_key: self.signing_key.clone(),
-            signing_der: self.signing_der.clone(),
             verify_key: self.verify_key.clone(),
             signing_kid: self.signing_kid.clone(),
             store: Arc::clone(&self.store),
         }
     }
 
-    /// Signs a JWT this server issues (ES256, `kid` of the signing key, the given `typ`).
+    /// Signs a JWT this server issues (ES256, `kid` of the signing key, the given `typ`), with
+    /// the key held parsed: no PKCS#8 reading or public-key derivation per token (RFC 6979
+    /// signatures, so the same bytes as any other deterministic ES256 signer).
     fn issue_jwt(&self, typ: &str, claims: &Value) -> Result<String, SimError> {
         let input = jose::signing_input(&serde_json::json!({ "alg": "ES256", "kid": self.signing_kid, "typ": typ }), claims);
-        let signature = sign_es256(&self.signing_der, input.as_bytes()).map_err(|e| SimError::server_error(format!("signing a token failed: {e}")))?;
-        Ok(jose::compact(&input, &signature))
+        Ok(jose::compact(&input, &self.signing_key.sign(input.as_bytes())))
     }
 
     /// Verifies the signature of a token this server issued.

@@ -3,7 +3,7 @@
 //! P-256 and P-384. (The crate's `rust_crypto` provider would also link Ed25519, which nothing
 //! here uses.) Tokens the simulated server issues are signed through the same provider.
 
-use super::{b64url_decode, decode_unverified, signing_input_of, Alg, DecodedJwt, JoseError, KeyFamily};
+use super::{decode_unverified, signing_input_of, Alg, DecodedJwt, JoseError, KeyFamily};
 use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
 use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind, EncodingKey};
 use rsa::pkcs1v15;
@@ -97,14 +97,6 @@ pub fn verify_jws(token: &str, key: &VerifyKey, allowed: &[Alg]) -> Result<Decod
     } else {
         Err(JoseError::BadSignature)
     }
-}
-
-/// Signs `input` with a P-256 PKCS#8 key through the provider (ES256): the simulated server's
-/// tokens.
-pub fn sign_es256(pkcs8_der: &[u8], input: &[u8]) -> Result<Vec<u8>, JoseError> {
-    ensure_provider();
-    let sig = jsonwebtoken::crypto::sign(input, &EncodingKey::from_ec_der(pkcs8_der), Algorithm::ES256).map_err(|e| JoseError::Other(e.to_string()))?;
-    b64url_decode(&sig)
 }
 
 fn to_jwt(alg: Alg) -> Algorithm {
