@@ -195,7 +195,16 @@ impl Trace {
             let escaped = Value::String(raw.to_owned()).to_string();
             forms.push(escaped[1..escaped.len() - 1].to_owned());
         }
-        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        // Longest first (a secret inside another is replaced after it), equal ones side by side
+        // for dedup. A few dozen strings at most: an insertion sort, not the standard library's
+        // (about 6 KB of WebAssembly for this one call).
+        for i in 1..forms.len() {
+            let mut j = i;
+            while j > 0 && (forms[j].len(), &forms[j - 1]) > (forms[j - 1].len(), &forms[j]) {
+                forms.swap(j - 1, j);
+                j -= 1;
+            }
+        }
         forms.dedup();
         scrub_value(v, &forms);
     }
@@ -275,5 +284,18 @@ mod tests {
         let revealed = trace.to_json(true).to_string();
         assert!(revealed.contains("Password1") && revealed.contains("s3cr3t") && revealed.contains(".c2ln"));
         assert_eq!(trace.to_json(false)["steps"][0]["jwts"][0]["claims"]["sub"], "a");
+    }
+
+    #[test]
+    fn scrub_replaces_the_longest_secret_first_and_every_form_of_it() {
+        let mut trace = Trace::default();
+        // Added shortest first: "abcd" inside "abcd efgh" must not leave " efgh" behind.
+        trace.keep_secret(Some("abcd"));
+        trace.keep_secret(Some("abcd efgh"));
+        trace.keep_secret(Some("abcd"));
+        trace.keep_secret(Some("q\"uo"));
+        let mut v = json!({"a": "x abcd efgh y", "b": ["abcd+efgh", "abcd"], "c": {"d": "q\\\"uo and q\"uo"}});
+        trace.scrub(&mut v);
+        assert_eq!(v, json!({"a": "x [redacted] y", "b": ["[redacted]", "[redacted]"], "c": {"d": "[redacted] and [redacted]"}}));
     }
 }

@@ -18,6 +18,7 @@ use crate::client::trace::Status;
 use crate::proto::clock::Timestamp;
 use crate::proto::haapi::{Action, Form, Kind, Model, Representation, MEDIA_TYPE, PROBLEM_MEDIA_TYPE};
 use crate::proto::http::{HttpRequest, HttpResponse, FORM, JSON};
+use crate::proto::json;
 use crate::proto::secret::Secret;
 use crate::proto::url::Url;
 use serde_json::{json, Value};
@@ -258,7 +259,7 @@ impl Flow {
             return Ok(HaapiCall { method, url: target, body: None });
         }
         let body = match form.media_type.as_deref() {
-            Some(JSON) => (JSON.to_owned(), Value::Object(pairs.iter().map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned()))).collect()).to_string()),
+            Some(JSON) => (JSON.to_owned(), json::object_of(pairs.iter().map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))).to_string()),
             _ => (FORM.to_owned(), crate::proto::http::encode_form(pairs.iter().copied())),
         };
         Ok(HaapiCall { method, url: url.to_string(), body: Some(body) })
@@ -758,7 +759,7 @@ impl Flow {
 
 /// The values a form sends without asking: its hidden fields'.
 fn hidden_values(form: &Form) -> BTreeMap<String, String> {
-    form.fields.iter().filter(|f| f.is_hidden()).filter_map(|f| f.value.clone().map(|v| (f.name.clone(), v))).collect()
+    json::map_of(form.fields.iter().filter(|f| f.is_hidden()).filter_map(|f| f.value.clone().map(|v| (f.name.clone(), v))))
 }
 
 fn or_default(s: String, default: &str) -> String {

@@ -11,6 +11,7 @@ use crate::client::material::{AssertionKey, KeyNeed, Material, MtlsMaterial};
 use crate::proto::entropy::Entropy;
 use crate::proto::jose::p256::P256Key;
 use crate::proto::jose::KeyFamily;
+use crate::proto::json::{map_of, object_of};
 use crate::proto::secret::Secret;
 use js_sys::Reflect;
 use serde_json::Value;
@@ -96,9 +97,7 @@ impl StoredMaterial {
     }
     fn to_json(&self) -> Value {
         let mut copy = self.clone();
-        Value::Object(
-            MATERIAL_FIELDS.iter().zip(copy.slots()).map(|(name, slot)| ((*name).to_owned(), slot.take().map_or(Value::Null, Value::String))).collect(),
-        )
+        object_of(MATERIAL_FIELDS.iter().zip(copy.slots()).map(|(name, slot)| ((*name).to_owned(), slot.take().map_or(Value::Null, Value::String))))
     }
 }
 
@@ -112,7 +111,7 @@ impl DeviceRecord {
             materials: v
                 .get("materials")
                 .and_then(Value::as_object)
-                .map(|m| m.iter().map(|(k, v)| (k.clone(), StoredMaterial::from_json(v))).collect())
+                .map(|m| map_of(m.iter().map(|(k, v)| (k.clone(), StoredMaterial::from_json(v)))))
                 .unwrap_or_default(),
             dpop_key_pem: v.get("dpopKeyPem").and_then(Value::as_str).map(str::to_owned),
             simulator: v.get("simulator").filter(|s| !s.is_null()).cloned(),
@@ -130,7 +129,7 @@ impl DeviceRecord {
     pub(crate) fn to_json(&self) -> String {
         serde_json::json!({
             "clients": self.clients.iter().map(DynamicClient::to_json).collect::<Vec<_>>(),
-            "materials": self.materials.iter().map(|(k, m)| (k.clone(), m.to_json())).collect::<serde_json::Map<_, _>>(),
+            "materials": object_of(self.materials.iter().map(|(k, m)| (k.clone(), m.to_json()))),
             "dpopKeyPem": self.dpop_key_pem,
             "simulator": self.simulator,
         })

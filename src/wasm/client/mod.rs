@@ -426,8 +426,8 @@ fn answer_of(v: &Value) -> Result<InputAnswer, JsValue> {
         Some((k, Value::Object(values))) if k == "values" => values
             .iter()
             .map(|(name, value)| value.as_str().map(|s| (name.clone(), s.to_owned())).ok_or_else(|| bad(&format!("values.{name} must be a string"))))
-            .collect::<Result<_, _>>()
-            .map(InputAnswer::Values),
+            .collect::<Result<Vec<_>, _>>()
+            .map(|pairs| InputAnswer::Values(crate::proto::json::map_of(pairs))),
         Some((k, Value::Number(n))) if k == "choose" => {
             n.as_u64().map(|i| InputAnswer::Choose(i as usize)).ok_or_else(|| bad("choose must be an option's index"))
         }
