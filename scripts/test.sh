@@ -6,13 +6,14 @@
 #                             feature built alone (the layering the compiler enforces)
 #   3. native tests           cargo test --all-targets (unit, integration, benchmark smoke run)
 #      doctests               cargo test --doc
+#      light simulator        the library's unit tests built as pkg/sim-lite/ is (sim-core alone)
 #      server tests           the local server over real sockets (tests/server_http.rs)
 #   4. local server           builds and starts the lab's server (`server` feature) on 127.0.0.1,
 #                             for the browser tests that talk to it over real HTTP + CORS
 #   5. wasm tests             every tests/*.rs that runs in the browser (tests/wasm.rs, ...), in
 #                             headless Chromium through wasm-bindgen-test-runner, then the same
 #                             tests in headless Firefox ESR (geckodriver)
-#   6. pkg/ build             the three release modules + the JS bindings the page imports
+#   6. pkg/ build             the four release modules + the JS bindings the page imports
 #   7. Node tests             tests/node/: the built modules in Node.js (node --test)
 #   8. end-to-end tests       scripts/e2e.sh: the page in headless Chromium, driven by Playwright;
 #                             then tests/e2e-firefox/: a whole fallback from a link in headless
@@ -84,7 +85,7 @@ run_step "clippy (native)" cargo clippy --all-targets --features server,test-hoo
 run_step "clippy (wasm32)" cargo clippy --target "$WASM_TARGET" --lib --tests --features wasm-client,wasm-sim,wasm-tools -- -D warnings
 layering() {
   local f
-  for f in "" client sim tools; do
+  for f in "" client sim-core client,sim-core sim tools; do
     say "cargo check --lib --no-default-features ${f:+--features $f}"
     cargo check --lib --no-default-features ${f:+--features "$f"} || return
   done
@@ -94,6 +95,8 @@ run_step "layering (each feature alone)" layering
 # 3. Native.
 run_step "native tests" cargo test --all-targets --no-fail-fast
 run_step "doctests" cargo test --doc
+# The light simulator's build (what pkg/sim-lite/ is made of): its own refusals of RSA and P-384.
+run_step "unit tests, light simulator" cargo test --lib --no-default-features --features client,sim-core
 # The local server over real sockets (tests/server_http.rs, with the test-only panic route) and
 # its own unit tests.
 run_step "server tests" cargo test --features server,test-hooks --test server_http --bin haapi-lab-server

@@ -8,6 +8,7 @@ use crate::client::config::{Config, ConfigProblem, Method};
 use crate::client::error::Error;
 use crate::client::material::PublicMaterial;
 use crate::proto::secret::Secret;
+#[cfg(feature = "sim")]
 use crate::proto::x509;
 use crate::sim::{ClientAuthentication, SimSettings};
 use serde_json::Value;
@@ -44,6 +45,14 @@ pub fn simulator_settings(config: &Config, material: &PublicMaterial) -> Result<
             jwk["kid"] = Value::String(kid);
             ClientAuthentication::PrivateKeyJwt { jwks: vec![jwk], public_keys_pem: vec![] }
         }
+        #[cfg(not(feature = "sim"))]
+        Method::TlsClientAuth | Method::SelfSignedTlsClientAuth => {
+            return Err(problem(
+                "credential.method",
+                format!("{} needs the whole simulator module (pkg/sim/): this one (sim-lite) verifies no certificates", cr.method.name()),
+            ))
+        }
+        #[cfg(feature = "sim")]
         Method::TlsClientAuth => {
             let ca = match (&material.device_ca_certificate, &material.certificate_chain) {
                 (Some(ca), _) => ca.clone(),
@@ -58,6 +67,7 @@ pub fn simulator_settings(config: &Config, material: &PublicMaterial) -> Result<
             };
             ClientAuthentication::TlsClientAuth { trusted_ca_pem: vec![ca], subject_dn: None }
         }
+        #[cfg(feature = "sim")]
         Method::SelfSignedTlsClientAuth => {
             let chain = material.certificate_chain.as_deref().ok_or_else(|| Error::State("no certificate".into()))?;
             let pin = x509::spki_sha256_pin(chain).map_err(|e| problem("credential.certificate", e.to_string()))?;
@@ -168,6 +178,7 @@ pub fn check_simulator_overrides(overrides: &Value) -> Vec<ConfigProblem> {
 /// The CA at the top of a pasted client certificate's path, wherever it and the leaf are in the
 /// chain (tools write chains CA first as often as leaf first): the certificate the simulator is to
 /// trust. `None` when the chain holds no CA that issued the leaf (or its issuers).
+#[cfg(feature = "sim")]
 fn issuing_ca(chain: &str) -> Option<String> {
     let path = x509::pem_chain_in_path_order(chain).ok()?;
     let mut top = None;

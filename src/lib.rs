@@ -13,12 +13,12 @@
 //! |---|---|---|
 //! | [`proto`] | always | words and tools both sides use: time, randomness, HTTP values, URLs, JOSE, the step vocabulary, redaction, X.509 |
 //! | [`client`] | `client` | configuration, the flow, client authentication, DPoP, key material, trace, errors, the run loop |
-//! | [`sim`] | `sim` | the simulated Curity: imports `proto` only |
-//! | [`lab`] | `client` + `sim` | the glue: simulator settings derived from a configuration; the flow against the simulator in process |
-//! | `wasm` | `wasm-client`, `wasm-sim`, `wasm-tools` | the JavaScript API of the three WebAssembly modules |
+//! | [`sim`] | `sim-core` (HS*, ES256) or `sim` (also RSA, P-384, X.509) | the simulated Curity: imports `proto` only |
+//! | [`lab`] | `client` + `sim-core` | the glue: simulator settings derived from a configuration; the flow against the simulator in process |
+//! | `wasm` | `wasm-client`, `wasm-sim-lite`, `wasm-sim`, `wasm-tools` | the JavaScript API of the four WebAssembly modules |
 //!
 //! The compiler keeps the arrows one way: `proto` is built without `client` or `sim`, and each
-//! of `client`, `sim` and `tools` builds alone (`scripts/test.sh` checks every combination).
+//! of `client`, `sim-core`, `sim` and `tools` builds alone (`scripts/test.sh` checks each).
 //! The default features (`client`, `sim`, `tools`) are what native tests and tools use; the
 //! WebAssembly modules are built with exactly one `wasm-*` feature each.
 //!
@@ -48,10 +48,10 @@ pub mod proto;
 
 #[cfg(feature = "client")]
 pub mod client;
-#[cfg(all(feature = "client", feature = "sim"))]
+#[cfg(all(feature = "client", feature = "sim-core"))]
 pub mod lab;
-#[cfg(feature = "sim")]
+#[cfg(feature = "sim-core")]
 pub mod sim;
 
-#[cfg(all(target_arch = "wasm32", any(feature = "wasm-client", feature = "wasm-sim", feature = "wasm-tools")))]
+#[cfg(all(target_arch = "wasm32", any(feature = "wasm-client", feature = "wasm-sim", feature = "wasm-sim-lite", feature = "wasm-tools")))]
 pub mod wasm;

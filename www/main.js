@@ -615,13 +615,16 @@ async function loadModule() {
 }
 
 /**
- * The simulated server's module, loaded only for `server.mode: "simulator"`, in parallel with
- * the client module (the client module would load the same URL when a Lab opens; an ES module
- * is loaded once). Resolves to null when it cannot load: the Lab then says why.
+ * The simulated server's light module (HS* and ES256, no X.509: what the default configuration
+ * and most others use), loaded only for `server.mode: "simulator"`, in parallel with the client
+ * module (the client module loads the same URL when a Lab opens; an ES module is loaded once).
+ * The panel checks `server.simulator` settings with it. A configuration that needs RSA, P-384
+ * or mutual TLS makes the client module load the whole simulator (pkg/sim/) when its Lab opens.
+ * Resolves to null when it cannot load: the Lab then says why.
  */
 let simModule = null;
 function loadSimModule() {
-  simModule ??= import("../pkg/sim/haapi_lab_sim.js")
+  simModule ??= import("../pkg/sim-lite/haapi_lab_sim_lite.js")
     .then(async (m) => {
       await m.default();
       panel.setSimApi(m);

@@ -104,6 +104,36 @@ pub struct PublicMaterial {
 }
 
 impl PublicMaterial {
+    /// Why this configuration and material need the whole simulated server (RSA and P-384
+    /// verification, X.509 for mutual TLS), or `None` when the light one (`sim-lite`: HS* and
+    /// ES256, no certificates) serves them exactly as the whole one would. The client module loads
+    /// `pkg/sim-lite/` or `pkg/sim/` by this answer; `server.simulator` settings may name any
+    /// algorithm or key, so they always take the whole one.
+    pub fn full_simulator_reason(&self, config: &Config) -> Option<String> {
+        if config.server.simulator.is_some() {
+            return Some("server.simulator settings".into());
+        }
+        let method = config.credential.method;
+        if matches!(method, Method::TlsClientAuth | Method::SelfSignedTlsClientAuth) {
+            return Some(format!("{} (X.509 certificates)", method.name()));
+        }
+        if let Some(alg) = config.credential.alg.as_deref().filter(|a| !matches!(*a, "ES256" | "HS256" | "HS384" | "HS512")) {
+            if matches!(method, Method::PrivateKeyJwt | Method::ClientSecretJwt) {
+                return Some(format!("client assertions signed with {alg}"));
+            }
+        }
+        if let Some(jwk) = &self.assertion_public_jwk {
+            let (kty, crv) = (jwk.get("kty").and_then(Value::as_str), jwk.get("crv").and_then(Value::as_str));
+            if (kty, crv) != (Some("EC"), Some("P-256")) {
+                return Some(format!("an assertion key of type {} {}", kty.unwrap_or("?"), crv.unwrap_or("")).trim_end().to_owned());
+            }
+        }
+        if config.dpop.alg != "ES256" {
+            return Some(format!("DPoP proofs signed with {}", config.dpop.alg));
+        }
+        None
+    }
+
     /// `{assertionPublicJwk, assertionKid, certificateChain, deviceCaCertificate, generated}`.
     pub fn to_json(&self) -> Value {
         serde_json::json!({
@@ -257,3 +287,46 @@ impl<R: rand_core::RngCore + ?Sized> rand_core::RngCore for Rng<'_, R> {
     }
 }
 impl<R: rand_core::CryptoRng + ?Sized> rand_core::CryptoRng for Rng<'_, R> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config(edit: impl FnOnce(&mut Value)) -> Config {
+        let mut doc = Config::default().to_json();
+        edit(&mut doc);
+        Config::from_value(&doc).expect("a valid configuration")
+    }
+
+    fn p256_material() -> PublicMaterial {
+        PublicMaterial { assertion_public_jwk: Some(json!({ "kty": "EC", "crv": "P-256", "x": "x", "y": "y" })), ..PublicMaterial::default() }
+    }
+
+    #[test]
+    fn the_light_simulator_serves_hmac_es256_and_secrets_and_nothing_else() {
+        assert_eq!(p256_material().full_simulator_reason(&Config::default()), None, "the default configuration (private_key_jwt ES256)");
+        for method in ["client_secret_basic", "client_secret_post"] {
+            assert_eq!(
+                PublicMaterial::default().full_simulator_reason(&config(|d| d["credential"] = json!({ "method": method, "secret": "Password1" }))),
+                None
+            );
+        }
+        let hs = config(|d| {
+            d["credential"] =
+                json!({ "method": "client_secret_jwt", "secret": "a-long-enough-secret-for-hs512-0123456789abcdef0123456789abcdef", "alg": "HS512" })
+        });
+        assert_eq!(PublicMaterial::default().full_simulator_reason(&hs), None);
+
+        let reason = |c: &Config, m: &PublicMaterial| m.full_simulator_reason(c).unwrap_or_else(|| panic!("the whole simulator for {:?}", c.credential.method));
+        let rsa = PublicMaterial { assertion_public_jwk: Some(json!({ "kty": "RSA", "n": "n", "e": "AQAB" })), ..PublicMaterial::default() };
+        assert!(reason(&config(|d| d["credential"]["alg"] = json!("RS256")), &rsa).contains("RS256"));
+        assert!(reason(&Config::default(), &rsa).contains("RSA"), "an RSA key whatever the alg says");
+        let p384 = PublicMaterial { assertion_public_jwk: Some(json!({ "kty": "EC", "crv": "P-384", "x": "x", "y": "y" })), ..PublicMaterial::default() };
+        assert!(reason(&Config::default(), &p384).contains("P-384"));
+        for method in ["tls_client_auth", "self_signed_tls_client_auth"] {
+            assert!(reason(&config(|d| d["credential"] = json!({ "method": method })), &PublicMaterial::default()).contains(method));
+        }
+        assert!(reason(&config(|d| d["server"]["simulator"] = json!({ "dpopNonce": "off" })), &p256_material()).contains("server.simulator"));
+    }
+}

@@ -1,6 +1,9 @@
 // Loads the two other WebAssembly modules of haapi-lab on first use (imported by the client
 // module, src/wasm/client/modules.rs):
-//   pkg/sim/haapi_lab_sim.js      the simulated Curity, for server.mode "simulator";
+//   pkg/sim-lite/haapi_lab_sim_lite.js  the simulated Curity, for server.mode "simulator"
+//                                       (HS* and ES256, no X.509: most configurations);
+//   pkg/sim/haapi_lab_sim.js      the whole simulated Curity (RSA, P-384, mutual TLS), when the
+//                                 configuration needs it (PublicMaterial::full_simulator_reason);
 //   pkg/tools/haapi_lab_tools.js  RSA and P-384 keys, certificates.
 // This file is copied by wasm-bindgen to pkg/snippets/<crate>-<hash>/src/js/, so pkg/ is four
 // levels up. A page may import the same URLs earlier (in parallel with its first paint): an ES
@@ -37,11 +40,12 @@ function load(what, path, wasmName) {
 }
 
 const sim = () => load("simulator", "sim/haapi_lab_sim.js", "haapi_lab_sim_bg.wasm");
+const simLite = () => load("light simulator", "sim-lite/haapi_lab_sim_lite.js", "haapi_lab_sim_lite_bg.wasm");
 const tools = () => load("tools", "tools/haapi_lab_tools.js", "haapi_lab_tools_bg.wasm");
 
-/** A SimServer of the simulator module (see src/wasm/sim.rs). */
-export async function openSim(config, material, seed, state) {
-  return (await sim()).SimServer.forLab(config, material, seed, state ?? undefined);
+/** A SimServer of the whole or the light simulator module (see src/wasm/sim.rs). */
+export async function openSim(config, material, seed, state, full) {
+  return (await (full ? sim() : simLite())).SimServer.forLab(config, material, seed, state ?? undefined);
 }
 
 /** JSON text: the key in `text`, read by the tools module. */

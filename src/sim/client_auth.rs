@@ -8,6 +8,7 @@ use super::{DynamicClient, Simulator};
 use crate::proto::clock::Timestamp;
 use crate::proto::http::HttpRequest;
 use crate::proto::secret::Secret;
+#[cfg(feature = "sim")]
 use crate::proto::x509::{self, TrustAnchor, X509Error};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -184,34 +185,51 @@ impl Simulator {
                 auth.method_name()
             )));
         };
-        let anchors: Vec<TrustAnchor<'_>> = match auth {
-            ClientAuthentication::TlsClientAuth { trusted_ca_pem, .. } => trusted_ca_pem.iter().map(|p| TrustAnchor::Ca(p)).collect(),
-            ClientAuthentication::SelfSignedTlsClientAuth { pinned_spki } => pinned_spki.iter().map(|p| TrustAnchor::PinnedSpki(p)).collect(),
-            _ => Vec::new(),
-        };
-        let info = x509::verify_client_chain(chain, &anchors, now.secs()).map_err(|e| {
-            SimError::invalid_client(match e {
-                X509Error::Expired { .. } | X509Error::NotYetValid { .. } => {
-                    format!("the client certificate is not valid now: {e}; issue a new one")
-                }
-                X509Error::Untrusted(_) => format!("the client certificate is not issued by a CA trusted for client {id:?}: {e}"),
-                X509Error::PinMismatch => format!("the client certificate's key is not the one registered for client {id:?}: {e}"),
-                other => format!("the client certificate was refused: {other}"),
-            })
-        })?;
-        if let ClientAuthentication::TlsClientAuth { subject_dn: Some(expected), .. } = auth {
-            if normalize_dn(&info.subject) != normalize_dn(expected) {
-                return Err(SimError::invalid_client(format!(
-                    "the client certificate's subject {:?} is not the registered tls_client_auth_subject_dn {expected:?} (RFC 8705 §2.1.2)",
-                    info.subject
-                )));
-            }
-        }
-        Ok(AuthenticatedClient { client_id: id.to_owned(), template: None, public: false })
+        verify_certificate(chain, id, auth, now)
     }
 }
 
+/// The presented chain against the client's registration (RFC 8705 §2.1, §2.2).
+#[cfg(feature = "sim")]
+fn verify_certificate(chain: &str, id: &str, auth: &ClientAuthentication, now: Timestamp) -> Result<AuthenticatedClient, SimError> {
+    let anchors: Vec<TrustAnchor<'_>> = match auth {
+        ClientAuthentication::TlsClientAuth { trusted_ca_pem, .. } => trusted_ca_pem.iter().map(|p| TrustAnchor::Ca(p)).collect(),
+        ClientAuthentication::SelfSignedTlsClientAuth { pinned_spki } => pinned_spki.iter().map(|p| TrustAnchor::PinnedSpki(p)).collect(),
+        _ => Vec::new(),
+    };
+    let info = x509::verify_client_chain(chain, &anchors, now.secs()).map_err(|e| {
+        SimError::invalid_client(match e {
+            X509Error::Expired { .. } | X509Error::NotYetValid { .. } => {
+                format!("the client certificate is not valid now: {e}; issue a new one")
+            }
+            X509Error::Untrusted(_) => format!("the client certificate is not issued by a CA trusted for client {id:?}: {e}"),
+            X509Error::PinMismatch => format!("the client certificate's key is not the one registered for client {id:?}: {e}"),
+            other => format!("the client certificate was refused: {other}"),
+        })
+    })?;
+    if let ClientAuthentication::TlsClientAuth { subject_dn: Some(expected), .. } = auth {
+        if normalize_dn(&info.subject) != normalize_dn(expected) {
+            return Err(SimError::invalid_client(format!(
+                "the client certificate's subject {:?} is not the registered tls_client_auth_subject_dn {expected:?} (RFC 8705 §2.1.2)",
+                info.subject
+            )));
+        }
+    }
+    Ok(AuthenticatedClient { client_id: id.to_owned(), template: None, public: false })
+}
+
+/// The light simulator verifies no certificates: it says so (the client module loads the whole
+/// simulator for mutual-TLS methods, so a page never gets here).
+#[cfg(not(feature = "sim"))]
+fn verify_certificate(_: &str, id: &str, auth: &ClientAuthentication, _: Timestamp) -> Result<AuthenticatedClient, SimError> {
+    Err(SimError::server_error(format!(
+        "this build of the simulator (sim-lite) verifies no certificates: client {id:?} uses {}, which needs the whole simulator module (pkg/sim/)",
+        auth.method_name()
+    )))
+}
+
 /// A distinguished name for comparison: lowercased, spaces around `,` `=` `+` removed.
+#[cfg(feature = "sim")]
 fn normalize_dn(dn: &str) -> String {
     let mut out = String::with_capacity(dn.len());
     for part in dn.split(',') {

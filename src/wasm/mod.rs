@@ -1,9 +1,10 @@
-//! The JavaScript APIs (wasm-bindgen) of the three WebAssembly modules built from this crate:
+//! The JavaScript APIs (wasm-bindgen) of the four WebAssembly modules built from this crate:
 //!
 //! | module | feature | exports |
 //! |---|---|---|
 //! | `pkg/haapi_lab.js` | `wasm-client` | `Lab`, `DpopProver`, configuration checks, JWT decoding ([`client`]) |
-//! | `pkg/sim/haapi_lab_sim.js` | `wasm-sim` | `SimServer`, the simulated Curity ([`sim`]) |
+//! | `pkg/sim-lite/haapi_lab_sim_lite.js` | `wasm-sim-lite` | `SimServer`, the simulated Curity verifying HS* and ES256 ([`sim`]) |
+//! | `pkg/sim/haapi_lab_sim.js` | `wasm-sim` | the same `SimServer` with RSA, P-384 and X.509 |
 //! | `pkg/tools/haapi_lab_tools.js` | `wasm-tools` | RSA and P-384 keys, certificates ([`tools`]) |
 //!
 //! Thin by rule: each export converts its arguments, calls the core and converts the result.
@@ -13,7 +14,7 @@
 mod client;
 #[cfg(feature = "wasm-client")]
 pub use client::{api::*, DpopProver, Lab};
-#[cfg(feature = "wasm-sim")]
+#[cfg(any(feature = "wasm-sim", feature = "wasm-sim-lite"))]
 mod sim;
 #[cfg(feature = "wasm-tools")]
 mod tools;
@@ -65,7 +66,7 @@ pub(crate) fn js_error(code: &str, message: &str, evidence: Option<&Value>) -> J
 }
 
 /// The time, from the JavaScript clock (the only place the modules read one).
-#[cfg(any(feature = "wasm-client", feature = "wasm-sim"))]
+#[cfg(any(feature = "wasm-client", feature = "wasm-sim", feature = "wasm-sim-lite"))]
 pub(crate) fn now() -> crate::proto::clock::Timestamp {
     crate::proto::clock::Timestamp::from_millis(js_sys::Date::now() as u64)
 }

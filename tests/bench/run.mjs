@@ -195,7 +195,8 @@ function moduleSizes(labRoot) {
   const pkg = join(labRoot, "pkg");
   const modules = [
     { id: "client", label: "client (always loaded)", wasm: "haapi_lab_bg.wasm", js: ["haapi_lab.js", ...filesUnder(join(pkg, "snippets"), ".js").map((f) => relative(pkg, f))] },
-    { id: "sim", label: 'simulator (server.mode "simulator")', wasm: "sim/haapi_lab_sim_bg.wasm", js: ["sim/haapi_lab_sim.js"] },
+    { id: "sim-lite", label: 'light simulator (server.mode "simulator")', wasm: "sim-lite/haapi_lab_sim_lite_bg.wasm", js: ["sim-lite/haapi_lab_sim_lite.js"] },
+    { id: "sim", label: "whole simulator (RSA, P-384, mutual TLS)", wasm: "sim/haapi_lab_sim_bg.wasm", js: ["sim/haapi_lab_sim.js"] },
     { id: "tools", label: "tools (RSA/P-384 keys, certificates)", wasm: "tools/haapi_lab_tools_bg.wasm", js: ["tools/haapi_lab_tools.js"] },
   ];
   const size = (rel) => {
@@ -394,7 +395,7 @@ function contenders(http, preloadExperiment) {
   return list;
 }
 
-const isSimPath = (url) => new URL(url).pathname.startsWith("/pkg/sim/");
+const isSimPath = (url) => /^\/pkg\/sim(-lite)?\//.test(new URL(url).pathname);
 
 /** One load in a fresh context under `condition`; with `responses`, also every response's body. */
 async function coldLoad(browser, server, contender, condition, { responses = null } = {}) {
@@ -500,11 +501,11 @@ async function coldLoads(browser, server, list, condition, loads) {
       requests: median(s.map((d) => d.resources.length + 1)),
       wireBytes: pick(wireBytes),
       largest: rates.length ? { path: rates[0].path, bytes: rates[0].bytes, bytesPerSec: median(rates.map((r) => r.bytesPerSec)) } : null,
-      simRequested: s.some((d) => d.requested.some((p) => p.startsWith("/pkg/sim/"))),
+      simRequested: s.some((d) => d.requested.some((p) => /^\/pkg\/sim(-lite)?\//.test(p))),
       toolsRequested: s.some((d) => d.requested.some((p) => p.startsWith("/pkg/tools/"))),
       htmlLoadedMs: pick((d) => d.nav?.responseEnd),
       wasmLoadedMs: pick((d) => resourceEnd(d, "/pkg/haapi_lab_bg.wasm")),
-      simWasmLoadedMs: pick((d) => resourceEnd(d, "/pkg/sim/haapi_lab_sim_bg.wasm")),
+      simWasmLoadedMs: pick((d) => resourceEnd(d, "/pkg/sim-lite/haapi_lab_sim_lite_bg.wasm") ?? resourceEnd(d, "/pkg/sim/haapi_lab_sim_bg.wasm")),
       waterfall,
     };
     if (c.kind === "index") {
@@ -551,7 +552,8 @@ async function transfer(browser, server, list) {
       label: c.label,
       path: c.path,
       files,
-      simRequested: data.requested.some((p) => p.startsWith("/pkg/sim/")),
+      simRequested: data.requested.some((p) => /^\/pkg\/sim(-lite)?\//.test(p)),
+      fullSimRequested: data.requested.some((p) => p.startsWith("/pkg/sim/")),
       toolsRequested: data.requested.some((p) => p.startsWith("/pkg/tools/")),
       total: { files: files.length, bytes: files.reduce((a, f) => a + f.bytes, 0), gzip9: files.reduce((a, f) => a + f.gzip9, 0) },
     };
@@ -707,7 +709,8 @@ function renderTransfer(r, lines) {
     ),
   );
   const yesNo = (b) => (b ? "requested" : "not requested");
-  lines.push(`   simulator module (/pkg/sim/): simulator mode ${yesNo(t["index-sim"].simRequested)}, http mode ${yesNo(t["index-http"].simRequested)} (checked on every http-mode load: an error if requested)`);
+  lines.push(`   simulator modules (/pkg/sim-lite/, /pkg/sim/): simulator mode ${yesNo(t["index-sim"].simRequested)}, http mode ${yesNo(t["index-http"].simRequested)} (checked on every http-mode load: an error if requested)`);
+  lines.push(`   whole simulator module (/pkg/sim/) in simulator mode with the default configuration: ${yesNo(t["index-sim"].fullSimRequested)}`);
   lines.push(`   tools module (/pkg/tools/): simulator mode ${yesNo(t["index-sim"].toolsRequested)}, http mode ${yesNo(t["index-http"].toolsRequested)}`);
   lines.push(
     table(

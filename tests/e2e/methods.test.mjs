@@ -32,13 +32,28 @@ const EVIDENCE = {
   self_signed_tls_client_auth: (req) => assert.match(req.clientCertificate ?? "", /BEGIN CERTIFICATE/),
 };
 
+/** The simulator modules a page fetched: the light one (pkg/sim-lite/), the whole one (pkg/sim/). */
+function simulatorModules(page) {
+  const fetched = { lite: false, whole: false };
+  page.on("request", (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.endsWith("/pkg/sim-lite/haapi_lab_sim_lite_bg.wasm")) fetched.lite = true;
+    if (path.endsWith("/pkg/sim/haapi_lab_sim_bg.wasm")) fetched.whole = true;
+  });
+  return fetched;
+}
+
 for (const method of Object.keys(EVIDENCE)) {
   test(`${method}: a #config=…&run=1 link runs to the end`, async (t) => {
     const page = await openPage(env, t);
+    const fetched = simulatorModules(page);
     await page.goto(labUrl(env.server, configFor(method), { run: true }));
     const state = await waitForFlowState(page);
     assert.equal(state, "succeeded", `run failed: ${await page.locator("#run-error").textContent()}`);
     assert.deepEqual(await traceSummary(page), FIRST_RUN);
+    // Secrets, HMAC and ES256 are served by the light simulator; mutual TLS needs the whole one.
+    assert.equal(fetched.lite, true, "the page fetches the light simulator module in simulator mode");
+    assert.equal(fetched.whole, method.includes("tls_client_auth"), `the whole simulator module fetched for ${method}: ${fetched.whole}`);
 
     const revealed = await page.evaluate(() => window.haapiLab.trace({ reveal: true }));
     assert.equal(revealed.redacted, false);
@@ -57,6 +72,24 @@ for (const method of Object.keys(EVIDENCE)) {
     assert.match(await page.locator("#device-state").textContent(), new RegExp(device.client.clientId));
     assert.match(await page.locator("#status-text").textContent(), /The run succeeded/);
     await screenshot(page, `method-${method}`);
+    await page.checkClean();
+  });
+}
+
+// RSA and P-384 assertion keys are verified by the whole simulator module, fetched when the Lab
+// for such a configuration opens (the light one was fetched with the page).
+for (const alg of ["RS256", "ES384"]) {
+  test(`private_key_jwt with a generated ${alg} key runs against the whole simulator module`, async (t) => {
+    const page = await openPage(env, t);
+    const fetched = simulatorModules(page);
+    await page.goto(labUrl(env.server, configFor("private_key_jwt", { credential: { alg } }), { run: true }));
+    const state = await waitForFlowState(page);
+    assert.equal(state, "succeeded", `run failed: ${await page.locator("#run-error").textContent()}`);
+    assert.deepEqual(await traceSummary(page), FIRST_RUN);
+    const revealed = await page.evaluate(() => window.haapiLab.trace({ reveal: true }));
+    const dcr = revealed.steps.find((s) => s.name === "dcr-token");
+    assert.equal(dcr.jwts.find((j) => j.at === "request.body.client_assertion")?.header.alg, alg);
+    assert.deepEqual(fetched, { lite: true, whole: true });
     await page.checkClean();
   });
 }

@@ -13,7 +13,7 @@ pub mod p256;
 
 #[cfg(feature = "tools")]
 pub mod keys;
-#[cfg(feature = "sim")]
+#[cfg(feature = "sim-core")]
 pub mod verify;
 
 use super::base64;

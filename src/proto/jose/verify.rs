@@ -1,15 +1,17 @@
 //! Signature verification for every algorithm the simulated server accepts, through
-//! `jsonwebtoken` with a `CryptoProvider` of this crate's own: HMAC, RSA (PKCS#1 v1.5 and PSS),
-//! P-256 and P-384. (The crate's `rust_crypto` provider would also link Ed25519, which nothing
-//! here uses.) Tokens the simulated server issues are signed through the same provider.
+//! `jsonwebtoken` with a `CryptoProvider` of this crate's own: HMAC and P-256 always; RSA
+//! (PKCS#1 v1.5 and PSS) and P-384 with the `sim` feature (the light simulator, `sim-core` alone,
+//! verifies HS* and ES256 only and says so). The crate's `rust_crypto` provider would also link
+//! Ed25519, which nothing here uses. The simulated server signs its own tokens directly
+//! ([`super::p256::P256Key::sign`]); this provider verifies only.
 
 use super::{decode_unverified, signing_input_of, Alg, DecodedJwt, JoseError, KeyFamily};
 use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
 use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind, EncodingKey};
-use rsa::pkcs1v15;
-use rsa::pss;
+#[cfg(feature = "sim")]
+use rsa::{pkcs1v15, pss};
 use serde_json::Value;
-use signature::{Error as SigError, Signer, Verifier};
+use signature::{Error as SigError, Verifier};
 
 /// A key that verifies signatures: a public JWK, an SPKI public key, or a shared secret.
 #[derive(Clone)]
@@ -30,14 +32,19 @@ impl VerifyKey {
         let s = |n: &str| jwk.get(n).and_then(Value::as_str).ok_or_else(|| JoseError::Other(format!("the JWK has no \"{n}\"")));
         let (family, key) = match (jwk.get("kty").and_then(Value::as_str), jwk.get("crv").and_then(Value::as_str)) {
             (Some("EC"), Some("P-256")) => (KeyFamily::P256, DecodingKey::from_ec_components(s("x")?, s("y")?)),
+            #[cfg(feature = "sim")]
             (Some("EC"), Some("P-384")) => (KeyFamily::P384, DecodingKey::from_ec_components(s("x")?, s("y")?)),
+            #[cfg(feature = "sim")]
             (Some("RSA"), _) => (KeyFamily::Rsa, DecodingKey::from_rsa_components(s("n")?, s("e")?)),
+            #[cfg(not(feature = "sim"))]
+            (Some("EC"), Some("P-384")) | (Some("RSA"), _) => return Err(JoseError::UnsupportedAlg(LIGHT.into())),
             (kty, crv) => return Err(JoseError::UnsupportedAlg(format!("a JWK with kty {kty:?} and crv {crv:?} cannot verify RS/PS/ES signatures here"))),
         };
         Ok(VerifyKey { family, key: key.map_err(|e| JoseError::Other(format!("the JWK's key does not decode: {e}")))? })
     }
 
     /// From a DER SubjectPublicKeyInfo (a `PUBLIC KEY` PEM block's content).
+    #[cfg(feature = "sim")]
     pub fn from_spki_der(der: &[u8]) -> Result<Self, JoseError> {
         use p256::elliptic_curve::sec1::ToEncodedPoint as _;
         use pkcs8::DecodePublicKey as _;
@@ -133,26 +140,40 @@ fn invalid_key() -> jsonwebtoken::errors::Error {
     jsonwebtoken::errors::ErrorKind::InvalidKeyFormat.into()
 }
 
+/// What the light simulator says of an algorithm or key it does not verify.
+#[cfg(not(feature = "sim"))]
+const LIGHT: &str = "this build of the simulator (sim-lite) verifies HS256/384/512 and ES256 only; RSA and P-384 need the whole simulator module (pkg/sim/)";
+
+#[cfg(feature = "sim")]
 struct Es256Signer(p256::ecdsa::SigningKey);
 
-impl Signer<Vec<u8>> for Es256Signer {
+#[cfg(feature = "sim")]
+impl signature::Signer<Vec<u8>> for Es256Signer {
     fn try_sign(&self, msg: &[u8]) -> Result<Vec<u8>, SigError> {
         let sig: p256::ecdsa::Signature = self.0.try_sign(msg)?;
         Ok(sig.to_bytes().to_vec())
     }
 }
+#[cfg(feature = "sim")]
 impl JwtSigner for Es256Signer {
     fn algorithm(&self) -> Algorithm {
         Algorithm::ES256
     }
 }
 
+/// ES256 signing for anyone who calls `jsonwebtoken::encode` with this provider installed (the
+/// tests do); the simulated server itself signs with [`super::p256::P256Key::sign`].
+#[cfg(feature = "sim")]
 fn signer_factory(alg: &Algorithm, key: &EncodingKey) -> JwtResult<Box<dyn JwtSigner>> {
     use p256::pkcs8::DecodePrivateKey as _;
     match alg {
         Algorithm::ES256 => Ok(Box::new(Es256Signer(p256::ecdsa::SigningKey::from_pkcs8_der(key.as_bytes()).map_err(|_| invalid_key())?))),
         _ => Err(jsonwebtoken::errors::ErrorKind::InvalidAlgorithm.into()),
     }
+}
+#[cfg(not(feature = "sim"))]
+fn signer_factory(_: &Algorithm, _: &EncodingKey) -> JwtResult<Box<dyn JwtSigner>> {
+    Err(jsonwebtoken::errors::ErrorKind::InvalidAlgorithm.into())
 }
 
 /// A signature check: `(signing input, signature) -> valid`.
@@ -199,10 +220,12 @@ fn verifier_factory(alg: &Algorithm, key: &DecodingKey) -> JwtResult<Box<dyn Jwt
             let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| invalid_key())?;
             Box::new(move |msg, sig| p256::ecdsa::Signature::from_slice(sig).is_ok_and(|s| vk.verify(msg, &s).is_ok()))
         }
+        #[cfg(feature = "sim")]
         (Algorithm::ES384, DecodingKeyKind::SecretOrDer(point)) => {
             let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| invalid_key())?;
             Box::new(move |msg, sig| p384::ecdsa::Signature::from_slice(sig).is_ok_and(|s| vk.verify(msg, &s).is_ok()))
         }
+        #[cfg(feature = "sim")]
         (_, DecodingKeyKind::RsaModulusExponent { n, e }) => {
             let key = rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(n), rsa::BigUint::from_bytes_be(e)).map_err(|_| invalid_key())?;
             macro_rules! rsa_check {
@@ -224,4 +247,36 @@ fn verifier_factory(alg: &Algorithm, key: &DecodingKey) -> JwtResult<Box<dyn Jwt
         _ => return Err(jsonwebtoken::errors::ErrorKind::InvalidAlgorithm.into()),
     };
     Ok(Box::new(AnyVerifier { alg, check }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::entropy::SeededEntropy;
+    use crate::proto::jose::{self, p256::P256Key};
+
+    #[test]
+    fn es256_and_hmac_verify_in_every_build() {
+        let key = P256Key::generate(&mut SeededEntropy::new(1));
+        let input = jose::signing_input(&serde_json::json!({ "alg": "ES256" }), &serde_json::json!({ "sub": "a" }));
+        let token = jose::compact(&input, &key.sign(input.as_bytes()));
+        let vk = VerifyKey::from_jwk(key.public_jwk()).unwrap();
+        assert_eq!(verify_jws(&token, &vk, &[Alg::ES256]).unwrap().claims["sub"], "a");
+        let mut forged = token.clone();
+        forged.replace_range(forged.len() - 4.., "AAAA");
+        assert!(matches!(verify_jws(&forged, &vk, &[Alg::ES256]), Err(JoseError::BadSignature)));
+        let hs = jose::sign_jwt_hmac(Alg::HS256, b"0123456789abcdef0123456789abcdef", &serde_json::json!({ "sub": "b" })).unwrap();
+        assert!(verify_jws(&hs, &VerifyKey::from_secret(b"0123456789abcdef0123456789abcdef"), &[Alg::HS256]).is_ok());
+    }
+
+    /// The light simulator (`sim-core` without `sim`) refuses RSA and P-384 keys and says where
+    /// they are verified: `cargo test --lib --no-default-features --features client,sim-core`.
+    #[cfg(not(feature = "sim"))]
+    #[test]
+    fn the_light_build_names_the_whole_simulator_for_rsa_and_p384() {
+        for jwk in [serde_json::json!({ "kty": "RSA", "n": "AQAB", "e": "AQAB" }), serde_json::json!({ "kty": "EC", "crv": "P-384", "x": "AA", "y": "AA" })] {
+            let e = VerifyKey::from_jwk(&jwk).unwrap_err().to_string();
+            assert!(e.contains("pkg/sim/") && e.contains("ES256"), "{e}");
+        }
+    }
 }

@@ -11,12 +11,12 @@ use crate::proto::http::{HttpRequest, HttpResponse};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
-#[cfg(not(all(feature = "sim", feature = "tools")))]
+#[cfg(not(all(feature = "sim-core", feature = "tools")))]
 #[wasm_bindgen(module = "/src/js/modules.js")]
 extern "C" {
-    #[cfg(not(feature = "sim"))]
+    #[cfg(not(feature = "sim-core"))]
     #[wasm_bindgen(js_name = openSim, catch)]
-    async fn js_open_sim(config: &str, material: &str, seed: f64, state: Option<String>) -> Result<JsValue, JsValue>;
+    async fn js_open_sim(config: &str, material: &str, seed: f64, state: Option<String>, full: bool) -> Result<JsValue, JsValue>;
     #[cfg(not(feature = "tools"))]
     #[wasm_bindgen(js_name = toolsReadKey, catch)]
     async fn js_read_key(text: &str, kid: Option<String>) -> Result<JsValue, JsValue>;
@@ -31,7 +31,7 @@ extern "C" {
     async fn js_issue_certificates(method: &str, client_id: &str, now_secs: f64) -> Result<JsValue, JsValue>;
 }
 
-#[cfg(not(feature = "sim"))]
+#[cfg(not(feature = "sim-core"))]
 #[wasm_bindgen]
 extern "C" {
     /// A `SimServer` of the simulator module.
@@ -50,16 +50,16 @@ extern "C" {
 
 /// The simulated server a `Lab` in `simulator` mode talks to.
 pub(crate) struct SimHandle {
-    #[cfg(feature = "sim")]
+    #[cfg(feature = "sim-core")]
     sim: crate::sim::Simulator,
-    #[cfg(not(feature = "sim"))]
+    #[cfg(not(feature = "sim-core"))]
     sim: JsSimServer,
 }
 
 impl SimHandle {
     /// A server for `config` that knows `material`, seeded, with a saved client database.
     pub(crate) async fn open(config: &Config, material: &PublicMaterial, seed: u64, state: Option<&Value>) -> Result<SimHandle, JsValue> {
-        #[cfg(feature = "sim")]
+        #[cfg(feature = "sim-core")]
         {
             let settings = crate::lab::simulator_settings(config, material).map_err(super::into_js_error)?;
             let mut sim = crate::sim::Simulator::new(settings, seed);
@@ -68,22 +68,24 @@ impl SimHandle {
             }
             Ok(SimHandle { sim })
         }
-        #[cfg(not(feature = "sim"))]
+        #[cfg(not(feature = "sim-core"))]
         {
+            // The light simulator module unless this configuration needs the whole one.
+            let full = material.full_simulator_reason(config).is_some();
             let material = material.to_json().to_string();
             // 53 bits: what a JavaScript number carries exactly.
-            let sim = js_open_sim(&config.to_json().to_string(), &material, (seed & ((1 << 53) - 1)) as f64, state.map(Value::to_string)).await?;
+            let sim = js_open_sim(&config.to_json().to_string(), &material, (seed & ((1 << 53) - 1)) as f64, state.map(Value::to_string), full).await?;
             Ok(SimHandle { sim: sim.unchecked_into() })
         }
     }
 
     /// Answers one request.
     pub(crate) fn handle(&mut self, request: &HttpRequest, now: Timestamp) -> Result<HttpResponse, JsValue> {
-        #[cfg(feature = "sim")]
+        #[cfg(feature = "sim-core")]
         {
             Ok(self.sim.handle(request, now))
         }
-        #[cfg(not(feature = "sim"))]
+        #[cfg(not(feature = "sim-core"))]
         {
             let text = request.to_json().to_string();
             let answer = self.sim.handle(&text, now.millis() as f64)?;
@@ -94,11 +96,11 @@ impl SimHandle {
 
     /// The client database.
     pub(crate) fn export_state(&self) -> Value {
-        #[cfg(feature = "sim")]
+        #[cfg(feature = "sim-core")]
         {
             self.sim.export_state()
         }
-        #[cfg(not(feature = "sim"))]
+        #[cfg(not(feature = "sim-core"))]
         {
             crate::proto::json::parse(&self.sim.export_state()).unwrap_or_default()
         }
@@ -106,11 +108,11 @@ impl SimHandle {
 
     /// The registered dynamic clients (no secrets).
     pub(crate) fn dynamic_clients(&self) -> Value {
-        #[cfg(feature = "sim")]
+        #[cfg(feature = "sim-core")]
         {
             Value::Array(self.sim.dynamic_clients().iter().map(crate::sim::DynamicClientInfo::to_json).collect())
         }
-        #[cfg(not(feature = "sim"))]
+        #[cfg(not(feature = "sim-core"))]
         {
             crate::proto::json::parse(&self.sim.dynamic_clients()).unwrap_or_default()
         }
