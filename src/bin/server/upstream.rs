@@ -232,13 +232,10 @@ fn copy_end_to_end(from: &HeaderMap, to: &mut HeaderMap, skip: &[&HeaderName]) {
 /// or something else; the description is the whole chain of causes.
 fn classify(error: &hyper_util::client::legacy::Error) -> (&'static str, String) {
     let mut tls = false;
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = source {
-        let inner = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).map(|i| i as &(dyn std::error::Error + 'static));
-        if e.is::<rustls::Error>() || inner.is_some_and(|i| i.is::<rustls::Error>()) {
-            tls = true;
-        }
-        source = e.source();
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        tls |= e.is::<rustls::Error>();
+        cause = next_cause(e);
     }
     let why = chain(error);
     if tls {
@@ -253,15 +250,24 @@ fn classify(error: &hyper_util::client::legacy::Error) -> (&'static str, String)
 /// An error and its causes, `a: b: c`, each said once.
 fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
-    let mut source = Some(error);
-    while let Some(e) = source {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
         let text = e.to_string();
         if !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }
-        source = e.source();
+        cause = next_cause(e);
     }
     parts.join(": ")
+}
+
+/// The error under `e`: what an `io::Error` wraps (its `source()` skips that and gives the
+/// wrapped error's source: hyper-rustls wraps the rustls error in two of them), else `source()`.
+fn next_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a (dyn std::error::Error + 'static)> {
+    match e.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+        Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+        None => e.source(),
+    }
 }
 
 /// The TLS settings of the upstream hop, and a line that says what they are.
