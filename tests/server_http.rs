@@ -727,18 +727,15 @@ fn client_secret_jwt_upstream_settings(dir: &std::path::Path) -> String {
     path.to_str().unwrap().to_owned()
 }
 
-#[test]
-fn a_whole_run_through_the_proxy_keeps_the_upstreams_urls_in_htu_and_aud() {
-    let dir = temp_dir("upstream-run");
-    let upstream = Server::start_logging(true, &["--sim-settings", &client_secret_jwt_upstream_settings(&dir)]);
-    let proxy = Server::start_logging(true, &["--upstream", &upstream.origin()]);
-    let issuer = format!("{}/oauth/v2/oauth-anonymous", upstream.origin());
-
+/// A whole run of the crate's own client (the demo login) with the issuer on `issuer_origin` and
+/// `server.sendVia` = `proxy`, over real sockets; `credential` is the configuration's. Returns
+/// what it sent.
+fn run_through(proxy: &Server, issuer_origin: &str, credential: Value) -> Vec<haapi_lab::proto::http::HttpRequest> {
     let mut doc = haapi_lab::client::config::Config::default().to_json();
     doc["server"]["mode"] = json!("http");
-    doc["server"]["issuer"] = json!(issuer);
+    doc["server"]["issuer"] = json!(format!("{issuer_origin}/oauth/v2/oauth-anonymous"));
     doc["server"]["sendVia"] = json!(proxy.origin());
-    doc["credential"] = json!({ "method": "client_secret_jwt", "secret": SHARED_SECRET, "alg": "HS256" });
+    doc["credential"] = credential;
     doc["authentication"]["inputs"] = json!({ "userName": "demo", "password": "Password1" });
     let config = haapi_lab::client::config::Config::from_value(&doc).unwrap();
     let now = haapi_lab::proto::clock::Timestamp::from_millis(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64);
@@ -751,6 +748,16 @@ fn a_whole_run_through_the_proxy_keeps_the_upstreams_urls_in_htu_and_aud() {
     let run = lab.run_over(&config, now, Default::default(), &mut transport, None).unwrap_or_else(|f| panic!("{}: {:#}", f.error, f.trace.to_json(false)));
     assert_eq!(run.outcome.subject.as_deref(), Some("demo"), "{:?}", run.outcome);
     assert!(run.outcome.tokens.is_some(), "{:?}", run.outcome);
+    assert!(sent.iter().all(|r| r.url.starts_with(&format!("{}/", proxy.origin()))), "{sent:?}");
+    sent
+}
+
+#[test]
+fn a_whole_run_through_the_proxy_keeps_the_upstreams_urls_in_htu_and_aud() {
+    let dir = temp_dir("upstream-run");
+    let upstream = Server::start_logging(true, &["--sim-settings", &client_secret_jwt_upstream_settings(&dir)]);
+    let proxy = Server::start_logging(true, &["--upstream", &upstream.origin()]);
+    let sent = run_through(&proxy, &upstream.origin(), json!({ "method": "client_secret_jwt", "secret": SHARED_SECRET, "alg": "HS256" }));
 
     // Every request went to the proxy; every proof and assertion named the upstream.
     let token_endpoint = format!("{}/oauth/v2/oauth-token", upstream.origin());
@@ -974,6 +981,10 @@ fn an_https_upstream_is_verified_with_upstream_ca_refused_without_it_and_trusted
     assert_eq!(a.status, 200, "{a:?}");
     assert_eq!(a.json()["issuer"], format!("{}/oauth/v2/oauth-anonymous", upstream.origin()));
     assert_eq!(dcr_token(&verified.addr).status, 200);
+    // A whole run over the verified HTTPS hop (the issuer is on the upstream's HTTP origin: the
+    // simulator names itself by its --origin whichever listener a request arrives on).
+    let sent = run_through(&verified, &upstream.origin(), json!({ "method": "client_secret_basic", "secret": "Password1" }));
+    assert!(sent.len() >= 10, "{} requests", sent.len());
 
     let unverified = Server::start(&["--upstream", &https]);
     let a = send(&unverified.addr, "GET", DISCOVERY, &[], "");
