@@ -937,6 +937,7 @@ fn the_proxy_drops_hop_by_hop_headers_names_the_upstream_as_host_and_passes_redi
             ("X-Page-Hop", "1"),
             ("Connection", "X-Page-Hop"),
             ("X-Client-Cert", "-----BEGIN%20CERTIFICATE-----"),
+            ("Origin", "http://127.0.0.1:8080"),
         ],
         "userName=demo&password=Password1",
     );
@@ -951,7 +952,7 @@ fn the_proxy_drops_hop_by_hop_headers_names_the_upstream_as_host_and_passes_redi
     assert_eq!(field("dpop"), Some("the.dpop.proof"));
     assert_eq!(field("session-id"), Some("s-0"));
     assert_eq!(field("content-type"), Some("application/x-www-form-urlencoded"));
-    for dropped in ["keep-alive", "x-page-hop", "x-client-cert"] {
+    for dropped in ["keep-alive", "x-page-hop", "x-client-cert", "origin"] {
         assert_eq!(field(dropped), None, "{dropped} was passed on: {seen}");
     }
     assert_eq!(body, "userName=demo&password=Password1");

@@ -95,8 +95,8 @@ A same-origin proxy to a real Curity, instead of the simulator:
                          unchanged: discovery, token, registration, authorize, authentication.
                          Configure the page with the upstream's issuer and server.sendVia =
                          this server's origin: DPoP htu and assertion aud keep the upstream's
-                         URLs. Hop-by-hop headers are dropped, Host names the upstream,
-                         redirects come back unchanged; a failed hop is a 502 (504: timeout)
+                         URLs. Hop-by-hop headers and Origin are dropped, Host names the
+                         upstream, redirects come back unchanged; a failed hop is a 502 (504: timeout)
                          with a JSON body saying what failed. The simulator is not hosted
   --upstream-ca FILE     also trust these roots (PEM) for the upstream's certificate, besides
                          the system's; repeatable (a development server's CA, e.g. another

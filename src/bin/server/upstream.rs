@@ -9,7 +9,8 @@
 //! The hop to the upstream: hyper's pooled HTTP/1.1 client over rustls (ring), TLS verified
 //! against the system's roots and `--upstream-ca` (or not at all with `--upstream-insecure`, said
 //! loudly), an optional client certificate (`--upstream-client-cert`/`--upstream-client-key`).
-//! Hop-by-hop headers are dropped both ways, `Host` names the upstream, redirects come back
+//! Hop-by-hop headers are dropped both ways, as is the page's `Origin` (the upstream meets the
+//! proxy as it meets an app), `Host` names the upstream, redirects come back
 //! unchanged (never followed), the upstream's own CORS headers are replaced by this server's.
 //! A failure of the hop is a 502 (504 for a timeout) with a JSON body saying what failed.
 
@@ -145,7 +146,10 @@ impl Upstream {
             Err(e) => return self.failed(logged, StatusCode::BAD_GATEWAY, "upstream_failed", format!("cannot make an upstream URL of {url:?}: {e}")),
         };
         let headers = request.headers_mut();
-        copy_end_to_end(&parts.headers, headers, &[&header::HOST, &header::CONTENT_LENGTH, &self.strip]);
+        // `Origin` stays here: the upstream meets the proxy as it meets the app's own HTTP stack,
+        // which sends none, so its CORS rules (none for confidential clients at the token
+        // endpoint, docs/protocol.md §9) do not apply to a hop that is not a browser's.
+        copy_end_to_end(&parts.headers, headers, &[&header::HOST, &header::CONTENT_LENGTH, &header::ORIGIN, &self.strip]);
         headers.insert(header::HOST, self.authority.clone());
         let exchange = async {
             let response = self.client.request(request).await.map_err(|e| classify(&e))?;
