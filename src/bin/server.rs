@@ -104,7 +104,7 @@ A same-origin proxy to a real Curity, instead of the simulator:
   --upstream-insecure    DO NOT verify the upstream's certificate (a development server with a
                          self-signed certificate). Anyone on the path can then read and change
                          every request, secrets and tokens included: prefer --upstream-ca.
-                         Warned about at start and in every log line
+                         Warned about at start and in the log line of every proxied request
   --upstream-client-cert FILE, --upstream-client-key FILE
                          present this client certificate chain (PEM, leaf first) and key (PEM)
                          to the upstream: mutual TLS on the upstream hop
