@@ -47,10 +47,21 @@ test("a whole run through --upstream: requests to the proxy, htu naming the upst
     assert.equal(jwt.claims.htu, `${upstream.origin}${path}`, step.name);
   }
 
-  // The proxy passed each API request on; the upstream answered the same paths with the same statuses.
-  const proxied = proxy.lines().slice(before.proxy).filter((l) => l.upstream);
-  const answered = upstream.lines().slice(before.upstream);
-  assert.ok(proxied.length >= sent.length, `${proxied.length} proxied of ${sent.length}`);
+  // The proxy passed each API request on; the upstream answered the same paths with the same
+  // statuses. (Each server writes its line before it answers; the pipes may still be carrying them.)
+  // Every request of the run: each step's, and each retry's (a DPoP nonce challenge).
+  const retries = trace.steps.flatMap((s) => s.retries ?? []);
+  const requests = sent.length + retries.length;
+  const logged = async () => {
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((ok) => setTimeout(ok, 50))) {
+      const p = proxy.lines().slice(before.proxy).filter((l) => l.upstream);
+      const u = upstream.lines().slice(before.upstream);
+      if (p.length >= requests && u.length >= requests) return [p, u];
+    }
+    return [proxy.lines().slice(before.proxy).filter((l) => l.upstream), upstream.lines().slice(before.upstream)];
+  };
+  const [proxied, answered] = await logged();
+  assert.equal(proxied.length, requests, JSON.stringify(proxied.map((l) => l.path)));
   assert.deepEqual(proxied.map((l) => [l.path, l.status]), answered.map((l) => [l.path, l.status]));
   for (const l of proxied) assert.equal(l.upstream, `${upstream.origin}${l.path}`);
   assert.ok(proxied.some((l) => l.path === "/oauth/v2/oauth-token" && l.client_id === "haapi-android-client" && l.status === 200));
@@ -59,7 +70,6 @@ test("a whole run through --upstream: requests to the proxy, htu naming the upst
   assert.ok(!proxy.output().includes("Password1"), "a secret in the proxy's log");
   // The only refusals were the upstream's DPoP nonce challenges (400 use_dpop_nonce), each
   // answered by one retry with the nonce the proxy passed back.
-  const retries = trace.steps.flatMap((s) => s.retries ?? []);
   assert.ok(retries.length >= 1 && retries.every((r) => r.response.status === 400 && /nonce/i.test(r.reason)), JSON.stringify(retries.map((r) => r.reason)));
   assert.equal(proxied.filter((l) => l.status === 400).length, retries.length);
   assert.equal(proxied.filter((l) => l.status >= 400 && l.status !== 400).length, 0);
