@@ -971,6 +971,15 @@ fn the_proxy_drops_hop_by_hop_headers_names_the_upstream_as_host_and_passes_redi
 }
 
 #[test]
+fn a_head_answer_keeps_the_upstreams_content_length() {
+    let (url, upstream) = recording_upstream("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 42\r\nConnection: close\r\n\r\n");
+    let proxy = Server::start(&["--upstream", &url]);
+    let a = send(&proxy.addr, "HEAD", DISCOVERY, &[], "");
+    assert!(upstream.join().unwrap().starts_with(&format!("HEAD {DISCOVERY} HTTP/1.1\r\n")));
+    assert_eq!((a.status, a.header("content-length"), a.body.as_str()), (200, Some("42"), ""), "{a:?}");
+}
+
+#[test]
 fn an_https_upstream_is_verified_with_upstream_ca_refused_without_it_and_trusted_blindly_only_when_told() {
     let dir = temp_dir("upstream-https");
     let upstream = Server::start(&["--data-dir", dir.to_str().unwrap(), "--https-port", "0"]);

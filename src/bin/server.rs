@@ -96,8 +96,9 @@ A same-origin proxy to a real Curity, instead of the simulator:
                          Configure the page with the upstream's issuer and server.sendVia =
                          this server's origin: DPoP htu and assertion aud keep the upstream's
                          URLs. Hop-by-hop headers and Origin are dropped, Host names the
-                         upstream, redirects come back unchanged; a failed hop is a 502 (504: timeout)
-                         with a JSON body saying what failed. The simulator is not hosted
+                         upstream, redirects come back unchanged; a failed hop is a 502 (504:
+                         timeout) with a JSON body saying what failed. The simulator is not
+                         hosted
   --upstream-ca FILE     also trust these roots (PEM) for the upstream's certificate, besides
                          the system's; repeatable (a development server's CA, e.g. another
                          haapi-lab-server's DATA_DIR/ca.pem)

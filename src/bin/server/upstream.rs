@@ -174,10 +174,11 @@ impl Upstream {
             Ok(Ok((head, bytes))) => {
                 let mut out = Response::new(Body::from(bytes));
                 *out.status_mut() = head.status;
-                // The length is the body's (axum sets it); this server's CORS layer speaks for this
-                // origin, not the upstream's answer for another.
+                // The length is the body's (hyper sets it), but for HEAD, whose answer has none;
+                // this server's CORS layer speaks for this origin, not the upstream's answer for another.
                 let mut keep = HeaderMap::new();
-                copy_end_to_end(&head.headers, &mut keep, &[&header::CONTENT_LENGTH]);
+                let skip: &[&HeaderName] = if parts.method == axum::http::Method::HEAD { &[] } else { &[&header::CONTENT_LENGTH] };
+                copy_end_to_end(&head.headers, &mut keep, skip);
                 for (name, value) in keep.iter() {
                     if !name.as_str().starts_with("access-control-") {
                         out.headers_mut().append(name.clone(), value.clone());
