@@ -670,3 +670,399 @@ fn mutual_tls_hands_the_presented_chain_to_the_simulator() {
     assert_invalid_client(&f1(&other), "is not the one registered for client");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ------------------------------------------------------------------ --upstream: the proxy
+
+/// Lines of `server`'s output until `n` of them are JSON log lines of requests (within 10 s).
+fn log_lines(server: &Server, n: usize) -> Vec<Value> {
+    let mut lines = Vec::new();
+    while lines.len() < n {
+        let line = server.output.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|e| panic!("only {} log lines ({e}): {lines:?}", lines.len()));
+        if let Ok(v) = serde_json::from_str::<Value>(&line) {
+            if v.get("method").is_some() {
+                lines.push(v);
+            }
+        }
+    }
+    lines
+}
+
+/// The host:port and path of an `http://` URL.
+fn split_http_url(url: &str) -> (&str, &str) {
+    let rest = url.strip_prefix("http://").unwrap_or_else(|| panic!("not an http:// URL: {url}"));
+    rest.find('/').map_or((rest, "/"), |i| (&rest[..i], &rest[i..]))
+}
+
+/// The crate's own HTTP request, over a real socket (`Connection: close`): the transport of a
+/// native run against a server.
+fn over_http(request: &haapi_lab::proto::http::HttpRequest) -> haapi_lab::proto::http::HttpResponse {
+    let (addr, target) = split_http_url(&request.url);
+    let headers: Vec<(&str, &str)> = request.headers.iter().collect();
+    let a = send(addr, &request.method, target, &headers, request.body.as_deref().unwrap_or(""));
+    let mut response = haapi_lab::proto::http::HttpResponse { status: a.status, headers: Default::default(), body: a.body };
+    for (name, value) in a.headers {
+        response.headers.set(&name.to_ascii_lowercase(), value);
+    }
+    response
+}
+
+/// The claims of a compact JWS (unverified: the upstream verified it).
+fn claims_of(jwt: &str) -> Value {
+    Value::Object(haapi_lab::proto::jose::decode_unverified(jwt).unwrap_or_else(|e| panic!("not a JWT ({e}): {jwt}")).claims)
+}
+
+const SHARED_SECRET: &str = "a-shared-secret-of-32-bytes-or-more!";
+
+/// Settings for an upstream instance: the defaults (DPoP nonces required, as Curity's new
+/// clients) with the main client on `client_secret_jwt`, and no issuer, so that the server puts
+/// it on its own origin.
+fn client_secret_jwt_upstream_settings(dir: &std::path::Path) -> String {
+    let mut settings = haapi_lab::sim::SimSettings::default();
+    settings.main_client.authentication =
+        haapi_lab::sim::ClientAuthentication::ClientSecretJwt { secret: haapi_lab::proto::secret::Secret::new(SHARED_SECRET) };
+    let mut doc = serde_json::to_value(&settings).unwrap();
+    doc.as_object_mut().unwrap().remove("issuer");
+    let path = dir.join("upstream-settings.json");
+    std::fs::write(&path, doc.to_string()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// A whole run of the crate's own client (the demo login) with the issuer on `issuer_origin` and
+/// `server.sendVia` = `proxy`, over real sockets; `credential` is the configuration's. Returns
+/// what it sent.
+fn run_through(proxy: &Server, issuer_origin: &str, credential: Value) -> Vec<haapi_lab::proto::http::HttpRequest> {
+    let mut doc = haapi_lab::client::config::Config::default().to_json();
+    doc["server"]["mode"] = json!("http");
+    doc["server"]["issuer"] = json!(format!("{issuer_origin}/oauth/v2/oauth-anonymous"));
+    doc["server"]["sendVia"] = json!(proxy.origin());
+    doc["credential"] = credential;
+    doc["authentication"]["inputs"] = json!({ "userName": "demo", "password": "Password1" });
+    let config = haapi_lab::client::config::Config::from_value(&doc).unwrap();
+    let now = haapi_lab::proto::clock::Timestamp::from_millis(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64);
+    let mut lab = haapi_lab::lab::SimLab::new(&config, 3, now).unwrap();
+    let mut sent = Vec::new();
+    let mut transport = |request: &haapi_lab::proto::http::HttpRequest, _: &mut haapi_lab::sim::Simulator| {
+        sent.push(request.clone());
+        Ok(over_http(request))
+    };
+    let run = lab.run_over(&config, now, Default::default(), &mut transport, None).unwrap_or_else(|f| panic!("{}: {:#}", f.error, f.trace.to_json(false)));
+    assert_eq!(run.outcome.subject.as_deref(), Some("demo"), "{:?}", run.outcome);
+    assert!(run.outcome.tokens.is_some(), "{:?}", run.outcome);
+    assert!(sent.iter().all(|r| r.url.starts_with(&format!("{}/", proxy.origin()))), "{sent:?}");
+    sent
+}
+
+#[test]
+fn a_whole_run_through_the_proxy_keeps_the_upstreams_urls_in_htu_and_aud() {
+    let dir = temp_dir("upstream-run");
+    let upstream = Server::start_logging(true, &["--sim-settings", &client_secret_jwt_upstream_settings(&dir)]);
+    let proxy = Server::start_logging(true, &["--upstream", &upstream.origin()]);
+    let sent = run_through(&proxy, &upstream.origin(), json!({ "method": "client_secret_jwt", "secret": SHARED_SECRET, "alg": "HS256" }));
+
+    // Every request went to the proxy; every proof and assertion named the upstream.
+    let token_endpoint = format!("{}/oauth/v2/oauth-token", upstream.origin());
+    let (mut proofs, mut assertions) = (0, 0);
+    for r in &sent {
+        assert!(r.url.starts_with(&format!("{}/", proxy.origin())), "sent elsewhere than the proxy: {}", r.url);
+        let (_, path) = split_http_url(&r.url);
+        let path = path.split('?').next().unwrap();
+        if let Some(proof) = r.header("dpop") {
+            assert_eq!(claims_of(proof)["htu"], format!("{}{path}", upstream.origin()), "{} {}", r.method, r.url);
+            proofs += 1;
+        }
+        if let Some(assertion) = r.form_param("client_assertion") {
+            assert_eq!(claims_of(&assertion)["aud"], token_endpoint, "{}", r.url);
+            assertions += 1;
+        }
+    }
+    assert!(proofs >= 4 && assertions >= 1, "{proofs} DPoP proofs, {assertions} client assertions");
+
+    // Both servers saw each request: the proxy passed it on, the upstream answered it.
+    let proxied = log_lines(&proxy, sent.len());
+    let answered = log_lines(&upstream, sent.len());
+    for ((r, p), u) in sent.iter().zip(&proxied).zip(&answered) {
+        let (_, path) = split_http_url(&r.url);
+        let path = path.split('?').next().unwrap();
+        assert_eq!((p["path"].as_str(), u["path"].as_str()), (Some(path), Some(path)), "{p} {u}");
+        assert_eq!(p["upstream"], format!("{}{path}", upstream.origin()), "{p}");
+        assert_eq!(p["status"], u["status"], "{p} {u}");
+        assert!(u.get("upstream").is_none(), "{u}");
+        // Never a secret in the proxy's log: no header value, no body.
+        let line = p.to_string();
+        for secret in [r.header("authorization"), r.header("dpop"), r.form_param("client_assertion").as_deref(), Some(SHARED_SECRET)].into_iter().flatten() {
+            assert!(!line.contains(secret), "a secret in the proxy's log: {line}");
+        }
+    }
+    assert!(proxied.iter().any(|p| p["client_id"] == MAIN), "{proxied:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_upstream_refuses_an_htu_or_an_aud_that_names_the_proxy() {
+    let dir = temp_dir("upstream-negative");
+    let upstream = Server::start(&["--sim-settings", &client_secret_jwt_upstream_settings(&dir)]);
+    let proxy = Server::start(&["--upstream", &upstream.origin()]);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+
+    // The main client's assertion: aud must be the upstream's token endpoint, not the proxy's.
+    let f1 = |aud: &str, jti: &str| {
+        let claims = json!({ "iss": MAIN, "sub": MAIN, "aud": aud, "jti": jti, "iat": now, "exp": now + 60 });
+        let assertion = haapi_lab::proto::jose::sign_jwt_hmac(haapi_lab::proto::jose::Alg::HS256, SHARED_SECRET.as_bytes(), &claims).unwrap();
+        let body = haapi_lab::proto::http::encode_form([
+            ("grant_type", "client_credentials"),
+            ("scope", "dcr"),
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            ("client_assertion", assertion.as_str()),
+        ]);
+        send(&proxy.addr, "POST", "/oauth/v2/oauth-token", &[FORM], &body)
+    };
+    let wrong = f1(&format!("{}/oauth/v2/oauth-token", proxy.origin()), "aud-proxy");
+    assert_invalid_client(&wrong, "aud");
+    let right = f1(&format!("{}/oauth/v2/oauth-token", upstream.origin()), "aud-upstream");
+    assert_eq!(right.status, 200, "{right:?}");
+    let dcr = right.json()["access_token"].as_str().unwrap().to_owned();
+
+    // A dynamic client through the proxy, then its HAAPI token: the proof's htu must name the
+    // upstream's token endpoint.
+    let r = send(
+        &proxy.addr,
+        "POST",
+        "/token-service/oauth-registration",
+        &[("Content-Type", "application/json"), ("Authorization", &format!("Bearer {dcr}"))],
+        r#"{"software_id":"haapi-template-client"}"#,
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+    let auth = basic(r.json()["client_id"].as_str().unwrap(), r.json()["client_secret"].as_str().unwrap());
+    let key = DpopKey::new(11);
+    let body = format!("grant_type=client_credentials&scope={}", HAAPI.replace(':', "%3A"));
+    let haapi = |htu: &str, nonce: Option<&str>, jti: &str| {
+        let mut claims = json!({ "jti": jti, "htm": "POST", "htu": htu, "iat": now });
+        if let Some(n) = nonce {
+            claims["nonce"] = json!(n);
+        }
+        let proof = key.sign(&key.header(), &claims);
+        send(&proxy.addr, "POST", "/oauth/v2/oauth-token", &[FORM, ("Authorization", &auth), ("DPoP", &proof)], &body)
+    };
+    let upstream_htu = format!("{}/oauth/v2/oauth-token", upstream.origin());
+    let first = haapi(&upstream_htu, None, "nonce-please");
+    assert_eq!((first.status, first.json()["error"].as_str()), (400, Some("use_dpop_nonce")), "{first:?}");
+    let nonce = first.header("dpop-nonce").expect("the upstream's nonce, passed back by the proxy").to_owned();
+    let wrong = haapi(&format!("{}/oauth/v2/oauth-token", proxy.origin()), Some(&nonce), "htu-proxy");
+    assert_eq!((wrong.status, wrong.json()["error"].as_str()), (400, Some("invalid_dpop_proof")), "{wrong:?}");
+    assert!(wrong.json()["error_description"].as_str().unwrap().contains("htu"), "{wrong:?}");
+    let right = haapi(&upstream_htu, Some(&nonce), "htu-upstream");
+    assert_eq!(right.status, 200, "{right:?}");
+    assert_eq!(right.json()["token_type"], "DPoP");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_upstream_that_is_down_is_a_502_and_one_that_never_answers_a_504() {
+    // A port nobody listens on (bound, then let go).
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let down = format!("http://{free}");
+    let proxy = Server::start_logging(true, &["--upstream", &down]);
+    let a = send(&proxy.addr, "GET", DISCOVERY, &[], "");
+    assert_eq!((a.status, a.json()["error"].as_str()), (502, Some("upstream_unreachable")), "{a:?}");
+    assert!(a.json()["error_description"].as_str().unwrap().contains("Connection refused"), "{a:?}");
+    assert_eq!(a.json()["upstream"], format!("{down}{DISCOVERY}"));
+    assert_eq!(a.header("content-type"), Some("application/json"));
+    let line = &log_lines(&proxy, 1)[0];
+    assert_eq!((line["status"].as_u64(), line["upstream_error"].as_str()), (Some(502), Some("upstream_unreachable")), "{line}");
+    // The lab's own routes are still served.
+    assert_eq!(send(&proxy.addr, "GET", "/healthz", &[], "").status, 200);
+    assert_eq!(send(&proxy.addr, "GET", "/www/index.html", &[], "").status, 200);
+    drop(proxy);
+
+    // An upstream that accepts connections and says nothing.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    let held = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = Arc::clone(&held);
+    thread::spawn(move || {
+        for stream in silent.incoming().flatten() {
+            keep.lock().unwrap().push(stream);
+        }
+    });
+    let proxy = Server::start(&["--upstream", &silent_url, "--upstream-timeout", "1"]);
+    let started = Instant::now();
+    let a = send(&proxy.addr, "GET", DISCOVERY, &[], "");
+    assert_eq!((a.status, a.json()["error"].as_str()), (504, Some("upstream_timeout")), "{a:?}");
+    assert!(a.json()["error_description"].as_str().unwrap().contains("within 1 s"), "{a:?}");
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(!held.lock().unwrap().is_empty(), "the proxy never connected to the silent upstream");
+}
+
+/// A one-shot upstream: takes one request, keeps its head, answers `answer`.
+fn recording_upstream(answer: &'static str) -> (String, thread::JoinHandle<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let handle = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        let text = String::from_utf8_lossy(&head).into_owned();
+        let length: usize = text
+            .lines()
+            .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("content-length")).map(|(_, v)| v.trim().parse().unwrap()))
+            .unwrap_or(0);
+        let mut body = vec![0u8; length];
+        stream.read_exact(&mut body).unwrap();
+        stream.write_all(answer.as_bytes()).unwrap();
+        format!("{text}{}", String::from_utf8_lossy(&body))
+    });
+    (url, handle)
+}
+
+#[test]
+fn the_proxy_drops_hop_by_hop_headers_names_the_upstream_as_host_and_passes_redirects_back() {
+    let (url, upstream) = recording_upstream(
+        "HTTP/1.1 303 See Other\r\nLocation: https://idsvr.example/authn/authenticate/next\r\nConnection: close, X-Upstream-Hop\r\nX-Upstream-Hop: 1\r\nAccess-Control-Allow-Origin: *\r\nSet-Session-Id: s-1\r\nContent-Length: 0\r\n\r\n",
+    );
+    let proxy = Server::start_logging(true, &["--upstream", &url]);
+    let a = send(
+        &proxy.addr,
+        "POST",
+        "/authn/authenticate/form?step=2",
+        &[
+            FORM,
+            ("Authorization", "DPoP the-access-token"),
+            ("DPoP", "the.dpop.proof"),
+            ("Session-Id", "s-0"),
+            ("Keep-Alive", "timeout=5"),
+            ("X-Page-Hop", "1"),
+            ("Connection", "X-Page-Hop"),
+            ("X-Client-Cert", "-----BEGIN%20CERTIFICATE-----"),
+            ("Origin", "http://127.0.0.1:8080"),
+        ],
+        "userName=demo&password=Password1",
+    );
+    let seen = upstream.join().unwrap();
+    let (head, body) = seen.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    assert_eq!(lines.next(), Some("POST /authn/authenticate/form?step=2 HTTP/1.1"), "{seen}");
+    let fields: Vec<(String, String)> = lines.filter_map(|l| l.split_once(':')).map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned())).collect();
+    let field = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    assert_eq!(field("host"), Some(url.strip_prefix("http://").unwrap()), "{seen}");
+    assert_eq!(field("authorization"), Some("DPoP the-access-token"));
+    assert_eq!(field("dpop"), Some("the.dpop.proof"));
+    assert_eq!(field("session-id"), Some("s-0"));
+    assert_eq!(field("content-type"), Some("application/x-www-form-urlencoded"));
+    for dropped in ["keep-alive", "x-page-hop", "x-client-cert", "origin"] {
+        assert_eq!(field(dropped), None, "{dropped} was passed on: {seen}");
+    }
+    assert_eq!(body, "userName=demo&password=Password1");
+
+    // The redirect comes back as it was (not followed), without the upstream's hop-by-hop and
+    // CORS fields.
+    assert_eq!(a.status, 303, "{a:?}");
+    assert_eq!(a.header("location"), Some("https://idsvr.example/authn/authenticate/next"));
+    assert_eq!(a.header("set-session-id"), Some("s-1"));
+    assert_eq!(a.header("x-upstream-hop"), None, "{a:?}");
+    assert_eq!(a.header("access-control-allow-origin"), None, "{a:?}");
+    let line = log_lines(&proxy, 1).remove(0);
+    assert_eq!((line["path"].as_str(), line["status"].as_u64()), (Some("/authn/authenticate/form"), Some(303)), "{line}");
+    let text = line.to_string();
+    assert!(!text.contains("the-access-token") && !text.contains("the.dpop.proof") && !text.contains("Password1") && !text.contains("step=2"), "{text}");
+}
+
+#[test]
+fn a_head_answer_keeps_the_upstreams_content_length() {
+    let (url, upstream) = recording_upstream("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 42\r\nConnection: close\r\n\r\n");
+    let proxy = Server::start(&["--upstream", &url]);
+    let a = send(&proxy.addr, "HEAD", DISCOVERY, &[], "");
+    assert!(upstream.join().unwrap().starts_with(&format!("HEAD {DISCOVERY} HTTP/1.1\r\n")));
+    assert_eq!((a.status, a.header("content-length"), a.body.as_str()), (200, Some("42"), ""), "{a:?}");
+}
+
+#[test]
+fn an_https_upstream_is_verified_with_upstream_ca_refused_without_it_and_trusted_blindly_only_when_told() {
+    let dir = temp_dir("upstream-https");
+    let upstream = Server::start(&["--data-dir", dir.to_str().unwrap(), "--https-port", "0"]);
+    let https = format!("https://{}", announced(&upstream, "haapi-lab: HTTPS on https://"));
+    let ca = dir.join("ca.pem");
+
+    let verified = Server::start(&["--upstream", &https, "--upstream-ca", ca.to_str().unwrap()]);
+    let a = send(&verified.addr, "GET", DISCOVERY, &[], "");
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.json()["issuer"], format!("{}/oauth/v2/oauth-anonymous", upstream.origin()));
+    assert_eq!(dcr_token(&verified.addr).status, 200);
+    // A whole run over the verified HTTPS hop (the issuer is on the upstream's HTTP origin: the
+    // simulator names itself by its --origin whichever listener a request arrives on).
+    let sent = run_through(&verified, &upstream.origin(), json!({ "method": "client_secret_basic", "secret": "Password1" }));
+    assert!(sent.len() >= 10, "{} requests", sent.len());
+
+    let unverified = Server::start(&["--upstream", &https]);
+    let a = send(&unverified.addr, "GET", DISCOVERY, &[], "");
+    assert_eq!((a.status, a.json()["error"].as_str()), (502, Some("upstream_tls_failed")), "{a:?}");
+    assert!(a.json()["error_description"].as_str().unwrap().contains("UnknownIssuer"), "{a:?}");
+
+    let insecure = Server::start_logging(true, &["--upstream", &https, "--upstream-insecure"]);
+    let warned = loop {
+        let line = insecure.output.recv_timeout(Duration::from_secs(10)).expect("the warning about --upstream-insecure");
+        if line.contains("WARNING") {
+            break line;
+        }
+    };
+    assert!(warned.contains("--upstream-insecure") && warned.contains("NOT verified"), "{warned}");
+    assert_eq!(send(&insecure.addr, "GET", DISCOVERY, &[], "").status, 200);
+    let line = log_lines(&insecure, 1).remove(0);
+    assert_eq!(line["upstream_tls"], "NOT VERIFIED (--upstream-insecure)", "{line}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_upstream_hop_presents_its_client_certificate_for_mutual_tls() {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let mut rng = haapi_lab::proto::entropy::SeededEntropy::new(now ^ 0x0f0f);
+    let device_ca = haapi_lab::proto::x509::generate_ca("Device CA", now - 3600, 86400, &mut rng).unwrap();
+    let leaf = haapi_lab::proto::x509::issue_client_certificate(&device_ca, "haapi-device", now - 60, 86400, &mut rng).unwrap();
+    let dir = temp_dir("upstream-mtls");
+    let settings = tls_client_auth_settings(&dir, &device_ca.certificate_pem);
+    let upstream = Server::start(&["--data-dir", dir.to_str().unwrap(), "--sim-settings", &settings, "--mtls-port", "0"]);
+    let mtls = format!("https://{}", announced(&upstream, "haapi-lab: mutual TLS (asks for a client certificate) on https://"));
+    let (chain, key) = (dir.join("client-chain.pem"), dir.join("client-key.pem"));
+    std::fs::write(&chain, format!("{}{}", leaf.certificate_pem, device_ca.certificate_pem)).unwrap();
+    std::fs::write(&key, &leaf.private_key_pem).unwrap();
+    let ca = dir.join("ca.pem");
+    let f1 = |proxy: &Server| send(&proxy.addr, "POST", "/oauth/v2/oauth-token", &[FORM], &format!("grant_type=client_credentials&scope=dcr&client_id={MAIN}"));
+
+    let with_cert = Server::start(&[
+        "--upstream",
+        &mtls,
+        "--upstream-ca",
+        ca.to_str().unwrap(),
+        "--upstream-client-cert",
+        chain.to_str().unwrap(),
+        "--upstream-client-key",
+        key.to_str().unwrap(),
+    ]);
+    let ok = f1(&with_cert);
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert!(ok.json()["access_token"].is_string(), "{ok:?}");
+    let without = Server::start(&["--upstream", &mtls, "--upstream-ca", ca.to_str().unwrap()]);
+    assert_invalid_client(&f1(&without), "no client certificate presented");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn upstream_options_that_cannot_work_are_refused_at_start() {
+    let refused = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_haapi-lab-server")).args(["--port", "0"]).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(refused(&["--upstream-insecure"]).contains("--upstream-insecure needs --upstream URL"));
+    assert!(refused(&["--upstream", "http://127.0.0.1:9", "--sim-settings", "x.json"])
+        .contains("--sim-settings configures the simulator, which --upstream replaces"));
+    assert!(refused(&["--upstream", "http://127.0.0.1:9", "--mtls-port", "0"]).contains("--upstream-client-cert"));
+    let help = Command::new(env!("CARGO_BIN_EXE_haapi-lab-server")).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for option in ["--upstream URL", "--upstream-ca FILE", "--upstream-insecure", "--upstream-client-cert FILE", "--upstream-timeout SECS"] {
+        assert!(help.contains(option), "--help does not mention {option}");
+    }
+}

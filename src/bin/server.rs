@@ -12,6 +12,8 @@
 
 #[path = "server/tls.rs"]
 mod tls;
+#[path = "server/upstream.rs"]
+mod upstream;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, Request, State};
@@ -86,6 +88,31 @@ Serves the lab's page (www/, pkg/) and the simulated Curity over HTTP.
                          that header (default X-Client-Cert): the PEM chain, URL-encoded as
                          nginx's $ssl_client_escaped_cert sends it
   --log lines|off        one JSON line per request on stdout (default lines)
+
+A same-origin proxy to a real Curity, instead of the simulator:
+  --upstream URL         pass every request but the lab's own (/, /www/, /pkg/, /healthz) to the
+                         upstream at URL (an origin: https://idsvr.example:8443), path and query
+                         unchanged: discovery, token, registration, authorize, authentication.
+                         Configure the page with the upstream's issuer and server.sendVia =
+                         this server's origin: DPoP htu and assertion aud keep the upstream's
+                         URLs. Hop-by-hop headers and Origin are dropped, Host names the
+                         upstream, redirects come back unchanged; a failed hop is a 502 (504:
+                         timeout) with a JSON body saying what failed. The simulator is not
+                         hosted
+  --upstream-ca FILE     also trust these roots (PEM) for the upstream's certificate, besides
+                         the system's; repeatable (a development server's CA, e.g. another
+                         haapi-lab-server's DATA_DIR/ca.pem)
+  --upstream-insecure    DO NOT verify the upstream's certificate (a development server with a
+                         self-signed certificate). Anyone on the path can then read and change
+                         every request, secrets and tokens included: prefer --upstream-ca.
+                         Warned about at start and in the log line of every proxied request
+  --upstream-client-cert FILE, --upstream-client-key FILE
+                         present this client certificate chain (PEM, leaf first) and key (PEM)
+                         to the upstream: mutual TLS on the upstream hop
+  --upstream-timeout SECS
+                         most a request to the upstream may take, connecting to the last byte
+                         of the answer (default 30)
+
   -h, --help             this text
 
 Ctrl+C or SIGTERM stops the server after the requests in flight.";
@@ -106,6 +133,7 @@ struct Options {
     https_port: Option<u16>,
     mtls_port: Option<u16>,
     log: bool,
+    upstream: upstream::UpstreamOptions,
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
@@ -124,6 +152,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
         https_port: None,
         mtls_port: None,
         log: true,
+        upstream: upstream::UpstreamOptions { timeout_secs: upstream::DEFAULT_TIMEOUT_SECS, ..Default::default() },
     };
     let mut args = args.into_iter();
     while let Some(a) = args.next() {
@@ -154,11 +183,44 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
                     other => return Err(format!("--log: {other:?} is not lines or off")),
                 }
             }
+            "--upstream" => o.upstream.url = Some(value("--upstream")?),
+            "--upstream-ca" => o.upstream.ca_files.push(PathBuf::from(value("--upstream-ca")?)),
+            "--upstream-insecure" => o.upstream.insecure = true,
+            "--upstream-client-cert" => o.upstream.client_cert = Some(PathBuf::from(value("--upstream-client-cert")?)),
+            "--upstream-client-key" => o.upstream.client_key = Some(PathBuf::from(value("--upstream-client-key")?)),
+            "--upstream-timeout" => o.upstream.timeout_secs = value("--upstream-timeout")?.parse().map_err(|e| format!("--upstream-timeout: {e}"))?,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
+        }
+    }
+    if o.upstream.url.is_some() {
+        // What configures the simulator, or hands a client certificate to it, has no meaning
+        // when the upstream answers instead.
+        for (given, name) in [
+            (o.sim_settings.is_some(), "--sim-settings"),
+            (o.client_ttl.is_some(), "--client-ttl"),
+            (o.max_clients.is_some(), "--max-clients"),
+            (!o.trusted_proxies.is_empty(), "--trusted-proxy"),
+        ] {
+            if given {
+                return Err(format!("{name} configures the simulator, which --upstream replaces"));
+            }
+        }
+        if o.mtls_port.is_some() {
+            return Err("--mtls-port with --upstream: a certificate presented to this server cannot be passed on to the upstream's TLS; --upstream-client-cert and --upstream-client-key give the upstream hop its own".into());
+        }
+    } else {
+        let upstream_only = [
+            (!o.upstream.ca_files.is_empty(), "--upstream-ca"),
+            (o.upstream.insecure, "--upstream-insecure"),
+            (o.upstream.client_cert.is_some() || o.upstream.client_key.is_some(), "--upstream-client-cert/--upstream-client-key"),
+            (o.upstream.timeout_secs != upstream::DEFAULT_TIMEOUT_SECS, "--upstream-timeout"),
+        ];
+        if let Some((_, name)) = upstream_only.iter().find(|(given, _)| *given) {
+            return Err(format!("{name} needs --upstream URL"));
         }
     }
     Ok(o)
@@ -426,17 +488,39 @@ fn refuse(status: StatusCode, error: &str, description: &str) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-async fn simulate(State(app): State<Arc<App>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
+/// The request's body, read within the bounds every simulator or proxied request keeps (request
+/// target, header fields, body); `Err` is the refusal.
+async fn bounded_body(parts: &Parts, body: Body) -> Result<axum::body::Bytes, Response> {
     if parts.uri.path_and_query().map_or(0, |p| p.as_str().len()) > MAX_TARGET {
-        return refuse(StatusCode::URI_TOO_LONG, "invalid_request", &format!("the request target is longer than {MAX_TARGET} bytes"));
+        return Err(refuse(StatusCode::URI_TOO_LONG, "invalid_request", &format!("the request target is longer than {MAX_TARGET} bytes")));
     }
     if parts.headers.len() > MAX_HEADERS {
-        return refuse(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "invalid_request", &format!("more than {MAX_HEADERS} header fields"));
+        return Err(refuse(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "invalid_request", &format!("more than {MAX_HEADERS} header fields")));
     }
-    let body = match to_bytes(body, MAX_BODY).await {
+    to_bytes(body, MAX_BODY).await.map_err(|_| refuse(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", &format!("the body is larger than {MAX_BODY} bytes")))
+}
+
+/// `--upstream`: a request that is not the lab's own goes to the upstream (bounded as the
+/// simulator's are); its log line names the client as the simulator's does.
+async fn proxy(State(up): State<Arc<upstream::Upstream>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match bounded_body(&parts, body).await {
         Ok(b) => b,
-        Err(_) => return refuse(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", &format!("the body is larger than {MAX_BODY} bytes")),
+        Err(refused) => return refused,
+    };
+    let client = to_sim_request(&up.origin, &parts, &body, &header::HOST).ok().and_then(|r| client_id_of(&r));
+    let mut response = up.forward(&parts, body).await;
+    if let Some(id) = client {
+        response.extensions_mut().insert(ClientId(id));
+    }
+    response
+}
+
+async fn simulate(State(app): State<Arc<App>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match bounded_body(&parts, body).await {
+        Ok(b) => b,
+        Err(refused) => return refused,
     };
     // On a TLS listener: its own origin, and the chain the client presented in the handshake.
     let tls = parts.extensions.get::<ConnectInfo<tls::TlsPeer>>().map(|c| c.0.clone());
@@ -505,7 +589,9 @@ fn origin_allowed(allowed: &[String], origin: &str) -> bool {
 }
 
 /// One JSON line per request on stdout: time, method, path (without the query), status,
-/// latency, and the client id the request named (never a secret, never a header value).
+/// latency, and the client id the request named (never a secret, never a header value); for a
+/// proxied request also the upstream URL (without the query), the failure if the hop failed, and
+/// `upstream_tls: "NOT VERIFIED"` under `--upstream-insecure`.
 async fn log_requests(State(log): State<bool>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
@@ -517,7 +603,7 @@ async fn log_requests(State(log): State<bool>, request: Request, next: Next) -> 
     };
     if log {
         let client: Option<String> = response.extensions().get::<ClientId>().map(|c| c.0.chars().take(128).collect());
-        let line = json!({
+        let mut line = json!({
             "time": rfc3339(now()),
             "method": method.as_str(),
             "path": path,
@@ -525,6 +611,15 @@ async fn log_requests(State(log): State<bool>, request: Request, next: Next) -> 
             "ms": (started.elapsed().as_secs_f64() * 1e5).round() / 100.0,
             "client_id": client,
         });
+        if let Some(p) = response.extensions().get::<upstream::Proxied>() {
+            line["upstream"] = json!(p.url.chars().take(300).collect::<String>());
+            if let Some(code) = p.failure {
+                line["upstream_error"] = json!(code);
+            }
+            if p.insecure {
+                line["upstream_tls"] = json!("NOT VERIFIED (--upstream-insecure)");
+            }
+        }
         let _ = writeln!(std::io::stdout().lock(), "{line}");
     }
     response
@@ -598,7 +693,12 @@ async fn serve(options: Options) {
     let mut settings = match &options.sim_settings {
         Some(path) => {
             let text = std::fs::read_to_string(path).unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", path.display())));
-            serde_json::from_str::<SimSettings>(&text).unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())))
+            let mut doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())));
+            // A file that names no issuer gets the default one, on this server's origin.
+            if let Some(fields) = doc.as_object_mut() {
+                fields.entry("issuer").or_insert_with(|| Value::String(format!("{origin}/oauth/v2/oauth-anonymous")));
+            }
+            serde_json::from_value::<SimSettings>(doc).unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())))
         }
         None => {
             SimSettings { issuer: format!("{origin}/oauth/v2/oauth-anonymous"), dynamic_client_ttl_secs: DEFAULT_CLIENT_TTL_SECS, ..SimSettings::default() }
@@ -619,7 +719,9 @@ async fn serve(options: Options) {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let ttl = settings.dynamic_client_ttl_secs;
     let mut sim = Simulator::new(settings, u64::from_le_bytes(seed));
-    let db = options.data_dir.as_ref().map(|dir| {
+    // With --upstream the simulator answers nothing: no client database (--data-dir then only
+    // keeps the local CA).
+    let db = options.data_dir.as_ref().filter(|_| options.upstream.url.is_none()).map(|dir| {
         let db = ClientDb::open(dir, &issuer, ttl).unwrap_or_else(|e| fail(&format!("--data-dir: {e}")));
         let n = db.restore(&mut sim, now()).unwrap_or_else(|e| fail(&format!("--data-dir: {e}")));
         sim.record_client_changes();
@@ -666,27 +768,37 @@ async fn serve(options: Options) {
         .allow_headers(AllowHeaders::mirror_request())
         .expose_headers([HeaderName::from_static("dpop-nonce"), HeaderName::from_static("set-session-id"), HeaderName::from_static("www-authenticate")])
         .max_age(Duration::from_secs(600));
-    let static_files = Router::new()
-        .nest_service("/www", ServeDir::new(options.root.join("www")))
-        .nest_service("/pkg", ServeDir::new(options.root.join("pkg")))
-        .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
-        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-cache")));
-    let router = Router::new()
-        .route("/", get(|| async { Redirect::temporary("/www/") }))
-        .route("/healthz", get(|| async { "ok" }))
-        .merge(static_files)
-        .fallback(simulate)
-        .with_state(app)
-        .layer(cors)
-        .layer(middleware::from_fn_with_state(options.log, log_requests));
+    let upstream = options.upstream.url.as_ref().map(|_| {
+        let up = upstream::Upstream::new(&options.upstream, options.client_cert_header.clone()).unwrap_or_else(|e| fail(&e));
+        Arc::new(up)
+    });
+    let routes = match &upstream {
+        Some(up) => lab_routes(&options.root).fallback(proxy).with_state(Arc::clone(up)),
+        None => lab_routes(&options.root).fallback(simulate).with_state(app),
+    };
+    let router = routes.layer(cors).layer(middleware::from_fn_with_state(options.log, log_requests));
 
     println!("haapi-lab: listening on http://{bound}");
     if let Some(line) = restored {
         println!("{line}");
     }
     println!("haapi-lab: the page is at {origin}/www/");
-    println!("haapi-lab: the simulated Curity is at {issuer} (discovery: {issuer}/.well-known/openid-configuration)");
+    match &upstream {
+        Some(up) => {
+            println!(
+                "haapi-lab: every other path goes to the upstream {} (discovery, token, registration, authorize, authentication): give the page the upstream's issuer and server.sendVia {origin}",
+                up.origin
+            );
+            if let Some(tls) = &up.tls_summary {
+                println!("haapi-lab: upstream TLS: {tls}");
+            }
+            if up.insecure {
+                println!("{}", upstream::INSECURE_WARNING);
+                eprintln!("{}", upstream::INSECURE_WARNING);
+            }
+        }
+        None => println!("haapi-lab: the simulated Curity is at {issuer} (discovery: {issuer}/.well-known/openid-configuration)"),
+    }
     println!("haapi-lab: CORS allows {}", allowed.join(", "));
     if !options.trusted_proxies.is_empty() {
         let proxies: Vec<String> = options.trusted_proxies.iter().map(IpAddr::to_string).collect();
@@ -718,6 +830,18 @@ async fn serve(options: Options) {
     if let Err(e) = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(stopped).await {
         fail(&format!("server error: {e}"));
     }
+}
+
+/// The lab's own routes, served here whatever answers the rest: the page (`www/`), the modules
+/// (`pkg/`), `/` (to the page) and `/healthz`.
+fn lab_routes<S: Clone + Send + Sync + 'static>(root: &std::path::Path) -> Router<S> {
+    let static_files = Router::new()
+        .nest_service("/www", ServeDir::new(root.join("www")))
+        .nest_service("/pkg", ServeDir::new(root.join("pkg")))
+        .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-cache")));
+    Router::new().route("/", get(|| async { Redirect::temporary("/www/") })).route("/healthz", get(|| async { "ok" })).merge(static_files)
 }
 
 fn fail(message: &str) -> ! {

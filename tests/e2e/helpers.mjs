@@ -188,8 +188,10 @@ export async function loginInPage(page, { authenticator = "Username and password
  * Starts the lab's own server binary (the simulated Curity over HTTP, with CORS) on a free port:
  * what the page meets in `http` mode. Built by scripts/test.sh before the e2e step
  * (`cargo build --features server`); HAAPI_LAB_SERVER_BIN points at another build.
+ * `allowOrigin` (CORS; null: none but its own), `args` (more options, e.g. `--upstream URL`),
+ * `log` (its request log, read with `lines()`), `ready` (the path that answers 200 once it is up).
  */
-export async function startLabServer() {
+export async function startLabServer({ allowOrigin = "http://127.0.0.1:*", args: more = [], log = false, ready = "/oauth/v2/oauth-anonymous/.well-known/openid-configuration" } = {}) {
   const { spawn } = await import("node:child_process");
   const { createServer } = await import("node:net");
   const bin = process.env.HAAPI_LAB_SERVER_BIN ?? join(REPO_ROOT, "target", "debug", "haapi-lab-server");
@@ -203,7 +205,7 @@ export async function startLabServer() {
     });
   });
   // The pages come from the tests' own static server (another loopback port): allow it (CORS).
-  const args = ["--host", "127.0.0.1", "--port", String(port), "--root", REPO_ROOT, "--allow-origin", "http://127.0.0.1:*", "--log", "off"];
+  const args = ["--host", "127.0.0.1", "--port", String(port), "--root", REPO_ROOT, ...(allowOrigin ? ["--allow-origin", allowOrigin] : []), "--log", log ? "lines" : "off", ...more];
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout.on("data", (d) => { output += d; });
@@ -213,7 +215,7 @@ export async function startLabServer() {
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}): ${output}`);
     try {
-      const r = await fetch(`${origin}/oauth/v2/oauth-anonymous/.well-known/openid-configuration`);
+      const r = await fetch(`${origin}${ready}`);
       if (r.ok) break;
     } catch {
       // not listening yet
@@ -227,6 +229,10 @@ export async function startLabServer() {
   return {
     origin,
     issuer: `${origin}/oauth/v2/oauth-anonymous`,
+    url: (p) => new URL(p, origin).href,
+    /** Its JSON log lines of requests so far. */
+    lines: () => output.split("\n").slice(0, -1).filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)).filter((l) => l.method),
+    output: () => output,
     close: () => new Promise((ok) => {
       if (child.exitCode !== null) return ok();
       child.once("exit", () => ok());
