@@ -78,6 +78,9 @@ Serves the lab's page (www/, pkg/) and the simulated Curity over HTTP.
                          TLS): any chain whose key signs the handshake is handed to the
                          simulator, which checks tls_client_auth (trusted CA, subject DN) and
                          self_signed_tls_client_auth (pinned key) per client
+  --mtls-main-client     the main client authenticates with tls_client_auth: a certificate the
+                         local CA issued for CN=<client id> (POST /local-ca/client-certificate,
+                         which the page calls); needs --mtls-port
   --trusted-proxy ADDR   a reverse proxy (IP address) that terminates mutual TLS in front of this
                          server and passes the client's certificate in the client-certificate
                          header (Curity's mutual-tls-by-proxy); repeatable. From any other peer
@@ -105,6 +108,7 @@ struct Options {
     client_cert_header: HeaderName,
     https_port: Option<u16>,
     mtls_port: Option<u16>,
+    mtls_main_client: bool,
     log: bool,
 }
 
@@ -123,6 +127,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
         client_cert_header: HeaderName::from_static("x-client-cert"),
         https_port: None,
         mtls_port: None,
+        mtls_main_client: false,
         log: true,
     };
     let mut args = args.into_iter();
@@ -140,6 +145,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
             "--data-dir" => o.data_dir = Some(PathBuf::from(value("--data-dir")?)),
             "--https-port" => o.https_port = Some(value("--https-port")?.parse().map_err(|e| format!("--https-port: {e}"))?),
             "--mtls-port" => o.mtls_port = Some(value("--mtls-port")?.parse().map_err(|e| format!("--mtls-port: {e}"))?),
+            "--mtls-main-client" => o.mtls_main_client = true,
             "--trusted-proxy" => {
                 let ip: IpAddr = value("--trusted-proxy")?.parse().map_err(|e| format!("--trusted-proxy: {e} (an IP address)"))?;
                 o.trusted_proxies.push(ip.to_canonical())
@@ -610,6 +616,14 @@ async fn serve(options: Options) {
     if let Some(max) = options.max_clients {
         settings.max_dynamic_clients = max;
     }
+    // The local CA, made before the simulator: --mtls-main-client trusts it.
+    let local_ca = local_ca(&options);
+    if options.mtls_main_client {
+        let (Some((ca, _)), Some(_)) = (&local_ca, options.mtls_port) else {
+            fail("--mtls-main-client needs --mtls-port (the port that asks for client certificates)")
+        };
+        tls::main_client_trusts_local_ca(&mut settings, ca);
+    }
     if let Err(e) = settings.validate() {
         fail(&format!("simulator settings: {e}"));
     }
@@ -638,16 +652,15 @@ async fn serve(options: Options) {
     // The HTTPS and mutual-TLS listeners, with certificates of the local CA.
     let mut tls_listeners = Vec::new();
     let mut ca_line = None;
-    if options.https_port.is_some() || options.mtls_port.is_some() {
+    if let Some((ca, made)) = &local_ca {
         let secs = now().secs();
-        let (ca, made) = tls::local_ca(options.data_dir.as_deref(), secs).unwrap_or_else(|e| fail(&format!("local CA: {e}")));
         ca_line = Some(match &options.data_dir {
-            Some(dir) => format!("haapi-lab: local CA {} ({})", dir.join("ca.pem").display(), if made { "made now" } else { "reused" }),
+            Some(dir) => format!("haapi-lab: local CA {} ({})", dir.join("ca.pem").display(), if *made { "made now" } else { "reused" }),
             None => "haapi-lab: local CA made for this run only (--data-dir keeps it)".to_owned(),
         });
         for (port, mutual) in [(options.https_port, false), (options.mtls_port, true)] {
             let Some(port) = port else { continue };
-            let config = tls::server_config(&ca, &options.host, secs, mutual).unwrap_or_else(|e| fail(&format!("TLS: {e}")));
+            let config = tls::server_config(ca, &options.host, secs, mutual).unwrap_or_else(|e| fail(&format!("TLS: {e}")));
             let at: SocketAddr = format!("{}:{port}", options.host).parse().unwrap_or_else(|e| fail(&format!("--host: {e}")));
             let tcp = tokio::net::TcpListener::bind(at).await.unwrap_or_else(|e| fail(&format!("cannot listen on {at}: {e}")));
             let bound = tcp.local_addr().unwrap_or(at);
@@ -664,6 +677,8 @@ async fn serve(options: Options) {
         .allow_origin(AllowOrigin::predicate(move |o: &HeaderValue, _| o.to_str().is_ok_and(|o| origin_allowed(&allowed_for_cors, o))))
         .allow_methods(AllowMethods::list([Method::GET, Method::POST, Method::OPTIONS]))
         .allow_headers(AllowHeaders::mirror_request())
+        // A mutual-TLS request from a page goes with credentials (the client certificate).
+        .allow_credentials(true)
         .expose_headers([HeaderName::from_static("dpop-nonce"), HeaderName::from_static("set-session-id"), HeaderName::from_static("www-authenticate")])
         .max_age(Duration::from_secs(600));
     let static_files = Router::new()
@@ -676,6 +691,7 @@ async fn serve(options: Options) {
         .route("/", get(|| async { Redirect::temporary("/www/") }))
         .route("/healthz", get(|| async { "ok" }))
         .merge(static_files)
+        .merge(local_ca.map(|(ca, _)| tls::local_ca_routes(ca, allowed.clone())).unwrap_or_default())
         .fallback(simulate)
         .with_state(app)
         .layer(cors)
@@ -718,6 +734,15 @@ async fn serve(options: Options) {
     if let Err(e) = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(stopped).await {
         fail(&format!("server error: {e}"));
     }
+}
+
+/// The local CA when a TLS listener needs one (made on first use, kept in --data-dir), and
+/// whether it was just made.
+fn local_ca(options: &Options) -> Option<(haapi_lab::proto::x509::IssuedCertificate, bool)> {
+    if options.https_port.is_none() && options.mtls_port.is_none() {
+        return None;
+    }
+    Some(tls::local_ca(options.data_dir.as_deref(), now().secs()).unwrap_or_else(|e| fail(&format!("local CA: {e}"))))
 }
 
 fn fail(message: &str) -> ! {
