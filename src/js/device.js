@@ -162,7 +162,7 @@ async function corsBlocked(url, timeoutMs) {
  * timeoutMs?}}` where kind is network | cors | timeout | aborted | too-large | truncated |
  * redirect (the module explains each).
  */
-export async function send(method, url, headers, body, signal, timeoutMs, maxBytes) {
+export async function send(method, url, headers, body, signal, timeoutMs, maxBytes, credentials = "omit") {
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -172,7 +172,8 @@ export async function send(method, url, headers, body, signal, timeoutMs, maxByt
   const stop = () => controller.abort();
   if (signal?.aborted) controller.abort();
   signal?.addEventListener?.("abort", stop, { once: true });
-  const init = { method, headers, redirect: "manual", credentials: "omit", cache: "no-store", signal: controller.signal };
+  // "include" only for a mutual-TLS request: the browser's client certificate is a credential.
+  const init = { method, headers, redirect: "manual", credentials: credentials === "include" ? "include" : "omit", cache: "no-store", signal: controller.signal };
   if (body !== undefined && body !== null) init.body = body;
   const why = (e) => {
     if (timedOut) return "timeout";

@@ -50,6 +50,7 @@ extern "C" {
         signal: &JsValue,
         timeout_ms: u32,
         max_bytes: u32,
+        credentials: &str,
     ) -> Result<JsValue, JsValue>;
 }
 
