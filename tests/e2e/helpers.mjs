@@ -80,8 +80,8 @@ export function configFor(method, { credential = {}, server = {}, ...rest } = {}
  * A fresh context (fresh IndexedDB) and page that records console errors, page errors, CSP
  * violations and requests to other origins. `t.after` checks none happened.
  */
-export async function openPage(env, t, { viewport = { width: 1440, height: 1000 }, colorScheme = "light", reducedMotion = "reduce" } = {}) {
-  const context = await env.browser.newContext({ viewport, colorScheme, reducedMotion, acceptDownloads: true });
+export async function openPage(env, t, { viewport = { width: 1440, height: 1000 }, colorScheme = "light", reducedMotion = "reduce", contextOptions = {} } = {}) {
+  const context = await env.browser.newContext({ viewport, colorScheme, reducedMotion, acceptDownloads: true, ...contextOptions });
   await context.addInitScript(() => {
     window.__csp = [];
     document.addEventListener("securitypolicyviolation", (e) => {
@@ -187,9 +187,10 @@ export async function loginInPage(page, { authenticator = "Username and password
 /**
  * Starts the lab's own server binary (the simulated Curity over HTTP, with CORS) on a free port:
  * what the page meets in `http` mode. Built by scripts/test.sh before the e2e step
- * (`cargo build --features server`); HAAPI_LAB_SERVER_BIN points at another build.
+ * (`cargo build --features server`); HAAPI_LAB_SERVER_BIN points at another build. `args` go to
+ * the server as well (e.g. `--mtls-port 0`); `mtls` is the mutual-TLS listener's origin, if any.
  */
-export async function startLabServer() {
+export async function startLabServer({ args: extra = [] } = {}) {
   const { spawn } = await import("node:child_process");
   const { createServer } = await import("node:net");
   const bin = process.env.HAAPI_LAB_SERVER_BIN ?? join(REPO_ROOT, "target", "debug", "haapi-lab-server");
@@ -203,7 +204,7 @@ export async function startLabServer() {
     });
   });
   // The pages come from the tests' own static server (another loopback port): allow it (CORS).
-  const args = ["--host", "127.0.0.1", "--port", String(port), "--root", REPO_ROOT, "--allow-origin", "http://127.0.0.1:*", "--log", "off"];
+  const args = ["--host", "127.0.0.1", "--port", String(port), "--root", REPO_ROOT, "--allow-origin", "http://127.0.0.1:*", "--log", "off", ...extra];
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout.on("data", (d) => { output += d; });
@@ -224,8 +225,12 @@ export async function startLabServer() {
     }
     await new Promise((ok) => setTimeout(ok, 100));
   }
+  // The TLS listeners are announced before the plain one answers.
+  const mtls = /mutual TLS \(asks for a client certificate\) on (https:\/\/[0-9.:]+)/.exec(output)?.[1] ?? null;
   return {
     origin,
+    mtls,
+    output: () => output,
     issuer: `${origin}/oauth/v2/oauth-anonymous`,
     close: () => new Promise((ok) => {
       if (child.exitCode !== null) return ok();
