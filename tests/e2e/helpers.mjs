@@ -189,8 +189,10 @@ export async function loginInPage(page, { authenticator = "Username and password
  * what the page meets in `http` mode. Built by scripts/test.sh before the e2e step
  * (`cargo build --features server`); HAAPI_LAB_SERVER_BIN points at another build. `args` go to
  * the server as well (e.g. `--mtls-port 0`); `mtls` is the mutual-TLS listener's origin, if any.
+ * `settings(origin)`, if given, makes the simulator's settings (`--sim-settings`, in `settingsDir`)
+ * once the server's origin is known.
  */
-export async function startLabServer({ args: extra = [] } = {}) {
+export async function startLabServer({ args: extra = [], settings = null, settingsDir = null } = {}) {
   const { spawn } = await import("node:child_process");
   const { createServer } = await import("node:net");
   const bin = process.env.HAAPI_LAB_SERVER_BIN ?? join(REPO_ROOT, "target", "debug", "haapi-lab-server");
@@ -205,6 +207,12 @@ export async function startLabServer({ args: extra = [] } = {}) {
   });
   // The pages come from the tests' own static server (another loopback port): allow it (CORS).
   const args = ["--host", "127.0.0.1", "--port", String(port), "--root", REPO_ROOT, "--allow-origin", "http://127.0.0.1:*", "--log", "off", ...extra];
+  if (settings) {
+    const { writeFile } = await import("node:fs/promises");
+    const file = join(settingsDir, `sim-settings-${port}.json`);
+    await writeFile(file, JSON.stringify(settings(`http://127.0.0.1:${port}`)));
+    args.push("--sim-settings", file);
+  }
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout.on("data", (d) => { output += d; });
@@ -215,7 +223,8 @@ export async function startLabServer({ args: extra = [] } = {}) {
     if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}): ${output}`);
     try {
       const r = await fetch(`${origin}/oauth/v2/oauth-anonymous/.well-known/openid-configuration`);
-      if (r.ok) break;
+      // Answering, and its start-up lines read (the TLS listeners are announced in them).
+      if (r.ok && output.includes("press Ctrl+C")) break;
     } catch {
       // not listening yet
     }

@@ -128,3 +128,32 @@ test("an empty password field: a password is generated, shown once, and opens th
   assert.ok(!page.url().includes(password) && !JSON.stringify(config).includes(password));
   await page.checkClean();
 });
+
+test("self_signed_tls_client_auth: the page's self-signed certificate, pinned in the server's settings, logs in over mutual TLS", async (t) => {
+  const page = await openPage(env, t);
+  await page.goto(labUrl(env.server, configFor("self_signed_tls_client_auth")));
+  await waitForReady(page);
+  await page.locator("#btn-generate-cert").click();
+  await page.locator("#credential-status", { hasText: "SPKI pin" }).waitFor();
+  const pin = /SPKI pin (\S+)\.$/.exec(await page.locator("#credential-status").textContent())?.[1];
+  assert.ok(pin, "the page shows the certificate's pin");
+  await page.locator("#p12-password").fill(PASSWORD);
+  const { pfx } = await downloadP12(page);
+  const { credential } = await page.evaluate(() => window.haapiLab.config());
+
+  // A server whose main client pins that key (the "registration" of RFC 8705 §2.2).
+  const pinned = await startLabServer({
+    args: ["--data-dir", join(dataDir, "pinned"), "--mtls-port", "0"],
+    settingsDir: dataDir,
+    settings: (origin) => ({ issuer: `${origin}/oauth/v2/oauth-anonymous`, mainClient: { authentication: { method: "self_signed_tls_client_auth", pinnedSpki: [pin] } } }),
+  });
+  t.after(() => pinned.close());
+  const config = configFor("self_signed_tls_client_auth", { server: { mode: "http", issuer: pinned.issuer, sendVia: pinned.mtls }, credential });
+  const run = await openPage(env, t, {
+    contextOptions: { clientCertificates: [{ origin: pinned.mtls, pfx, passphrase: PASSWORD }], ignoreHTTPSErrors: true },
+  });
+  await run.goto(labUrl(env.server, config, { run: true }));
+  assert.equal(await waitForFlowState(run), "succeeded", JSON.stringify((await run.evaluate(() => window.haapiLab.trace())).steps.map((s) => s.error)));
+  assert.deepEqual(await traceSummary(run), FIRST_RUN);
+  await run.checkClean({ allowConsole: [/status of 400 \(Bad Request\)/], allowForeign: [pinned.origin, pinned.mtls] });
+});
