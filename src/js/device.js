@@ -160,7 +160,8 @@ async function corsBlocked(url, timeoutMs) {
  * `timeoutMs` from sending to the last byte; the body is read up to `maxBytes`. Resolves to JSON
  * text: `{status, headers, body}`, or `{failure: {kind, message, partial?, receivedBytes?,
  * timeoutMs?}}` where kind is network | cors | timeout | aborted | too-large | truncated |
- * redirect (the module explains each).
+ * redirect (the module explains each). `credentials` is "include" for a mutual-TLS request (the
+ * browser presents its client certificate), else "omit".
  */
 export async function send(method, url, headers, body, signal, timeoutMs, maxBytes, credentials = "omit") {
   const controller = new AbortController();
