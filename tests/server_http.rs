@@ -1066,3 +1066,63 @@ fn upstream_options_that_cannot_work_are_refused_at_start() {
         assert!(help.contains(option), "--help does not mention {option}");
     }
 }
+
+#[test]
+fn with_mtls_main_client_the_local_ca_issues_the_main_clients_certificate_to_this_machine() {
+    use p256::pkcs8::{EncodePublicKey as _, LineEnding};
+    let dir = temp_dir("local-ca");
+    let server = Server::start(&["--data-dir", dir.to_str().unwrap(), "--mtls-port", "0", "--mtls-main-client", "--allow-origin", "http://app.example:3000"]);
+    let addr = announced(&server, "haapi-lab: mutual TLS (asks for a client certificate) on https://");
+    let local_ca = std::fs::read_to_string(dir.join("ca.pem")).unwrap();
+    // The CA's certificate, to trust it.
+    let a = send(&server.addr, "GET", "/local-ca.pem", &[], "");
+    assert_eq!((a.status, a.body.as_str()), (200, local_ca.as_str()));
+
+    let mut rng = haapi_lab::proto::entropy::SeededEntropy::new(11);
+    let secret = p256::SecretKey::random(&mut rng);
+    let key_pem = p256::pkcs8::EncodePrivateKey::to_pkcs8_pem(&secret, LineEnding::LF).unwrap().to_string();
+    let public_pem = secret.public_key().to_public_key_pem(LineEnding::LF).unwrap();
+    let json_body = |cn: &str| json!({ "publicKeyPem": public_pem, "commonName": cn }).to_string();
+    let ask = |headers: &[(&str, &str)], body: &str| {
+        let mut all = vec![("Content-Type", "application/json")];
+        all.extend_from_slice(headers);
+        send(&server.addr, "POST", "/local-ca/client-certificate", &all, body)
+    };
+    let f1 = |chain: Option<&str>| {
+        let body = format!("grant_type=client_credentials&scope=dcr&client_id={MAIN}");
+        let config = tls_client(&local_ca, chain.map(|c| (c, key_pem.as_str())));
+        tls_send(&addr, &config, "POST", "/oauth/v2/oauth-token", &[FORM], &body).expect("a TLS exchange")
+    };
+
+    // Issued for the main client's id, from an allowed origin: the main client's credential.
+    let issued = ask(&[("Origin", "http://app.example:3000")], &json_body(MAIN));
+    assert_eq!(issued.status, 200, "{issued:?}");
+    assert_eq!(issued.header("access-control-allow-origin"), Some("http://app.example:3000"));
+    let chain = issued.json()["chainPem"].as_str().unwrap().to_owned();
+    let leaf = haapi_lab::proto::x509::describe(&chain).unwrap();
+    assert_eq!((leaf.subject.as_str(), leaf.issuer.as_str()), ("CN=haapi-android-client", "CN=haapi-lab local CA"));
+    assert_eq!(issued.json()["caPem"].as_str(), Some(local_ca.as_str()));
+    let ok = f1(Some(&chain));
+    assert_eq!(ok.status, 200, "{ok:?}");
+    // Another subject than the client id, no certificate, or a secret instead: 401 invalid_client.
+    let other = ask(&[], &json_body("someone-else")).json()["chainPem"].as_str().unwrap().to_owned();
+    assert_invalid_client(&f1(Some(&other)), "is not the registered tls_client_auth_subject_dn \"CN=haapi-android-client\"");
+    assert_invalid_client(&f1(None), "no client certificate presented");
+    assert_eq!(dcr_token(&server.addr).status, 401, "the main client's secret no longer works");
+
+    // Pages of other origins get nothing; a body without a P-256 key is a 400 that says why.
+    let refused = ask(&[("Origin", "http://evil.example")], &json_body(MAIN));
+    assert_eq!((refused.status, refused.json()["error"].as_str()), (403, Some("access_denied")), "{refused:?}");
+    assert!(!refused.body.contains("BEGIN CERTIFICATE"));
+    let bad = ask(&[], &json!({ "publicKeyPem": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n" }).to_string());
+    assert_eq!(bad.status, 400, "{bad:?}");
+    assert!(bad.json()["error_description"].as_str().unwrap().contains("is not a P-256 public key"), "{bad:?}");
+    assert_eq!(ask(&[], "{").status, 400);
+    drop(server);
+
+    // Without the port that asks for certificates the option makes no sense: the server says so.
+    let out = Command::new(env!("CARGO_BIN_EXE_haapi-lab-server")).args(["--port", "0", "--mtls-main-client"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--mtls-main-client needs --mtls-port"), "{out:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

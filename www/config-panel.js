@@ -3,6 +3,7 @@
 // document is the source of truth: the form edits it, the JSON text shows all of it, and fields
 // the form does not know survive a round trip.
 
+import { certificateFromLocalCa, downloadPkcs12 } from "./certificates.js";
 import * as dom from "./dom.js";
 import { h, replace } from "./render.js";
 import { CONFIG, STEPS, TEXT } from "./strings.js";
@@ -190,6 +191,8 @@ export function createConfigPanel({ onChange }) {
       ? "Private key of the client certificate (PEM; empty = generated with the certificate)"
       : "Private key (PEM or JWK; empty = generated on this device)";
     dom.generateKeyButton.hidden = MTLS.has(m);
+    dom.localCaButton.hidden = !(m === "tls_client_auth" && mode() === "http");
+    dom.p12Export.hidden = !MTLS.has(m);
     for (const wrapper of dom.fieldWrappers) {
       const rel = wrapper.dataset.relevant;
       if (!rel) continue;
@@ -388,6 +391,55 @@ export function createConfigPanel({ onChange }) {
       changed("form");
     } catch (e) {
       dom.credentialStatus.textContent = `${e.code ?? "ERROR"}: ${e.message}`;
+    }
+  });
+
+  /** What a run sends to: server.sendVia, else the issuer's origin (null when neither is a URL). */
+  function serverOrigin() {
+    for (const path of ["server.sendVia", "server.issuer"]) {
+      try {
+        const value = getPath(doc, path);
+        if (value) return new URL(value).origin;
+      } catch {
+        // not a URL: validation says so next to the field
+      }
+    }
+    return null;
+  }
+
+  dom.localCaButton.addEventListener("click", async () => {
+    const origin = serverOrigin();
+    const cn = getPath(doc, "client.clientId") || "haapi-device";
+    dom.credentialStatus.textContent = TEXT.certAsking;
+    try {
+      if (!origin) throw Object.assign(new Error(TEXT.localCaUnavailable("server.issuer", "not a URL")), { code: "LOCAL_CA_UNAVAILABLE" });
+      const issued = await certificateFromLocalCa(origin, cn);
+      setPath(doc, "credential.certificate", issued.certificate);
+      setPath(doc, "credential.privateKey", issued.privateKey);
+      dom.credentialStatus.textContent = TEXT.certFromLocalCa(cn);
+      changed("form");
+    } catch (e) {
+      dom.credentialStatus.textContent = `${e.code ?? "ERROR"}: ${e.message}`;
+    }
+  });
+
+  dom.p12Button.addEventListener("click", async () => {
+    dom.p12Status.textContent = TEXT.p12Making;
+    dom.p12Button.setAttribute("aria-disabled", "true");
+    await nextFrame();
+    try {
+      const made = await downloadPkcs12({
+        certificate: getPath(doc, "credential.certificate"),
+        privateKey: getPath(doc, "credential.privateKey"),
+        password: dom.p12Password.value,
+        name: getPath(doc, "client.clientId"),
+      });
+      dom.p12Password.value = "";
+      dom.p12Status.textContent = made.generatedPassword ? TEXT.p12Generated(made.fileName, made.generatedPassword) : TEXT.p12Done(made.fileName);
+    } catch (e) {
+      dom.p12Status.textContent = `${e.code ?? "ERROR"}: ${e.message}`;
+    } finally {
+      dom.p12Button.removeAttribute("aria-disabled");
     }
   });
 

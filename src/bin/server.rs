@@ -80,6 +80,9 @@ Serves the lab's page (www/, pkg/) and the simulated Curity over HTTP.
                          TLS): any chain whose key signs the handshake is handed to the
                          simulator, which checks tls_client_auth (trusted CA, subject DN) and
                          self_signed_tls_client_auth (pinned key) per client
+  --mtls-main-client     the main client authenticates with tls_client_auth: a certificate the
+                         local CA issued for CN=<client id> (POST /local-ca/client-certificate,
+                         which the page calls); needs --mtls-port
   --trusted-proxy ADDR   a reverse proxy (IP address) that terminates mutual TLS in front of this
                          server and passes the client's certificate in the client-certificate
                          header (Curity's mutual-tls-by-proxy); repeatable. From any other peer
@@ -132,6 +135,7 @@ struct Options {
     client_cert_header: HeaderName,
     https_port: Option<u16>,
     mtls_port: Option<u16>,
+    mtls_main_client: bool,
     log: bool,
     upstream: upstream::UpstreamOptions,
 }
@@ -151,6 +155,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
         client_cert_header: HeaderName::from_static("x-client-cert"),
         https_port: None,
         mtls_port: None,
+        mtls_main_client: false,
         log: true,
         upstream: upstream::UpstreamOptions { timeout_secs: upstream::DEFAULT_TIMEOUT_SECS, ..Default::default() },
     };
@@ -169,6 +174,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
             "--data-dir" => o.data_dir = Some(PathBuf::from(value("--data-dir")?)),
             "--https-port" => o.https_port = Some(value("--https-port")?.parse().map_err(|e| format!("--https-port: {e}"))?),
             "--mtls-port" => o.mtls_port = Some(value("--mtls-port")?.parse().map_err(|e| format!("--mtls-port: {e}"))?),
+            "--mtls-main-client" => o.mtls_main_client = true,
             "--trusted-proxy" => {
                 let ip: IpAddr = value("--trusted-proxy")?.parse().map_err(|e| format!("--trusted-proxy: {e} (an IP address)"))?;
                 o.trusted_proxies.push(ip.to_canonical())
@@ -710,6 +716,14 @@ async fn serve(options: Options) {
     if let Some(max) = options.max_clients {
         settings.max_dynamic_clients = max;
     }
+    // The local CA, made before the simulator: --mtls-main-client trusts it.
+    let local_ca = local_ca(&options);
+    if options.mtls_main_client {
+        let (Some((ca, _)), Some(_)) = (&local_ca, options.mtls_port) else {
+            fail("--mtls-main-client needs --mtls-port (the port that asks for client certificates)")
+        };
+        tls::main_client_trusts_local_ca(&mut settings, ca);
+    }
     if let Err(e) = settings.validate() {
         fail(&format!("simulator settings: {e}"));
     }
@@ -740,16 +754,15 @@ async fn serve(options: Options) {
     // The HTTPS and mutual-TLS listeners, with certificates of the local CA.
     let mut tls_listeners = Vec::new();
     let mut ca_line = None;
-    if options.https_port.is_some() || options.mtls_port.is_some() {
+    if let Some((ca, made)) = &local_ca {
         let secs = now().secs();
-        let (ca, made) = tls::local_ca(options.data_dir.as_deref(), secs).unwrap_or_else(|e| fail(&format!("local CA: {e}")));
         ca_line = Some(match &options.data_dir {
-            Some(dir) => format!("haapi-lab: local CA {} ({})", dir.join("ca.pem").display(), if made { "made now" } else { "reused" }),
+            Some(dir) => format!("haapi-lab: local CA {} ({})", dir.join("ca.pem").display(), if *made { "made now" } else { "reused" }),
             None => "haapi-lab: local CA made for this run only (--data-dir keeps it)".to_owned(),
         });
         for (port, mutual) in [(options.https_port, false), (options.mtls_port, true)] {
             let Some(port) = port else { continue };
-            let config = tls::server_config(&ca, &options.host, secs, mutual).unwrap_or_else(|e| fail(&format!("TLS: {e}")));
+            let config = tls::server_config(ca, &options.host, secs, mutual).unwrap_or_else(|e| fail(&format!("TLS: {e}")));
             let at: SocketAddr = format!("{}:{port}", options.host).parse().unwrap_or_else(|e| fail(&format!("--host: {e}")));
             let tcp = tokio::net::TcpListener::bind(at).await.unwrap_or_else(|e| fail(&format!("cannot listen on {at}: {e}")));
             let bound = tcp.local_addr().unwrap_or(at);
@@ -766,15 +779,18 @@ async fn serve(options: Options) {
         .allow_origin(AllowOrigin::predicate(move |o: &HeaderValue, _| o.to_str().is_ok_and(|o| origin_allowed(&allowed_for_cors, o))))
         .allow_methods(AllowMethods::list([Method::GET, Method::POST, Method::OPTIONS]))
         .allow_headers(AllowHeaders::mirror_request())
+        // A mutual-TLS request from a page goes with credentials (the client certificate).
+        .allow_credentials(true)
         .expose_headers([HeaderName::from_static("dpop-nonce"), HeaderName::from_static("set-session-id"), HeaderName::from_static("www-authenticate")])
         .max_age(Duration::from_secs(600));
     let upstream = options.upstream.url.as_ref().map(|_| {
         let up = upstream::Upstream::new(&options.upstream, options.client_cert_header.clone()).unwrap_or_else(|e| fail(&e));
         Arc::new(up)
     });
+    let ca = local_ca.map(|(ca, _)| ca);
     let routes = match &upstream {
-        Some(up) => lab_routes(&options.root).fallback(proxy).with_state(Arc::clone(up)),
-        None => lab_routes(&options.root).fallback(simulate).with_state(app),
+        Some(up) => lab_routes(&options.root, ca, &allowed).fallback(proxy).with_state(Arc::clone(up)),
+        None => lab_routes(&options.root, ca, &allowed).fallback(simulate).with_state(app),
     };
     let router = routes.layer(cors).layer(middleware::from_fn_with_state(options.log, log_requests));
 
@@ -833,15 +849,32 @@ async fn serve(options: Options) {
 }
 
 /// The lab's own routes, served here whatever answers the rest: the page (`www/`), the modules
-/// (`pkg/`), `/` (to the page) and `/healthz`.
-fn lab_routes<S: Clone + Send + Sync + 'static>(root: &std::path::Path) -> Router<S> {
+/// (`pkg/`), `/` (to the page), `/healthz` and, when a TLS listener made one, the local CA's.
+fn lab_routes<S: Clone + Send + Sync + 'static>(
+    root: &std::path::Path,
+    ca: Option<haapi_lab::proto::x509::IssuedCertificate>,
+    allowed: &[String],
+) -> Router<S> {
     let static_files = Router::new()
         .nest_service("/www", ServeDir::new(root.join("www")))
         .nest_service("/pkg", ServeDir::new(root.join("pkg")))
         .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-cache")));
-    Router::new().route("/", get(|| async { Redirect::temporary("/www/") })).route("/healthz", get(|| async { "ok" })).merge(static_files)
+    Router::new()
+        .route("/", get(|| async { Redirect::temporary("/www/") }))
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(static_files)
+        .merge(ca.map(|ca| tls::local_ca_routes(ca, allowed.to_vec())).unwrap_or_default())
+}
+
+/// The local CA when a TLS listener needs one (made on first use, kept in --data-dir), and
+/// whether it was just made.
+fn local_ca(options: &Options) -> Option<(haapi_lab::proto::x509::IssuedCertificate, bool)> {
+    if options.https_port.is_none() && options.mtls_port.is_none() {
+        return None;
+    }
+    Some(tls::local_ca(options.data_dir.as_deref(), now().secs()).unwrap_or_else(|e| fail(&format!("local CA: {e}"))))
 }
 
 fn fail(message: &str) -> ! {

@@ -160,9 +160,10 @@ async function corsBlocked(url, timeoutMs) {
  * `timeoutMs` from sending to the last byte; the body is read up to `maxBytes`. Resolves to JSON
  * text: `{status, headers, body}`, or `{failure: {kind, message, partial?, receivedBytes?,
  * timeoutMs?}}` where kind is network | cors | timeout | aborted | too-large | truncated |
- * redirect (the module explains each).
+ * redirect (the module explains each). `credentials` is "include" for a mutual-TLS request (the
+ * browser presents its client certificate), else "omit".
  */
-export async function send(method, url, headers, body, signal, timeoutMs, maxBytes) {
+export async function send(method, url, headers, body, signal, timeoutMs, maxBytes, credentials = "omit") {
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -172,7 +173,8 @@ export async function send(method, url, headers, body, signal, timeoutMs, maxByt
   const stop = () => controller.abort();
   if (signal?.aborted) controller.abort();
   signal?.addEventListener?.("abort", stop, { once: true });
-  const init = { method, headers, redirect: "manual", credentials: "omit", cache: "no-store", signal: controller.signal };
+  // "include" only for a mutual-TLS request: the browser's client certificate is a credential.
+  const init = { method, headers, redirect: "manual", credentials: credentials === "include" ? "include" : "omit", cache: "no-store", signal: controller.signal };
   if (body !== undefined && body !== null) init.body = body;
   const why = (e) => {
     if (timedOut) return "timeout";

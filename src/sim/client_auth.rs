@@ -181,7 +181,7 @@ impl Simulator {
     fn check_certificate(&self, request: &HttpRequest, id: &str, auth: &ClientAuthentication, now: Timestamp) -> Result<AuthenticatedClient, SimError> {
         let Some(chain) = request.client_certificate.as_deref().filter(|c| !c.trim().is_empty()) else {
             return Err(SimError::invalid_client(format!(
-                "no client certificate presented: client {id:?} is registered for {} (RFC 8705 §2); a browser cannot choose one from script, use the local server's mutual-TLS port",
+                "no client certificate presented: client {id:?} is registered for {} (RFC 8705 §2); from a browser, import the client certificate (PKCS#12) and call the server's mutual-TLS port",
                 auth.method_name()
             )));
         };

@@ -1,5 +1,6 @@
-//! The tools module (`pkg/tools/`): RSA and P-384 keys (read, generate, sign) and certificate
-//! issuing. The client module loads it on first use, when a configuration needs one of them.
+//! The tools module (`pkg/tools/`): RSA and P-384 keys (read, generate, sign), certificate
+//! issuing and PKCS#12 export. The client module loads it on first use, when a configuration
+//! needs one of them; the page imports it itself for a PKCS#12 download.
 
 use super::{coded, js_error};
 use crate::proto::entropy::OsEntropy;
@@ -11,11 +12,12 @@ use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
 fn key_json(key: &PrivateKey, kid: Option<String>) -> String {
-    json!({ "family": key.family().name(), "pkcs8Pem": key.to_pkcs8_pem().expose(), "publicJwk": key.public_jwk(), "kid": kid }).to_string()
+    json!({ "family": key.family().name(), "pkcs8Pem": key.to_pkcs8_pem().expose(), "publicJwk": key.public_jwk(), "publicKeyPem": key.public_key_pem(), "kid": kid })
+        .to_string()
 }
 
 /// Reads a private key written by another tool (PEM, JWK, JWK Set; `kid` picks from a set):
-/// `{ family, pkcs8Pem, publicJwk, kid }` as JSON text. Throws `CRYPTO_ERROR` saying why not.
+/// `{ family, pkcs8Pem, publicJwk, publicKeyPem, kid }` as JSON text. Throws `CRYPTO_ERROR` saying why not.
 #[wasm_bindgen(js_name = readPrivateKey)]
 pub fn read_key(text: &str, kid: Option<String>) -> Result<String, JsValue> {
     let found = read_private_key(text, kid.as_deref()).map_err(coded("CRYPTO_ERROR"))?;
@@ -24,7 +26,7 @@ pub fn read_key(text: &str, kid: Option<String>) -> Result<String, JsValue> {
 }
 
 /// A new key for `alg` (P-256, P-384 or 2048-bit RSA): `{ family, pkcs8Pem, publicJwk,
-/// privateJwk }` as JSON text.
+/// publicKeyPem, privateJwk }` as JSON text.
 #[wasm_bindgen(js_name = makeKey)]
 pub fn generate_key(alg: &str) -> Result<String, JsValue> {
     let alg = Alg::parse(alg).map_err(coded("INVALID_ARGUMENT"))?;
@@ -79,3 +81,17 @@ pub fn issue_certificates(method: &str, client_id: &str, now_secs: f64) -> Resul
 
 /// How long issued certificates are valid: a year.
 const CERTIFICATE_VALIDITY_SECS: u64 = 365 * 24 * 3600;
+
+/// A PKCS#12 file (`.p12`) holding the client certificate chain `chain_pem` (any order) and its
+/// private key `key_pem`, protected by `password`, as OpenSSL 3 writes one (PBES2 with
+/// PBKDF2-HMAC-SHA256 and AES-256-CBC, HMAC-SHA256 MAC; `x509::pkcs12_export`), for import into a
+/// browser or the system. `friendly_name` is the name the browser shows. Throws
+/// `INVALID_ARGUMENT` for an empty password, `CRYPTO_ERROR` (saying why) for a chain or key that
+/// cannot be read or do not belong together.
+#[wasm_bindgen(js_name = exportPkcs12)]
+pub fn export_pkcs12(chain_pem: &str, key_pem: &str, password: &str, friendly_name: &str) -> Result<Vec<u8>, JsValue> {
+    if password.is_empty() {
+        return Err(js_error("INVALID_ARGUMENT", "a PKCS#12 file needs a password: browsers and macOS refuse to import one without", None));
+    }
+    crate::proto::x509::pkcs12_export(chain_pem, key_pem, password, friendly_name, &mut OsEntropy).map_err(coded("CRYPTO_ERROR"))
+}

@@ -80,8 +80,8 @@ export function configFor(method, { credential = {}, server = {}, ...rest } = {}
  * A fresh context (fresh IndexedDB) and page that records console errors, page errors, CSP
  * violations and requests to other origins. `t.after` checks none happened.
  */
-export async function openPage(env, t, { viewport = { width: 1440, height: 1000 }, colorScheme = "light", reducedMotion = "reduce" } = {}) {
-  const context = await env.browser.newContext({ viewport, colorScheme, reducedMotion, acceptDownloads: true });
+export async function openPage(env, t, { viewport = { width: 1440, height: 1000 }, colorScheme = "light", reducedMotion = "reduce", contextOptions = {} } = {}) {
+  const context = await env.browser.newContext({ viewport, colorScheme, reducedMotion, acceptDownloads: true, ...contextOptions });
   await context.addInitScript(() => {
     window.__csp = [];
     document.addEventListener("securitypolicyviolation", (e) => {
@@ -188,10 +188,13 @@ export async function loginInPage(page, { authenticator = "Username and password
  * Starts the lab's own server binary (the simulated Curity over HTTP, with CORS) on a free port:
  * what the page meets in `http` mode. Built by scripts/test.sh before the e2e step
  * (`cargo build --features server`); HAAPI_LAB_SERVER_BIN points at another build.
- * `allowOrigin` (CORS; null: none but its own), `args` (more options, e.g. `--upstream URL`),
- * `log` (its request log, read with `lines()`), `ready` (the path that answers 200 once it is up).
+ * `allowOrigin` (CORS; null: none but its own), `args` (more options, e.g. `--upstream URL` or
+ * `--mtls-port 0`), `log` (its request log, read with `lines()`), `ready` (the path that answers
+ * 200 once it is up); `mtls` is the mutual-TLS listener's origin, if any. `settings(origin)`, if
+ * given, makes the simulator's settings (`--sim-settings`, in `settingsDir`) once the server's
+ * origin is known.
  */
-export async function startLabServer({ allowOrigin = "http://127.0.0.1:*", args: more = [], log = false, ready = "/oauth/v2/oauth-anonymous/.well-known/openid-configuration" } = {}) {
+export async function startLabServer({ allowOrigin = "http://127.0.0.1:*", args: more = [], log = false, ready = "/oauth/v2/oauth-anonymous/.well-known/openid-configuration", settings = null, settingsDir = null } = {}) {
   const { spawn } = await import("node:child_process");
   const { createServer } = await import("node:net");
   const bin = process.env.HAAPI_LAB_SERVER_BIN ?? join(REPO_ROOT, "target", "debug", "haapi-lab-server");
@@ -206,6 +209,12 @@ export async function startLabServer({ allowOrigin = "http://127.0.0.1:*", args:
   });
   // The pages come from the tests' own static server (another loopback port): allow it (CORS).
   const args = ["--host", "127.0.0.1", "--port", String(port), "--root", REPO_ROOT, ...(allowOrigin ? ["--allow-origin", allowOrigin] : []), "--log", log ? "lines" : "off", ...more];
+  if (settings) {
+    const { writeFile } = await import("node:fs/promises");
+    const file = join(settingsDir, `sim-settings-${port}.json`);
+    await writeFile(file, JSON.stringify(settings(`http://127.0.0.1:${port}`)));
+    args.push("--sim-settings", file);
+  }
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout.on("data", (d) => { output += d; });
@@ -216,7 +225,8 @@ export async function startLabServer({ allowOrigin = "http://127.0.0.1:*", args:
     if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}): ${output}`);
     try {
       const r = await fetch(`${origin}${ready}`);
-      if (r.ok) break;
+      // Answering, and its start-up lines read (the TLS listeners are announced in them).
+      if (r.ok && output.includes("press Ctrl+C")) break;
     } catch {
       // not listening yet
     }
@@ -226,13 +236,16 @@ export async function startLabServer({ allowOrigin = "http://127.0.0.1:*", args:
     }
     await new Promise((ok) => setTimeout(ok, 100));
   }
+  // The TLS listeners are announced before the plain one answers.
+  const mtls = /mutual TLS \(asks for a client certificate\) on (https:\/\/[0-9.:]+)/.exec(output)?.[1] ?? null;
   return {
     origin,
+    mtls,
+    output: () => output,
     issuer: `${origin}/oauth/v2/oauth-anonymous`,
     url: (p) => new URL(p, origin).href,
     /** Its JSON log lines of requests so far. */
     lines: () => output.split("\n").slice(0, -1).filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)).filter((l) => l.method),
-    output: () => output,
     close: () => new Promise((ok) => {
       if (child.exitCode !== null) return ok();
       child.once("exit", () => ok());

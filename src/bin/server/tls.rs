@@ -6,8 +6,14 @@
 //! pinned key; RFC 8705 §2).
 
 use axum::extract::connect_info::Connected;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::serve::{IncomingStream, Listener};
+use axum::Router;
 use haapi_lab::proto::x509::{self, IssuedCertificate};
+use haapi_lab::sim::{ClientAuthentication, SimSettings};
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
@@ -223,5 +229,89 @@ impl Listener for TlsListener {
 impl Connected<IncomingStream<'_, TlsListener>> for TlsPeer {
     fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
         stream.remote_addr().clone()
+    }
+}
+
+/// How long a client certificate the local CA issues (`POST /local-ca/client-certificate`) is
+/// valid: a year.
+const CLIENT_CERT_VALIDITY_SECS: u64 = 365 * 86_400;
+
+/// `--mtls-main-client`: the main client authenticates with `tls_client_auth` (RFC 8705 §2.1)
+/// by a certificate the local CA issued for its client id (subject `CN=<client id>`, the
+/// registered `tls_client_auth_subject_dn`, §2.1.2), such as `POST /local-ca/client-certificate`
+/// hands out.
+pub fn main_client_trusts_local_ca(settings: &mut SimSettings, ca: &IssuedCertificate) {
+    settings.main_client.authentication = ClientAuthentication::TlsClientAuth {
+        trusted_ca_pem: vec![ca.certificate_pem.clone()],
+        subject_dn: Some(format!("CN={}", settings.main_client.client_id)),
+    };
+}
+
+/// The local CA's routes, for a person setting up a browser and for the page:
+///
+/// * `GET /local-ca.pem`: the CA's certificate (public), to trust it for HTTPS;
+/// * `POST /local-ca/client-certificate` with `{"publicKeyPem": SPKI PEM of a P-256 key,
+///   "commonName": …}` (JSON): a client certificate for that key (`tls_client_auth`), issued by
+///   the CA; the private key never leaves the caller. Only from this machine (a loopback peer)
+///   and, from a browser, only from an origin the server allows (CORS list): anything it issues
+///   is a credential for `--mtls-main-client`.
+pub fn local_ca_routes<S: Clone + Send + Sync + 'static>(ca: IssuedCertificate, allowed_origins: Vec<String>) -> Router<S> {
+    let ca = Arc::new(LocalCa { ca, allowed_origins });
+    Router::new()
+        .route(
+            "/local-ca.pem",
+            get(|State(ca): State<Arc<LocalCa>>| async move { ([(header::CONTENT_TYPE, "application/x-pem-file")], ca.ca.certificate_pem.clone()) }),
+        )
+        .route("/local-ca/client-certificate", post(issue_client_certificate))
+        .with_state(ca)
+}
+
+struct LocalCa {
+    ca: IssuedCertificate,
+    allowed_origins: Vec<String>,
+}
+
+async fn issue_client_certificate(State(local): State<Arc<LocalCa>>, request: axum::extract::Request) -> Response {
+    let refuse = |status: StatusCode, error: &str, why: String| {
+        (status, [(header::CONTENT_TYPE, "application/json")], serde_json::json!({ "error": error, "error_description": why }).to_string()).into_response()
+    };
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<TlsPeer>>()
+        .map(|c| c.0.addr.ip())
+        .or_else(|| request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()));
+    if !peer.is_some_and(|ip| ip.to_canonical().is_loopback()) {
+        let from = peer.map_or_else(|| "an unknown peer".to_owned(), |p| p.to_string());
+        return refuse(StatusCode::FORBIDDEN, "access_denied", format!("the local CA issues client certificates to this machine only, not to {from}"));
+    }
+    if let Some(origin) = request.headers().get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or_default();
+        if !super::origin_allowed(&local.allowed_origins, origin) {
+            return refuse(StatusCode::FORBIDDEN, "access_denied", format!("pages of {origin:?} may not ask the local CA for certificates (--allow-origin)"));
+        }
+    }
+    let Ok(body) = axum::body::to_bytes(request.into_body(), 16 * 1024).await else {
+        return refuse(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "the body is larger than 16 KB".into());
+    };
+    let asked: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, "invalid_request", format!("the body is not JSON: {e}")),
+    };
+    let Some(public_key_pem) = asked["publicKeyPem"].as_str() else {
+        return refuse(StatusCode::BAD_REQUEST, "invalid_request", "publicKeyPem (the SPKI PEM of a P-256 public key) is missing".into());
+    };
+    let common_name = asked["commonName"].as_str().unwrap_or("haapi-android-client");
+    let key = match <p256::PublicKey as p256::pkcs8::DecodePublicKey>::from_public_key_pem(public_key_pem) {
+        Ok(k) => k,
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, "invalid_request", format!("publicKeyPem is not a P-256 public key (SPKI PEM): {e}")),
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    match x509::issue_client_certificate_for_key(&local.ca, common_name, &key, now.saturating_sub(60), CLIENT_CERT_VALIDITY_SECS, &mut rand_core::OsRng) {
+        Ok(leaf) => {
+            let body =
+                serde_json::json!({ "certificatePem": leaf, "chainPem": format!("{leaf}{}", local.ca.certificate_pem), "caPem": local.ca.certificate_pem });
+            ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+        }
+        Err(e) => refuse(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()),
     }
 }

@@ -23,12 +23,16 @@
 mod inspect;
 #[cfg(feature = "tools")]
 mod issue;
+#[cfg(feature = "tools")]
+mod pkcs12;
 #[cfg(feature = "sim")]
 mod verify;
 
 pub use inspect::*;
 #[cfg(feature = "tools")]
 pub use issue::*;
+#[cfg(feature = "tools")]
+pub use pkcs12::*;
 #[cfg(feature = "sim")]
 pub use verify::*;
 

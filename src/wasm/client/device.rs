@@ -51,6 +51,7 @@ extern "C" {
         signal: &JsValue,
         timeout_ms: u32,
         max_bytes: u32,
+        credentials: &str,
     ) -> Result<JsValue, JsValue>;
 }
 

@@ -146,18 +146,18 @@ impl Environment for WasmEnv {
 }
 
 /// Sends through the global `fetch`, within `timeout_ms` and reading at most
-/// [`MAX_RESPONSE_BYTES`] of the body. A page cannot choose a client certificate, and a HAAPI
-/// client does not follow redirects; both are said, not hidden. What went wrong (CORS, a
-/// timeout, a cut or oversized body) comes back typed, with what arrived.
+/// [`MAX_RESPONSE_BYTES`] of the body. A HAAPI client does not follow redirects: said, not
+/// hidden. What went wrong (CORS, a timeout, a cut or oversized body) comes back typed, with what
+/// arrived. A mutual-TLS request goes with `credentials: "include"`: a client certificate is a
+/// credential to fetch, and the browser presents the one it holds for that server (imported as
+/// PKCS#12), not one the page chooses.
 async fn fetch(request: &HttpRequest, signal: &JsValue, timeout_ms: u32) -> Result<HttpResponse, TransportError> {
-    if request.client_certificate.is_some() {
-        return Err("mutual TLS: a web page cannot present a client certificate of its choosing (the browser picks one from its own store); use the simulator, or the local server's mutual-TLS port from a native client".into());
-    }
+    let credentials = if request.client_certificate.is_some() { "include" } else { "omit" };
     let headers = Object::new();
     for (k, v) in request.headers.iter() {
         let _ = Reflect::set(&headers, &k.into(), &v.into());
     }
-    let out = js_send(&request.method, &request.url, &headers, request.body.clone(), signal, timeout_ms, MAX_RESPONSE_BYTES as u32)
+    let out = js_send(&request.method, &request.url, &headers, request.body.clone(), signal, timeout_ms, MAX_RESPONSE_BYTES as u32, credentials)
         .await
         .map_err(|e| TransportError::network(format!("{} (a network error, a refused connection, or a CORS refusal by the browser)", message_of(&e))))?;
     let v = crate::proto::json::parse(&out.as_string().unwrap_or_default()).map_err(|e| TransportError::network(e.to_string()))?;
