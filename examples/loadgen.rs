@@ -11,7 +11,7 @@
 //!
 //! ```text
 //! loadgen --server target/server/haapi-lab-server [--seconds 10] [--warmup 2]
-//!         [--connections 1,16,64] [--crypto-limit VERIFY_PER_SEC] [--pool 60000]
+//!         [--connections 1,16,64] [--crypto-limit VERIFY_PER_SEC] [--pool 150000]
 //!         [--clients 10000,100000]
 //! ```
 //! Figures, never pass/fail. DPoP runs with `dpopNonce: "off"`: a pool of proofs signed in
@@ -51,7 +51,7 @@ fn parse_args() -> Result<Args, String> {
         warmup: 2.0,
         connections: vec![1, 16, 64],
         crypto_limit: None,
-        pool: 60_000,
+        pool: 150_000,
         clients: vec![10_000, 100_000],
     };
     let mut it = std::env::args().skip(1);

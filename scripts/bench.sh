@@ -27,7 +27,7 @@
 #              as a ratio to its ceiling: the trivial endpoint, and `openssl speed -seconds 3
 #              -multi $(nproc) ecdsap256` verify/s measured in the same run; then registrations/s
 #              and resident memory at 0, 10,000 and 100,000 registered clients. ARGS go to the
-#              load generator (--seconds 10 --warmup 2 --connections 1,16,64 --pool 60000
+#              load generator (--seconds 10 --warmup 2 --connections 1,16,64 --pool 150000
 #              --clients 10000,100000). Table in bench-results/server-latest.txt.
 #
 # Prints one table at the end and keeps it in bench-results/latest.txt, and the browser table in

@@ -1126,3 +1126,28 @@ fn with_mtls_main_client_the_local_ca_issues_the_main_clients_certificate_to_thi
     assert!(String::from_utf8_lossy(&out.stderr).contains("--mtls-main-client needs --mtls-port"), "{out:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The local server signs its tokens with ring and verifies ES256 with ring
+/// (src/bin/server/fast_crypto.rs): a whole run against it succeeds (its HAAPI token, sent back on
+/// every HAAPI request, verified there each time), and the token verifies with the key its JWKS
+/// publishes, checked here with RustCrypto's p256 (another implementation); a bent one does not.
+#[test]
+fn tokens_the_server_signs_verify_with_its_published_key() {
+    use haapi_lab::proto::jose::b64url_decode;
+    use p256::ecdsa::signature::Verifier as _;
+    let server = Server::start(&[]);
+    let sent = run_through(&server, &server.origin(), json!({ "method": "client_secret_basic", "secret": "Password1" }));
+    let jwks = send(&server.addr, "GET", "/oauth/v2/oauth-anonymous/jwks", &[], "").json();
+    let jwk = &jwks["keys"][0];
+    let coord = |n: &str| b64url_decode(jwk[n].as_str().unwrap()).unwrap();
+    let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&[&[4u8][..], &coord("x"), &coord("y")].concat()).expect("a P-256 public key");
+    let tokens: Vec<&str> = sent.iter().filter_map(|r| r.header("authorization")?.strip_prefix("DPoP ")).collect();
+    assert!(tokens.len() >= 3, "the HAAPI token on the HAAPI requests: {sent:?}");
+    let token = tokens[0];
+    let (input, signature) = token.rsplit_once('.').unwrap();
+    let signature = p256::ecdsa::Signature::from_slice(&b64url_decode(signature).unwrap()).expect("64 bytes");
+    assert!(key.verify(input.as_bytes(), &signature).is_ok(), "the token's signature verifies: {token}");
+    assert!(key.verify(format!("{input}x").as_bytes(), &signature).is_err());
+    let header: Value = serde_json::from_slice(&b64url_decode(input.split('.').next().unwrap()).unwrap()).unwrap();
+    assert_eq!((header["alg"].as_str(), header["kid"].as_str()), (Some("ES256"), jwk["kid"].as_str()));
+}

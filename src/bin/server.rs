@@ -10,6 +10,8 @@
 //! behind its own short lock); static files, cheap requests and the HTTP stack stay on the async
 //! workers.
 
+#[path = "server/fast_crypto.rs"]
+mod fast_crypto;
 #[path = "server/tls.rs"]
 mod tls;
 #[path = "server/upstream.rs"]
@@ -733,6 +735,9 @@ async fn serve(options: Options) {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let ttl = settings.dynamic_client_ttl_secs;
     let mut sim = Simulator::new(settings, u64::from_le_bytes(seed));
+    // ES256 through ring here (fast_crypto): the simulator's tokens, and jsonwebtoken's verifier.
+    fast_crypto::install().unwrap_or_else(|e| fail(&format!("cryptography: {e}")));
+    sim.set_token_signer(fast_crypto::token_signer(&sim.signing_key_pkcs8_der()).unwrap_or_else(|e| fail(&e)));
     // With --upstream the simulator answers nothing: no client database (--data-dir then only
     // keeps the local CA).
     let db = options.data_dir.as_ref().filter(|_| options.upstream.url.is_none()).map(|dir| {
