@@ -640,8 +640,9 @@ export function headline(r) {
   const mod = (id) => r.sizes.find((m) => m.id === id);
   rows.push(["client module .wasm, bytes / gzip -9", size(mod("client"))]);
   rows.push(["client module .wasm + .js", sizeAll(mod("client"))]);
-  rows.push(["simulator module .wasm, bytes / gzip -9", size(mod("sim"))]);
-  rows.push(["simulator module .wasm + .js", sizeAll(mod("sim"))]);
+  rows.push(["light simulator module .wasm, bytes / gzip -9 (simulator mode)", size(mod("sim-lite"))]);
+  rows.push(["light simulator module .wasm + .js", sizeAll(mod("sim-lite"))]);
+  rows.push(["whole simulator module .wasm, bytes / gzip -9 (RSA, P-384, mutual TLS)", size(mod("sim"))]);
   const t = (id) => r.transfer[id];
   rows.push(["first load, simulator mode: bytes / gzip -9", `${f0(t("index-sim").total.bytes)} / ${f0(t("index-sim").total.gzip9)}`]);
   rows.push(["first load, http mode: bytes / gzip -9", `${f0(t("index-http").total.bytes)} / ${f0(t("index-http").total.gzip9)}`]);
