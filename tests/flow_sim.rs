@@ -143,6 +143,36 @@ fn tls_client_auth_with_a_generated_device_ca() {
     assert_eq!(f1.form_param("client_assertion"), None);
 }
 
+/// A server that names a mutual-TLS alias of its token endpoint (RFC 8705 §5): the main client's
+/// certificate goes there, every other request to the conventional endpoints; a client that
+/// authenticates otherwise ignores the alias and says so.
+#[test]
+fn the_mutual_tls_alias_takes_the_certificate_request_and_nothing_else() {
+    const ALIAS_ORIGIN: &str = "https://mtls.localhost:8444";
+    let alias = format!("{ALIAS_ORIGIN}/oauth/v2/oauth-token");
+    let with_alias = |credential: Value| {
+        with(base(), |v| {
+            v["credential"] = credential;
+            v["server"]["simulator"] = json!({ "mtlsOrigin": ALIAS_ORIGIN });
+        })
+    };
+    let run = full_run(&with_alias(json!({ "method": "tls_client_auth" })));
+    let f1 = request(&run, Step::DcrToken);
+    assert_eq!(f1.url, alias);
+    assert!(f1.client_certificate.is_some());
+    assert_eq!(request(&run, Step::HaapiToken).url, "https://localhost:8443/oauth/v2/oauth-token");
+    let notes = run.trace.last(Step::Discovery).unwrap().notes.join(" ");
+    assert!(notes.contains(&alias) && notes.contains("RFC 8705 §5") && notes.contains("must use it"), "{notes}");
+
+    let run = full_run(&with_alias(json!({ "method": "client_secret_basic", "secret": "Password1" })));
+    assert_eq!(request(&run, Step::DcrToken).url, "https://localhost:8443/oauth/v2/oauth-token");
+    let notes = run.trace.last(Step::Discovery).unwrap().notes.join(" ");
+    assert!(notes.contains("this one does not"), "{notes}");
+
+    // Without the setting, no alias: the certificate goes to the conventional endpoint.
+    assert_eq!(request(&full_run(&config(json!({ "method": "tls_client_auth" }))), Step::DcrToken).url, "https://localhost:8443/oauth/v2/oauth-token");
+}
+
 #[test]
 fn tls_client_auth_with_a_pasted_chain() {
     let mut rng = haapi_lab::proto::entropy::SeededEntropy::new(3);

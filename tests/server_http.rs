@@ -1074,6 +1074,14 @@ fn with_mtls_main_client_the_local_ca_issues_the_main_clients_certificate_to_thi
     let server = Server::start(&["--data-dir", dir.to_str().unwrap(), "--mtls-port", "0", "--mtls-main-client", "--allow-origin", "http://app.example:3000"]);
     let addr = announced(&server, "haapi-lab: mutual TLS (asks for a client certificate) on https://");
     let local_ca = std::fs::read_to_string(dir.join("ca.pem")).unwrap();
+    // Discovery names the mutual-TLS listener's token endpoint as the alias a client with a
+    // certificate uses (RFC 8705 §5); a server without that listener names none.
+    let discovery = send(&server.addr, "GET", "/oauth/v2/oauth-anonymous/.well-known/openid-configuration", &[], "").json();
+    assert_eq!(discovery["mtls_endpoint_aliases"], json!({ "token_endpoint": format!("https://{addr}/oauth/v2/oauth-token") }));
+    assert_eq!(discovery["token_endpoint"], format!("{}/oauth/v2/oauth-token", server.origin()));
+    let plain = Server::start(&[]);
+    let plain_discovery = send(&plain.addr, "GET", "/oauth/v2/oauth-anonymous/.well-known/openid-configuration", &[], "").json();
+    assert!(plain_discovery.get("mtls_endpoint_aliases").is_none(), "{plain_discovery}");
     // The CA's certificate, to trust it.
     let a = send(&server.addr, "GET", "/local-ca.pem", &[], "");
     assert_eq!((a.status, a.body.as_str()), (200, local_ca.as_str()));

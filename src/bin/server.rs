@@ -720,6 +720,31 @@ async fn serve(options: Options) {
     }
     // The local CA, made before the simulator: --mtls-main-client trusts it.
     let local_ca = local_ca(&options);
+    // The HTTPS and mutual-TLS listeners, with certificates of the local CA.
+    let mut tls_listeners = Vec::new();
+    let mut ca_line = None;
+    if let Some((ca, made)) = &local_ca {
+        let secs = now().secs();
+        ca_line = Some(match &options.data_dir {
+            Some(dir) => format!("haapi-lab: local CA {} ({})", dir.join("ca.pem").display(), if *made { "made now" } else { "reused" }),
+            None => "haapi-lab: local CA made for this run only (--data-dir keeps it)".to_owned(),
+        });
+        for (port, mutual) in [(options.https_port, false), (options.mtls_port, true)] {
+            let Some(port) = port else { continue };
+            let config = tls::server_config(ca, &options.host, secs, mutual).unwrap_or_else(|e| fail(&format!("TLS: {e}")));
+            let at: SocketAddr = format!("{}:{port}", options.host).parse().unwrap_or_else(|e| fail(&format!("--host: {e}")));
+            let tcp = tokio::net::TcpListener::bind(at).await.unwrap_or_else(|e| fail(&format!("cannot listen on {at}: {e}")));
+            let bound = tcp.local_addr().unwrap_or(at);
+            let tls_origin = format!("https://{}:{}", options.host, bound.port());
+            let listener = tls::TlsListener::new(tcp, config, tls_origin.clone()).unwrap_or_else(|e| fail(&format!("{at}: {e}")));
+            tls_listeners.push((listener, bound, tls_origin, mutual));
+        }
+    }
+    // Discovery names the mutual-TLS listener's token endpoint as the alias a client with a
+    // certificate must use (RFC 8705 §5), unless the settings file names one.
+    if let Some((_, _, mtls_origin, _)) = tls_listeners.iter().find(|(_, _, _, mutual)| *mutual) {
+        settings.mtls_origin.get_or_insert_with(|| mtls_origin.clone());
+    }
     if options.mtls_main_client {
         let (Some((ca, _)), Some(_)) = (&local_ca, options.mtls_port) else {
             fail("--mtls-main-client needs --mtls-port (the port that asks for client certificates)")
@@ -756,26 +781,6 @@ async fn serve(options: Options) {
         client_cert_header: options.client_cert_header.clone(),
     });
 
-    // The HTTPS and mutual-TLS listeners, with certificates of the local CA.
-    let mut tls_listeners = Vec::new();
-    let mut ca_line = None;
-    if let Some((ca, made)) = &local_ca {
-        let secs = now().secs();
-        ca_line = Some(match &options.data_dir {
-            Some(dir) => format!("haapi-lab: local CA {} ({})", dir.join("ca.pem").display(), if *made { "made now" } else { "reused" }),
-            None => "haapi-lab: local CA made for this run only (--data-dir keeps it)".to_owned(),
-        });
-        for (port, mutual) in [(options.https_port, false), (options.mtls_port, true)] {
-            let Some(port) = port else { continue };
-            let config = tls::server_config(ca, &options.host, secs, mutual).unwrap_or_else(|e| fail(&format!("TLS: {e}")));
-            let at: SocketAddr = format!("{}:{port}", options.host).parse().unwrap_or_else(|e| fail(&format!("--host: {e}")));
-            let tcp = tokio::net::TcpListener::bind(at).await.unwrap_or_else(|e| fail(&format!("cannot listen on {at}: {e}")));
-            let bound = tcp.local_addr().unwrap_or(at);
-            let tls_origin = format!("https://{}:{}", options.host, bound.port());
-            let listener = tls::TlsListener::new(tcp, config, tls_origin.clone()).unwrap_or_else(|e| fail(&format!("{at}: {e}")));
-            tls_listeners.push((listener, bound, tls_origin, mutual));
-        }
-    }
     let mut allowed = vec![origin.clone()];
     allowed.extend(tls_listeners.iter().map(|(_, _, o, _)| o.clone()));
     allowed.extend(options.allow_origins.iter().cloned());

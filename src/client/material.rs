@@ -114,7 +114,7 @@ impl PublicMaterial {
             return Some("server.simulator settings".into());
         }
         let method = config.credential.method;
-        if matches!(method, Method::TlsClientAuth | Method::SelfSignedTlsClientAuth) {
+        if method.is_mtls() {
             return Some(format!("{} (X.509 certificates)", method.name()));
         }
         if let Some(alg) = config.credential.alg.as_deref().filter(|a| !matches!(*a, "ES256" | "HS256" | "HS384" | "HS512")) {

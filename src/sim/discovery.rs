@@ -24,7 +24,7 @@ impl Simulator {
                 scopes.push(scope.to_owned());
             }
         }
-        let doc = json!({
+        let mut doc = json!({
             "issuer": endpoints.issuer,
             "authorization_endpoint": endpoints.authorize,
             "token_endpoint": endpoints.token,
@@ -43,6 +43,11 @@ impl Simulator {
             "dpop_signing_alg_values_supported": s.dpop_alg_names(),
             "tls_client_certificate_bound_access_tokens": false,
         });
+        if let Some(origin) = &s.mtls_origin {
+            // The token endpoint on the mutual-TLS listener (RFC 8705 §5): what a client
+            // authenticating with a certificate sends its token requests to.
+            doc["mtls_endpoint_aliases"] = json!({ "token_endpoint": format!("{}{}", origin.trim_end_matches('/'), s.paths.token) });
+        }
         json_public(&doc)
     }
 

@@ -101,6 +101,11 @@ pub struct SimSettings {
     pub id_token_ttl_secs: u64,
     /// Lifetime of a HAAPI session (from `authorize` to the code), in seconds. Default 600.
     pub session_ttl_secs: u64,
+    /// An origin (`https://host:port`) where this server also listens with mutual TLS, if any:
+    /// discovery then lists the token endpoint's alias there in `mtls_endpoint_aliases`, which a
+    /// client doing mutual TLS must use (RFC 8705 §5). The local server sets it for `--mtls-port`.
+    /// Default none (the in-page simulator has no TLS listener).
+    pub mtls_origin: Option<String>,
 }
 
 /// A demo account of the username/password authenticator.
@@ -233,6 +238,7 @@ impl Default for SimSettings {
             refresh_token_ttl_secs: 3600,
             id_token_ttl_secs: 300,
             session_ttl_secs: 600,
+            mtls_origin: None,
         }
     }
 }
@@ -481,6 +487,12 @@ impl SimSettings {
         for (name, path) in paths {
             if !path.starts_with('/') || path.contains(['?', '#']) {
                 return Err(format!("{name} {path:?} must be an absolute path starting with '/' without query or fragment"));
+            }
+        }
+        if let Some(origin) = &self.mtls_origin {
+            let u = crate::proto::url::Url::parse(origin).map_err(|e| format!("mtlsOrigin: {e}"))?;
+            if u.scheme() != "https" || !matches!(u.path(), "" | "/") || u.query().is_some() {
+                return Err(format!("mtlsOrigin {origin:?} must be an https origin (scheme, host and port, no path): mutual TLS is TLS"));
             }
         }
         if self.main_client.client_id.is_empty() || self.template_client.client_id.is_empty() {

@@ -29,8 +29,13 @@ after(async () => {
 });
 
 const PASSWORD = "p12-Passw0rd-for-the-test";
-/** http mode: the server's own issuer, every request sent to its mutual-TLS port. */
-const mtlsConfig = (credential = {}) => configFor("tls_client_auth", { server: { mode: "http", issuer: real.issuer, sendVia: real.mtls }, credential });
+/**
+ * http mode: the server's own issuer, no sendVia. Its discovery names the mutual-TLS port's token
+ * endpoint in mtls_endpoint_aliases, and the client sends its certificate request there (RFC 8705
+ * §5); every other request goes to the plain port. (The self_signed test below sends every request
+ * to the mutual-TLS port with sendVia instead.)
+ */
+const mtlsConfig = (credential = {}) => configFor("tls_client_auth", { server: { mode: "http", issuer: real.issuer }, credential });
 
 /** Clicks Download as PKCS#12 and resolves to the downloaded file's name and bytes. */
 async function downloadP12(page) {
@@ -80,7 +85,9 @@ test("a certificate from the local CA, downloaded as PKCS#12 and held by the bro
   assert.deepEqual(await traceSummary(page), FIRST_RUN);
   const trace = await page.evaluate(() => window.haapiLab.trace());
   const f1 = trace.steps.find((s) => s.name === "dcr-token");
-  assert.ok(f1.request.url.startsWith(`${real.mtls}/`), `F1 went to the mutual-TLS port: ${f1.request.url}`);
+  assert.ok(f1.request.url.startsWith(`${real.mtls}/`), `F1 went to the mutual-TLS alias: ${f1.request.url}`);
+  const f4 = trace.steps.find((s) => s.name === "haapi-token");
+  assert.ok(f4.request.url.startsWith(`${real.origin}/`), `the dynamic client's request went to the plain port: ${f4.request.url}`);
   assert.match(f1.request.clientCertificate ?? "", /BEGIN CERTIFICATE/);
   assert.equal(f1.response.status, 200);
   const exchange = trace.steps.find((s) => s.name === "code-exchange");

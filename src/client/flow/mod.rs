@@ -63,6 +63,10 @@ pub struct ServerEndpoints {
     pub authorization: String,
     /// CAT endpoint.
     pub cat: String,
+    /// The token endpoint's mutual-TLS alias (`mtls_endpoint_aliases.token_endpoint`), which a
+    /// client authenticating with a certificate must use when the metadata names one (RFC 8705
+    /// §5). `None` when it does not, or when `server.endpoints.token` is configured.
+    pub mtls_token: Option<String>,
 }
 
 /// A dynamically registered client, as kept on the device (F3). `Debug` redacts the secret.
@@ -362,6 +366,7 @@ impl Flow {
                 registration: r.clone(),
                 authorization: a.clone(),
                 cat: s.cat.clone().unwrap_or_else(|| format!("{t}/cat")),
+                mtls_token: None,
             }),
             _ => None,
         };
@@ -626,6 +631,13 @@ impl Flow {
                     "Token endpoint {}, registration endpoint {}, authorization endpoint {}.",
                     endpoints.token, endpoints.registration, endpoints.authorization
                 ));
+                if let Some(alias) = &endpoints.mtls_token {
+                    self.note(if self.config.credential.method.is_mtls() {
+                        format!("Its mutual-TLS alias of the token endpoint, {alias}, takes the dcr token request: a client that authenticates with a certificate must use it (mtls_endpoint_aliases, RFC 8705 §5).")
+                    } else {
+                        format!("It names a mutual-TLS alias of the token endpoint ({alias}), for clients that authenticate with a certificate; this one does not (RFC 8705 §5).")
+                    });
+                }
                 self.endpoints = Some(endpoints);
                 self.complete(now);
             }
@@ -882,7 +894,12 @@ impl Flow {
             Stage::Discovery => (steps::prepare_discovery(&issuer), None),
             Stage::Attestation => (steps::prepare_attestation(&ep()?.cat, &self.config.client.client_id), None),
             Stage::DcrToken => {
-                let token_url = ep()?.token;
+                // The main client's certificate goes to the mutual-TLS alias when there is one.
+                let ep = ep()?;
+                let token_url = match ep.mtls_token {
+                    Some(alias) if self.config.credential.method.is_mtls() => alias,
+                    _ => ep.token,
+                };
                 let mut r = steps::prepare_client_credentials(&token_url, DCR_SCOPE);
                 jobs.extend(self.auth.apply(&mut r, &token_url, now, self.rng.as_mut())?);
                 (r, None)

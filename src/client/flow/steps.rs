@@ -216,6 +216,13 @@ pub fn process_discovery(resp: &HttpResponse, issuer: &str, overrides: &Endpoint
             .unwrap_or_else(|| format!("{token}/cat")),
         registration: pick(&overrides.registration, "registration_endpoint")?,
         authorization: pick(&overrides.authorization, "authorization_endpoint")?,
+        // A configured token endpoint is used as it is; otherwise the metadata's mutual-TLS alias,
+        // if it names one (RFC 8705 §5). Not a string: a broken document, said so.
+        mtls_token: match (&overrides.token, obj.get("mtls_endpoint_aliases").map(|a| a.get("token_endpoint"))) {
+            (Some(_), _) | (None, None) | (None, Some(None)) => None,
+            (None, Some(Some(Value::String(alias)))) => Some(alias.clone()),
+            (None, Some(Some(_))) => return Err(invalid(step, resp, "mtls_endpoint_aliases.token_endpoint is not a string (RFC 8705 §5)")),
+        },
         token,
     })
 }
@@ -376,6 +383,20 @@ mod tests {
 
     fn metadata() -> serde_json::Value {
         json!({ "issuer": ISSUER, "token_endpoint": "https://as.example/token", "registration_endpoint": "https://as.example/register", "authorization_endpoint": "https://as.example/authorize" })
+    }
+
+    #[test]
+    fn discovery_reads_the_mutual_tls_alias_unless_the_token_endpoint_is_configured() {
+        let mut doc = metadata();
+        doc["mtls_endpoint_aliases"] = json!({ "token_endpoint": "https://mtls.as.example/token" });
+        let none = EndpointOverrides::default();
+        assert_eq!(process_discovery(&json(200, doc.clone()), ISSUER, &none).unwrap().mtls_token.as_deref(), Some("https://mtls.as.example/token"));
+        let configured = EndpointOverrides { token: Some("https://as.example/mine".into()), ..EndpointOverrides::default() };
+        assert_eq!(process_discovery(&json(200, doc.clone()), ISSUER, &configured).unwrap().mtls_token, None);
+        assert_eq!(process_discovery(&json(200, metadata()), ISSUER, &none).unwrap().mtls_token, None);
+        doc["mtls_endpoint_aliases"] = json!({ "token_endpoint": 42 });
+        let e = process_discovery(&json(200, doc), ISSUER, &none).unwrap_err();
+        assert!(e.to_string().contains("mtls_endpoint_aliases.token_endpoint"), "{e}");
     }
 
     #[test]
