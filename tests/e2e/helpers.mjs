@@ -184,6 +184,19 @@ export async function loginInPage(page, { authenticator = "Username and password
   return waitForFlowState(page);
 }
 
+/** A TCP port on 127.0.0.1 that nothing listens on (free when asked; tests use it at once). */
+export async function freePort() {
+  const { createServer } = await import("node:net");
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once("error", fail);
+    s.listen(0, "127.0.0.1", () => {
+      const p = s.address().port;
+      s.close(() => ok(p));
+    });
+  });
+}
+
 /**
  * Starts the lab's own server binary (the simulated Curity over HTTP, with CORS) on a free port:
  * what the page meets in `http` mode. Built by scripts/test.sh before the e2e step
@@ -196,17 +209,9 @@ export async function loginInPage(page, { authenticator = "Username and password
  */
 export async function startLabServer({ allowOrigin = "http://127.0.0.1:*", args: more = [], log = false, ready = "/oauth/v2/oauth-anonymous/.well-known/openid-configuration", settings = null, settingsDir = null } = {}) {
   const { spawn } = await import("node:child_process");
-  const { createServer } = await import("node:net");
   const bin = process.env.HAAPI_LAB_SERVER_BIN ?? join(REPO_ROOT, "target", "debug", "haapi-lab-server");
   if (!existsSync(bin)) throw new Error(`no server binary at ${bin}: build it with 'cargo build --features server --bin haapi-lab-server'`);
-  const port = await new Promise((ok, fail) => {
-    const s = createServer();
-    s.once("error", fail);
-    s.listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => ok(p));
-    });
-  });
+  const port = await freePort();
   // The pages come from the tests' own static server (another loopback port): allow it (CORS).
   const args = ["--host", "127.0.0.1", "--port", String(port), "--root", REPO_ROOT, ...(allowOrigin ? ["--allow-origin", allowOrigin] : []), "--log", log ? "lines" : "off", ...more];
   if (settings) {

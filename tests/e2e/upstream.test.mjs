@@ -4,9 +4,8 @@
 // would be blocked. DPoP `htu` names the upstream, which checks it against its own origin.
 
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { after, before, test } from "node:test";
-import { FIRST_RUN, REUSED_RUN, configFor, labUrl, openPage, screenshot, setup, startLabServer, traceSummary, waitForFlowState } from "./helpers.mjs";
+import { FIRST_RUN, REUSED_RUN, configFor, freePort, labUrl, openPage, screenshot, setup, startLabServer, traceSummary, waitForFlowState } from "./helpers.mjs";
 
 let base;
 let upstream;
@@ -94,14 +93,7 @@ test("without sendVia the page meets the upstream's CORS, which the proxy made u
 });
 
 test("an upstream that is down: the proxy's 502 reaches the page as SERVER_UNAVAILABLE with what failed", async (t) => {
-  const port = await new Promise((ok, fail) => {
-    const s = createServer();
-    s.once("error", fail);
-    s.listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => ok(p));
-    });
-  });
+  const port = await freePort();
   const dead = `http://127.0.0.1:${port}`;
   const lonely = await startLabServer({ allowOrigin: null, ready: "/healthz", args: ["--upstream", dead] });
   t.after(() => lonely.close());
