@@ -231,6 +231,20 @@ fn dcr_token_is_single_use() {
 }
 
 #[test]
+fn a_dcr_token_changed_or_cut_is_not_one() {
+    let mut lab = Lab::standard();
+    let dcr = dcr_token(&mut lab, &dcr_request());
+    assert_eq!(dcr.len(), 43, "32 random bytes, base64url: {dcr}");
+    let flipped = format!("{}{}{}", &dcr[..10], if &dcr[10..11] == "A" { 'B' } else { 'A' }, &dcr[11..]);
+    for other in [flipped.as_str(), &dcr[..42], &format!("{dcr}A"), "not base64 at all, but 43 characters long!"] {
+        let r = lab.send(&registration_request(other, r#"{"software_id":"haapi-template-client"}"#));
+        assert_refused(&r, 401, "invalid_token", "not a dcr token this server issued");
+    }
+    // The real one still registers.
+    register(&mut lab, &dcr);
+}
+
+#[test]
 fn dcr_token_presented_at_the_token_endpoint() {
     let mut lab = Lab::standard();
     let dcr = dcr_token(&mut lab, &dcr_request());

@@ -10,6 +10,10 @@
 //! behind its own short lock); static files, cheap requests and the HTTP stack stay on the async
 //! workers.
 
+/// mimalloc: the server allocates and frees many small values per request (README, benchmark).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "server/fast_crypto.rs"]
 mod fast_crypto;
 #[path = "server/tls.rs"]

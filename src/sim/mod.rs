@@ -100,6 +100,22 @@ pub enum ClientChange {
     Cleared,
 }
 
+/// The random bytes of a dcr token: the store's key. Fixed-size keys sit inside the map's nodes,
+/// so finding one among hundreds of thousands compares bytes in place rather than following a
+/// pointer to each token's text (the local server's benchmark issues 40,000 a second).
+type DcrKey = [u8; DCR_TOKEN_BYTES];
+
+/// Random bytes in a dcr token (its text: their base64url, 43 characters).
+const DCR_TOKEN_BYTES: usize = 32;
+
+/// The key of a presented dcr token; `None` for text that no dcr token has.
+fn dcr_key(token: &str) -> Option<DcrKey> {
+    if token.len() != 43 {
+        return None;
+    }
+    crate::proto::base64::url_decode(token).ok()?.try_into().ok()
+}
+
 /// A one-time initial access token (`scope=dcr`).
 #[derive(Clone, Debug)]
 struct DcrToken {
@@ -114,7 +130,7 @@ struct DcrToken {
 #[derive(Debug)]
 struct Store {
     dynamic_clients: Locked<Expiring<String, DynamicClient>>,
-    dcr_tokens: Locked<Expiring<String, DcrToken>>,
+    dcr_tokens: Locked<Expiring<DcrKey, DcrToken>>,
     /// `(client_id, jti)` of accepted client assertions → the last second the entry is kept.
     assertion_jtis: Locked<Expiring<(String, String), u64>>,
     /// `(jkt, jti)` of accepted DPoP proofs → the last second the entry is kept.

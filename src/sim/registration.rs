@@ -143,7 +143,7 @@ impl Simulator {
             }
         };
         let mut tokens = self.store.dcr_tokens.lock();
-        let Some(record) = tokens.get_mut(&token) else {
+        let Some(record) = super::dcr_key(&token).and_then(|key| tokens.get_mut(&key)) else {
             return Err(SimError::bearer_invalid_token(
                 "the bearer token is not a dcr token this server issued, or it expired: get a new one (client_credentials, scope=dcr)",
             ));

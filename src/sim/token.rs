@@ -6,7 +6,7 @@ use super::dpop::{ProofFailure, ProofTarget};
 use super::request::Form;
 use super::response::{json_ok, Challenge, SimError};
 use super::settings::{DpopNonceMode, ExternalUrls, DCR_SCOPE, HAAPI_SCOPE};
-use super::{DcrToken, Simulator};
+use super::{DcrKey, DcrToken, Simulator, DCR_TOKEN_BYTES};
 use crate::proto::clock::Timestamp;
 use crate::proto::entropy::Entropy as _;
 use crate::proto::http::{HttpRequest, HttpResponse};
@@ -71,12 +71,11 @@ impl Simulator {
         if scopes.len() > 1 {
             return Err(SimError::invalid_scope(format!("request scope dcr alone, not {:?}", scopes.join(" "))));
         }
-        let token = self.rng.token(32);
+        let mut key: DcrKey = [0; DCR_TOKEN_BYTES];
+        rand_core::RngCore::fill_bytes(&mut self.rng, &mut key);
+        let token = crate::proto::base64::url_encode(&key);
         let ttl = self.settings.dcr_token_ttl_secs;
-        self.store
-            .dcr_tokens
-            .lock()
-            .insert(token.clone(), DcrToken { client_id: client.client_id.clone(), expires_at: now.secs().saturating_add(ttl), used: false });
+        self.store.dcr_tokens.lock().insert(key, DcrToken { client_id: client.client_id.clone(), expires_at: now.secs().saturating_add(ttl), used: false });
         Ok(json_ok(200, &json!({ "access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": DCR_SCOPE })))
     }
 
