@@ -80,99 +80,21 @@ pub fn simulator_settings(config: &Config, material: &PublicMaterial) -> Result<
     s.template_client.redirect_uris = vec![config.client.redirect_uri.clone()];
     s.template_client.scope = config.client.scope.clone();
     if let Some(overrides) = &config.server.simulator {
-        s = apply_overrides(&s, overrides).map_err(|p| Error::Config(vec![p]))?;
+        #[cfg(feature = "sim")]
+        {
+            s = overrides::apply(&s, overrides).map_err(|p| Error::Config(vec![p]))?;
+        }
+        #[cfg(not(feature = "sim"))]
+        {
+            let _ = overrides;
+            return Err(problem(
+                "server.simulator",
+                "settings are read by the whole simulator module (pkg/sim/): this one (sim-lite) has no settings reader".into(),
+            ));
+        }
     }
     s.validate().map_err(|e| problem("server.simulator", e))?;
     Ok(s)
-}
-
-/// `server.simulator` merged over `base`, checked against the settings' schema. A problem names
-/// the path of the override that caused it: unknown fields and wrong JSON types are found by
-/// walking the overrides beside the defaults; a bad value (an unknown enumeration name) by
-/// applying the overrides one at a time.
-fn apply_overrides(base: &SimSettings, overrides: &Value) -> Result<SimSettings, ConfigProblem> {
-    let problem = |path: &str, message: String| ConfigProblem { path: path.to_owned(), message };
-    let base = serde_json::to_value(base).map_err(|e| problem("server.simulator", e.to_string()))?;
-    check_shape(&base, overrides, "server.simulator")?;
-    let mut merged = base.clone();
-    merge(&mut merged, overrides);
-    let error = match serde_json::from_value::<SimSettings>(merged) {
-        Ok(settings) => return Ok(settings),
-        Err(e) => e.to_string(),
-    };
-    let mut leaves = Vec::new();
-    overrides_leaves(overrides, "server.simulator".into(), &mut Vec::new(), &mut leaves);
-    for (path, keys, value) in leaves {
-        let mut one = base.clone();
-        let mut slot = &mut one;
-        for k in &keys {
-            slot = &mut slot[k.as_str()];
-        }
-        *slot = value.clone();
-        if let Err(e) = serde_json::from_value::<SimSettings>(one) {
-            return Err(problem(&path, e.to_string()));
-        }
-    }
-    Err(problem("server.simulator", error))
-}
-
-/// A tagged value (`{"method": …}`, as `mainClient.authentication`) is replaced whole, never merged.
-fn is_tagged(v: &Value) -> bool {
-    v.get("method").is_some()
-}
-
-/// Every override key must be a setting, and of the setting's JSON type.
-fn check_shape(base: &Value, over: &Value, path: &str) -> Result<(), ConfigProblem> {
-    let kind = |v: &Value| match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    };
-    match (base, over) {
-        (Value::Object(b), Value::Object(o)) if !is_tagged(base) => {
-            for (k, v) in o {
-                let at = format!("{path}.{k}");
-                match b.get(k) {
-                    None => {
-                        return Err(ConfigProblem {
-                            path: at,
-                            message: format!("unknown setting {k:?}; the settings here are {}", b.keys().cloned().collect::<Vec<_>>().join(", ")),
-                        })
-                    }
-                    Some(slot) => check_shape(slot, v, &at)?,
-                }
-            }
-            Ok(())
-        }
-        (Value::Null, _) | (_, Value::Null) => Ok(()),
-        (b, o) if std::mem::discriminant(b) == std::mem::discriminant(o) => Ok(()),
-        (b, o) => Err(ConfigProblem { path: path.to_owned(), message: format!("must be {}, not {}", kind(b), kind(o)) }),
-    }
-}
-
-fn overrides_leaves<'a>(v: &'a Value, path: String, keys: &mut Vec<String>, out: &mut Vec<(String, Vec<String>, &'a Value)>) {
-    match v {
-        Value::Object(m) if !is_tagged(v) => {
-            for (k, child) in m {
-                keys.push(k.clone());
-                overrides_leaves(child, format!("{path}.{k}"), keys, out);
-                keys.pop();
-            }
-        }
-        other => out.push((path, keys.clone(), other)),
-    }
-}
-
-/// Checks `server.simulator` overrides against the simulator's settings (for live validation:
-/// no key material is needed).
-pub fn check_simulator_overrides(overrides: &Value) -> Vec<ConfigProblem> {
-    match apply_overrides(&SimSettings::default(), overrides) {
-        Ok(s) => s.validate().err().map(|m| vec![ConfigProblem { path: "server.simulator".into(), message: m }]).unwrap_or_default(),
-        Err(p) => vec![p],
-    }
 }
 
 /// The CA at the top of a pasted client certificate's path, wherever it and the leaf are in the
@@ -192,19 +114,121 @@ fn issuing_ca(chain: &str) -> Option<String> {
     top
 }
 
-fn merge(base: &mut Value, over: &Value) {
-    match (base, over) {
-        (Value::Object(b), Value::Object(o)) => {
-            for (k, v) in o {
-                match b.get_mut(k) {
-                    Some(slot) if slot.is_object() && v.is_object() && !is_tagged(v) => merge(slot, v),
-                    _ => {
-                        b.insert(k.clone(), v.clone());
+#[cfg(feature = "sim")]
+pub use overrides::check_simulator_overrides;
+
+/// `server.simulator`: settings merged over the ones a configuration implies, read with serde
+/// (feature `sim`: the light simulator module carries no settings reader; a configuration with
+/// overrides loads the whole one, `PublicMaterial::full_simulator_reason`).
+#[cfg(feature = "sim")]
+mod overrides {
+    use crate::client::config::ConfigProblem;
+    use crate::sim::SimSettings;
+    use serde_json::Value;
+
+    /// `server.simulator` merged over `base`, checked against the settings' schema. A problem names
+    /// the path of the override that caused it: unknown fields and wrong JSON types are found by
+    /// walking the overrides beside the defaults; a bad value (an unknown enumeration name) by
+    /// applying the overrides one at a time.
+    pub(super) fn apply(base: &SimSettings, overrides: &Value) -> Result<SimSettings, ConfigProblem> {
+        let problem = |path: &str, message: String| ConfigProblem { path: path.to_owned(), message };
+        let base = serde_json::to_value(base).map_err(|e| problem("server.simulator", e.to_string()))?;
+        check_shape(&base, overrides, "server.simulator")?;
+        let mut merged = base.clone();
+        merge(&mut merged, overrides);
+        let error = match serde_json::from_value::<SimSettings>(merged) {
+            Ok(settings) => return Ok(settings),
+            Err(e) => e.to_string(),
+        };
+        let mut leaves = Vec::new();
+        overrides_leaves(overrides, "server.simulator".into(), &mut Vec::new(), &mut leaves);
+        for (path, keys, value) in leaves {
+            let mut one = base.clone();
+            let mut slot = &mut one;
+            for k in &keys {
+                slot = &mut slot[k.as_str()];
+            }
+            *slot = value.clone();
+            if let Err(e) = serde_json::from_value::<SimSettings>(one) {
+                return Err(problem(&path, e.to_string()));
+            }
+        }
+        Err(problem("server.simulator", error))
+    }
+
+    /// A tagged value (`{"method": …}`, as `mainClient.authentication`) is replaced whole, never merged.
+    fn is_tagged(v: &Value) -> bool {
+        v.get("method").is_some()
+    }
+
+    /// Every override key must be a setting, and of the setting's JSON type.
+    fn check_shape(base: &Value, over: &Value, path: &str) -> Result<(), ConfigProblem> {
+        let kind = |v: &Value| match v {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Array(_) => "an array",
+            Value::Object(_) => "an object",
+        };
+        match (base, over) {
+            (Value::Object(b), Value::Object(o)) if !is_tagged(base) => {
+                for (k, v) in o {
+                    let at = format!("{path}.{k}");
+                    match b.get(k) {
+                        None => {
+                            return Err(ConfigProblem {
+                                path: at,
+                                message: format!("unknown setting {k:?}; the settings here are {}", b.keys().cloned().collect::<Vec<_>>().join(", ")),
+                            })
+                        }
+                        Some(slot) => check_shape(slot, v, &at)?,
+                    }
+                }
+                Ok(())
+            }
+            (Value::Null, _) | (_, Value::Null) => Ok(()),
+            (b, o) if std::mem::discriminant(b) == std::mem::discriminant(o) => Ok(()),
+            (b, o) => Err(ConfigProblem { path: path.to_owned(), message: format!("must be {}, not {}", kind(b), kind(o)) }),
+        }
+    }
+
+    fn overrides_leaves<'a>(v: &'a Value, path: String, keys: &mut Vec<String>, out: &mut Vec<(String, Vec<String>, &'a Value)>) {
+        match v {
+            Value::Object(m) if !is_tagged(v) => {
+                for (k, child) in m {
+                    keys.push(k.clone());
+                    overrides_leaves(child, format!("{path}.{k}"), keys, out);
+                    keys.pop();
+                }
+            }
+            other => out.push((path, keys.clone(), other)),
+        }
+    }
+
+    /// Checks `server.simulator` overrides against the simulator's settings (for live validation:
+    /// no key material is needed).
+    pub fn check_simulator_overrides(overrides: &Value) -> Vec<ConfigProblem> {
+        match apply(&SimSettings::default(), overrides) {
+            Ok(s) => s.validate().err().map(|m| vec![ConfigProblem { path: "server.simulator".into(), message: m }]).unwrap_or_default(),
+            Err(p) => vec![p],
+        }
+    }
+
+    fn merge(base: &mut Value, over: &Value) {
+        match (base, over) {
+            (Value::Object(b), Value::Object(o)) => {
+                for (k, v) in o {
+                    match b.get_mut(k) {
+                        Some(slot) if slot.is_object() && v.is_object() && !is_tagged(v) => merge(slot, v),
+                        _ => {
+                            b.insert(k.clone(), v.clone());
+                        }
                     }
                 }
             }
+            (b, o) => *b = o.clone(),
         }
-        (b, o) => *b = o.clone(),
     }
 }
 
@@ -369,5 +393,22 @@ mod native {
         pub fn forget_device(&mut self) {
             self.stored.clear();
         }
+    }
+}
+
+#[cfg(all(test, not(feature = "sim")))]
+mod light_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_light_simulator_sends_settings_to_the_whole_one() {
+        let mut doc = Config::default().to_json();
+        doc["credential"] = json!({ "method": "client_secret_basic", "secret": "Password1" });
+        doc["server"]["simulator"] = json!({ "dpopNonce": "off" });
+        let config = Config::from_value(&doc).unwrap();
+        let Err(Error::Config(problems)) = simulator_settings(&config, &PublicMaterial::default()) else { panic!("settings accepted") };
+        assert_eq!(problems[0].path, "server.simulator");
+        assert!(problems[0].message.contains("pkg/sim/"), "{}", problems[0].message);
     }
 }

@@ -63,7 +63,7 @@ impl Simulator {
         if grant.used {
             // RFC 6749 §4.1.2: a code used twice is an attack; the tokens it bought are revoked
             // (those of the same user's other logins are not).
-            self.store.refresh_tokens.lock().retain(|_, r| r.code != code);
+            self.store.refresh_tokens.lock().retain(|r| r.code != code);
             return Err(invalid_grant("the authorization code was already used; it is single use (RFC 6749 §4.1.2), and the tokens it bought are revoked"));
         }
         if grant.expires_at <= now.secs() {

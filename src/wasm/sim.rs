@@ -3,7 +3,9 @@
 //! when the configuration uses the in-page simulator.
 
 use super::{coded, js_error, now};
-use crate::client::config::{Config, ConfigProblem};
+use crate::client::config::Config;
+#[cfg(feature = "sim")]
+use crate::client::config::ConfigProblem;
 use crate::client::error::Error;
 use crate::client::material::PublicMaterial;
 use crate::proto::http::HttpRequest;
@@ -72,7 +74,9 @@ impl SimServer {
 }
 
 /// Checks `server.simulator` overrides (JSON text) against the simulator's settings: the
-/// problems, JSON text (`[]` when they can work).
+/// problems, JSON text (`[]` when they can work). In the whole module only: the light one reads
+/// no settings (a configuration with overrides runs on the whole one).
+#[cfg(feature = "sim")]
 #[wasm_bindgen(js_name = checkSimulatorOverrides)]
 pub fn check_simulator_overrides(overrides: &str) -> String {
     let problems: Vec<ConfigProblem> = match crate::proto::json::parse(overrides) {

@@ -43,15 +43,15 @@ pub fn check_config(#[wasm_bindgen(unchecked_param_type = "unknown")] config: Js
 }
 
 /// Problems in `server.simulator`, when the simulator is compiled into this module (the page
-/// asks the simulator module instead, `checkSimulatorOverrides`).
-#[cfg(feature = "sim-core")]
+/// asks the whole simulator module instead, `checkSimulatorOverrides`).
+#[cfg(feature = "sim")]
 fn simulator_problems(config: &Config) -> Vec<ConfigProblem> {
     match (&config.server.simulator, config.server.mode) {
         (Some(overrides), crate::client::config::ServerMode::Simulator) => crate::lab::check_simulator_overrides(overrides),
         _ => vec![],
     }
 }
-#[cfg(not(feature = "sim-core"))]
+#[cfg(not(feature = "sim"))]
 fn simulator_problems(_: &Config) -> Vec<ConfigProblem> {
     vec![]
 }
