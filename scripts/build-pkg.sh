@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Builds the four WebAssembly modules and their JavaScript bindings (ES modules, --target web):
+# Builds the five WebAssembly modules and their JavaScript bindings (ES modules, --target web):
 #
-#   pkg/haapi_lab.js, pkg/haapi_lab_bg.wasm                the client (feature wasm-client)
+#   pkg/haapi_lab.js, pkg/haapi_lab_bg.wasm                the client (feature wasm-client): the
+#                                                           page in http mode, workers, Node
+#   pkg/haapi_lab_with_sim.js, ..._bg.wasm                  the client with the light simulator
+#                                                           compiled in (wasm-client-sim): the
+#                                                           page in simulator mode, one download
 #   pkg/sim-lite/haapi_lab_sim_lite.js, ..._bg.wasm         the simulated Curity verifying HS* and
 #                                                           ES256 only, no X.509 (wasm-sim-lite):
 #                                                           what most configurations load
 #   pkg/sim/haapi_lab_sim.js, haapi_lab_sim_bg.wasm         the whole simulated Curity (wasm-sim)
 #   pkg/tools/haapi_lab_tools.js, haapi_lab_tools_bg.wasm   RSA/P-384 keys, certificates (wasm-tools)
 #
-#   bash scripts/build-pkg.sh               # all four into pkg/, then prints their sizes
+#   bash scripts/build-pkg.sh               # all five into pkg/, then prints their sizes
 #   bash scripts/build-pkg.sh --out-dir DIR # somewhere else
 #   bash scripts/build-pkg.sh --no-opt      # without wasm-opt (faster; bigger modules)
 #
@@ -26,7 +30,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --out-dir) [ $# -ge 2 ] || die "--out-dir needs a folder"; out_dir="$2"; shift 2 ;;
     --no-opt) optimise=0; shift ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
@@ -69,6 +73,7 @@ sim_speed=()
 for crate in p256 primeorder elliptic-curve crypto-bigint ecdsa sha2; do
   sim_speed+=(--config "profile.release.package.$crate.opt-level=3")
 done
+build_module wasm-client-sim haapi_lab_with_sim "" "${sim_speed[@]}"
 build_module wasm-sim-lite haapi_lab_sim_lite sim-lite "${sim_speed[@]}"
 build_module wasm-sim haapi_lab_sim sim "${sim_speed[@]}"
 build_module wasm-tools haapi_lab_tools tools
@@ -76,7 +81,7 @@ build_module wasm-tools haapi_lab_tools tools
 for d in "$out_dir" "$out_dir/sim-lite" "$out_dir/sim" "$out_dir/tools"; do printf '{ "type": "module" }\n' >"$d/package.json"; done
 
 say "Module sizes (gzip -9)"
-for f in "$out_dir/haapi_lab_bg.wasm" "$out_dir/sim-lite/haapi_lab_sim_lite_bg.wasm" "$out_dir/sim/haapi_lab_sim_bg.wasm" "$out_dir/tools/haapi_lab_tools_bg.wasm"; do
+for f in "$out_dir/haapi_lab_bg.wasm" "$out_dir/haapi_lab_with_sim_bg.wasm" "$out_dir/sim-lite/haapi_lab_sim_lite_bg.wasm" "$out_dir/sim/haapi_lab_sim_bg.wasm" "$out_dir/tools/haapi_lab_tools_bg.wasm"; do
   raw=$(file_bytes "$f")
   gz=$(gzip_bytes "$f")
   note "$(printf '%-40s %9s bytes  gzip -9 %8s bytes (%s)' "$f" "$raw" "$gz" "$(kib "$gz")")"

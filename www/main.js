@@ -494,7 +494,7 @@ function resetServer() {
 
 const panel = createConfigPanel({
   onChange(doc, problems, source) {
-    if (doc?.server?.mode === "simulator") loadSimModule();
+    loadSimModule(doc);
     const edited = ["form", "json", "import", "default"].includes(source);
     if (edited) state.keepRunFlag = false;
     state.config = doc;
@@ -602,10 +602,20 @@ installAutomation({
 
 // ---------------------------------------------------------------- start
 
-async function loadModule() {
+/** Whether `doc` (a configuration, or nothing: the default) uses the in-page simulator. */
+const inSimulatorMode = (doc) => (doc?.server?.mode ?? "simulator") === "simulator";
+
+/**
+ * The client module: in simulator mode the one with the light simulator compiled in
+ * (pkg/haapi_lab_with_sim.js: one download instead of the client and the light simulator, which
+ * share most of their code), otherwise the client alone (pkg/haapi_lab.js), which loads a
+ * simulator module itself if the configuration later switches to simulator mode. Both have the
+ * same API.
+ */
+async function loadModule(doc) {
   setStatus(TEXT.loadingModule, { busy: true });
   try {
-    const mod = await import("../pkg/haapi_lab.js");
+    const mod = await import(inSimulatorMode(doc) ? "../pkg/haapi_lab_with_sim.js" : "../pkg/haapi_lab.js");
     await mod.default();
     return mod;
   } catch (e) {
@@ -615,23 +625,23 @@ async function loadModule() {
 }
 
 /**
- * The simulated server's light module (HS* and ES256, no X.509: what the default configuration
- * and most others use), loaded only for `server.mode: "simulator"`, in parallel with the client
- * module (the client module loads the same URL when a Lab opens; an ES module is loaded once).
- * The panel checks `server.simulator` settings with it. A configuration that needs RSA, P-384
- * or mutual TLS makes the client module load the whole simulator (pkg/sim/) when its Lab opens.
- * Resolves to null when it cannot load: the Lab then says why.
+ * The whole simulated server (pkg/sim/), loaded at once for a configuration with
+ * `server.simulator` settings (only the whole one reads them): the panel checks them with it, and
+ * the client module's Lab finds it loaded (an ES module is loaded once). Configurations that need
+ * RSA, P-384 or mutual TLS make the client module load it when their Lab opens. Resolves to null
+ * when it cannot load: the Lab then says why.
  */
-let simModule = null;
-function loadSimModule() {
-  simModule ??= import("../pkg/sim-lite/haapi_lab_sim_lite.js")
+let wholeSimModule = null;
+function loadSimModule(doc) {
+  if (!inSimulatorMode(doc) || doc?.server?.simulator == null) return null;
+  wholeSimModule ??= import("../pkg/sim/haapi_lab_sim.js")
     .then(async (m) => {
       await m.default();
       panel.setSimApi(m);
       return m;
     })
     .catch(() => null);
-  return simModule;
+  return wholeSimModule;
 }
 
 async function start() {
@@ -649,10 +659,7 @@ async function start() {
   state.keepRunFlag = fragment.run;
   if (fragment.config) panel.setConfig(fragment.config, "load");
 
-  // The default configuration and most links use the in-page simulator: fetch its module now,
-  // beside the client module, rather than when the first run opens a Lab.
-  if ((fragment.config?.server?.mode ?? "simulator") === "simulator") loadSimModule();
-  state.mod = await loadModule();
+  state.mod = await loadModule(fragment.config);
   if (!state.mod) {
     const why = errorObject(state.moduleError).message;
     showBanner(TEXT.moduleFailed, `${why}. ${TEXT.moduleFailedAdvice}`);

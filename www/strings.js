@@ -51,7 +51,7 @@ export const TEXT = {
   destinationConfirm: "I trust it: send the client there and run",
   loadingModule: "Loading the WebAssembly module…",
   moduleFailed: "The WebAssembly module could not be loaded, so nothing can run.",
-  moduleFailedAdvice: "Build it with `bash scripts/build-pkg.sh` (it writes pkg/), and serve the repository root so that /pkg/haapi_lab.js is reachable from /www/index.html.",
+  moduleFailedAdvice: "Build it with `bash scripts/build-pkg.sh` (it writes pkg/), and serve the repository root so that /pkg/ is reachable from /www/index.html.",
   preparingDevice: "Opening the device (keys and stored client)…",
   runningStep: (name) => `Running ${name}…`,
   stepDone: (name, status, next) => `Step ${name}: ${status}.` + (next ? ` Next: ${next}.` : ""),

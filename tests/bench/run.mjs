@@ -9,12 +9,13 @@
 // In one run, one server process (tests/bench/serve.mjs: the repository root, `no-store`, one port
 // that never compresses and one that gzips) and one Chromium (Debian's, through playwright-core):
 //
-//   1. module sizes: the three modules in pkg/ (client, simulator, tools), the .wasm and its
+//   1. module sizes: the five modules in pkg/ (client, client with the light simulator, light
+//      simulator, whole simulator, tools), the .wasm and its
 //      JavaScript, raw and gzip -9 (read from disk);
 //   2. transfer of the first load of www/index.html, in simulator mode (the default configuration)
 //      and in http mode (a #config= link with server.mode "http"): every response until the device
-//      is ready and the network is idle, raw and gzip -9 of each body. In http mode nothing under
-//      /pkg/sim/ may be requested: checked here and on every http-mode cold load (an error if it is);
+//      is ready and the network is idle, raw and gzip -9 of each body. In http mode no simulator
+//      code (/pkg/sim-lite/, /pkg/sim/, /pkg/haapi_lab_with_sim*) may be requested: checked here and on every http-mode cold load (an error if it is);
 //   3. cold loads, each in a fresh browser context (empty HTTP cache, cache disabled, no service
 //      worker), the contenders interleaved in rotated order after one discarded warm-up round,
 //      under each network condition:
@@ -195,7 +196,8 @@ function moduleSizes(labRoot) {
   const pkg = join(labRoot, "pkg");
   const modules = [
     { id: "client", label: "client (always loaded)", wasm: "haapi_lab_bg.wasm", js: ["haapi_lab.js", ...filesUnder(join(pkg, "snippets"), ".js").map((f) => relative(pkg, f))] },
-    { id: "sim-lite", label: 'light simulator (server.mode "simulator")', wasm: "sim-lite/haapi_lab_sim_lite_bg.wasm", js: ["sim-lite/haapi_lab_sim_lite.js"] },
+    { id: "with-sim", label: 'client with the light simulator (the page in server.mode "simulator")', wasm: "haapi_lab_with_sim_bg.wasm", js: ["haapi_lab_with_sim.js"] },
+    { id: "sim-lite", label: "light simulator alone (the client module switched to simulator mode)", wasm: "sim-lite/haapi_lab_sim_lite_bg.wasm", js: ["sim-lite/haapi_lab_sim_lite.js"] },
     { id: "sim", label: "whole simulator (RSA, P-384, mutual TLS)", wasm: "sim/haapi_lab_sim_bg.wasm", js: ["sim/haapi_lab_sim.js"] },
     { id: "tools", label: "tools (RSA/P-384 keys, certificates)", wasm: "tools/haapi_lab_tools_bg.wasm", js: ["tools/haapi_lab_tools.js"] },
   ];
@@ -395,7 +397,9 @@ function contenders(http, preloadExperiment) {
   return list;
 }
 
-const isSimPath = (url) => /^\/pkg\/sim(-lite)?\//.test(new URL(url).pathname);
+/** A path of simulator code: a simulator module, or the client module with the light one in it. */
+const SIM_PATH = /^\/pkg\/(sim(-lite)?\/|haapi_lab_with_sim)/;
+const isSimPath = (url) => SIM_PATH.test(new URL(url).pathname);
 
 /** One load in a fresh context under `condition`; with `responses`, also every response's body. */
 async function coldLoad(browser, server, contender, condition, { responses = null } = {}) {
@@ -501,11 +505,11 @@ async function coldLoads(browser, server, list, condition, loads) {
       requests: median(s.map((d) => d.resources.length + 1)),
       wireBytes: pick(wireBytes),
       largest: rates.length ? { path: rates[0].path, bytes: rates[0].bytes, bytesPerSec: median(rates.map((r) => r.bytesPerSec)) } : null,
-      simRequested: s.some((d) => d.requested.some((p) => /^\/pkg\/sim(-lite)?\//.test(p))),
+      simRequested: s.some((d) => d.requested.some((p) => SIM_PATH.test(p))),
       toolsRequested: s.some((d) => d.requested.some((p) => p.startsWith("/pkg/tools/"))),
       htmlLoadedMs: pick((d) => d.nav?.responseEnd),
-      wasmLoadedMs: pick((d) => resourceEnd(d, "/pkg/haapi_lab_bg.wasm")),
-      simWasmLoadedMs: pick((d) => resourceEnd(d, "/pkg/sim-lite/haapi_lab_sim_lite_bg.wasm") ?? resourceEnd(d, "/pkg/sim/haapi_lab_sim_bg.wasm")),
+      wasmLoadedMs: pick((d) => resourceEnd(d, "/pkg/haapi_lab_bg.wasm") ?? resourceEnd(d, "/pkg/haapi_lab_with_sim_bg.wasm")),
+      simWasmLoadedMs: pick((d) => resourceEnd(d, "/pkg/haapi_lab_with_sim_bg.wasm") ?? resourceEnd(d, "/pkg/sim-lite/haapi_lab_sim_lite_bg.wasm") ?? resourceEnd(d, "/pkg/sim/haapi_lab_sim_bg.wasm")),
       waterfall,
     };
     if (c.kind === "index") {
@@ -552,7 +556,7 @@ async function transfer(browser, server, list) {
       label: c.label,
       path: c.path,
       files,
-      simRequested: data.requested.some((p) => /^\/pkg\/sim(-lite)?\//.test(p)),
+      simRequested: data.requested.some((p) => SIM_PATH.test(p)),
       fullSimRequested: data.requested.some((p) => p.startsWith("/pkg/sim/")),
       toolsRequested: data.requested.some((p) => p.startsWith("/pkg/tools/")),
       total: { files: files.length, bytes: files.reduce((a, f) => a + f.bytes, 0), gzip9: files.reduce((a, f) => a + f.gzip9, 0) },
@@ -640,8 +644,9 @@ export function headline(r) {
   const mod = (id) => r.sizes.find((m) => m.id === id);
   rows.push(["client module .wasm, bytes / gzip -9", size(mod("client"))]);
   rows.push(["client module .wasm + .js", sizeAll(mod("client"))]);
-  rows.push(["light simulator module .wasm, bytes / gzip -9 (simulator mode)", size(mod("sim-lite"))]);
-  rows.push(["light simulator module .wasm + .js", sizeAll(mod("sim-lite"))]);
+  rows.push(["client + light simulator module .wasm, bytes / gzip -9 (the page in simulator mode)", size(mod("with-sim"))]);
+  rows.push(["client + light simulator module .wasm + .js", sizeAll(mod("with-sim"))]);
+  rows.push(["light simulator module alone .wasm, bytes / gzip -9", size(mod("sim-lite"))]);
   rows.push(["whole simulator module .wasm, bytes / gzip -9 (RSA, P-384, mutual TLS)", size(mod("sim"))]);
   const t = (id) => r.transfer[id];
   rows.push(["first load, simulator mode: bytes / gzip -9", `${f0(t("index-sim").total.bytes)} / ${f0(t("index-sim").total.gzip9)}`]);
@@ -710,7 +715,7 @@ function renderTransfer(r, lines) {
     ),
   );
   const yesNo = (b) => (b ? "requested" : "not requested");
-  lines.push(`   simulator modules (/pkg/sim-lite/, /pkg/sim/): simulator mode ${yesNo(t["index-sim"].simRequested)}, http mode ${yesNo(t["index-http"].simRequested)} (checked on every http-mode load: an error if requested)`);
+  lines.push(`   simulator code (/pkg/haapi_lab_with_sim*, /pkg/sim-lite/, /pkg/sim/): simulator mode ${yesNo(t["index-sim"].simRequested)}, http mode ${yesNo(t["index-http"].simRequested)} (checked on every http-mode load: an error if requested)`);
   lines.push(`   whole simulator module (/pkg/sim/) in simulator mode with the default configuration: ${yesNo(t["index-sim"].fullSimRequested)}`);
   lines.push(`   tools module (/pkg/tools/): simulator mode ${yesNo(t["index-sim"].toolsRequested)}, http mode ${yesNo(t["index-http"].toolsRequested)}`);
   lines.push(

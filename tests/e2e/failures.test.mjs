@@ -67,7 +67,8 @@ test("an unreadable #config is reported, and run=1 fails visibly", async (t) => 
 
 test("a missing WebAssembly module is reported with how to build it", async (t) => {
   const page = await openPage(env, t);
-  await page.route("**/pkg/haapi_lab.js", (route) => route.fulfill({ status: 404, body: "not found" }));
+  // Whichever client module the page picks (with the light simulator in simulator mode, or not).
+  await page.route("**/pkg/haapi_lab*.js", (route) => route.fulfill({ status: 404, body: "not found" }));
   await page.goto(labUrl(env.server, configFor("client_secret_basic"), { run: true }));
   assert.equal(await waitForFlowState(page), "failed");
   assert.match(await page.locator("#load-error").textContent(), /scripts\/build-pkg\.sh/);

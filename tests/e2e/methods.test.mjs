@@ -32,11 +32,17 @@ const EVIDENCE = {
   self_signed_tls_client_auth: (req) => assert.match(req.clientCertificate ?? "", /BEGIN CERTIFICATE/),
 };
 
-/** The simulator modules a page fetched: the light one (pkg/sim-lite/), the whole one (pkg/sim/). */
+/**
+ * The WebAssembly modules a page fetched: the client alone (pkg/haapi_lab_bg.wasm), the client
+ * with the light simulator (pkg/haapi_lab_with_sim_bg.wasm), the light simulator alone
+ * (pkg/sim-lite/), the whole one (pkg/sim/).
+ */
 function simulatorModules(page) {
-  const fetched = { lite: false, whole: false };
+  const fetched = { client: false, withSim: false, lite: false, whole: false };
   page.on("request", (r) => {
     const path = new URL(r.url()).pathname;
+    if (path.endsWith("/pkg/haapi_lab_bg.wasm")) fetched.client = true;
+    if (path.endsWith("/pkg/haapi_lab_with_sim_bg.wasm")) fetched.withSim = true;
     if (path.endsWith("/pkg/sim-lite/haapi_lab_sim_lite_bg.wasm")) fetched.lite = true;
     if (path.endsWith("/pkg/sim/haapi_lab_sim_bg.wasm")) fetched.whole = true;
   });
@@ -51,8 +57,13 @@ for (const method of Object.keys(EVIDENCE)) {
     const state = await waitForFlowState(page);
     assert.equal(state, "succeeded", `run failed: ${await page.locator("#run-error").textContent()}`);
     assert.deepEqual(await traceSummary(page), FIRST_RUN);
-    // Secrets, HMAC and ES256 are served by the light simulator; mutual TLS needs the whole one.
-    assert.equal(fetched.lite, true, "the page fetches the light simulator module in simulator mode");
+    // In simulator mode the page fetches one module, the client with the light simulator, which
+    // serves secrets, HMAC and ES256; mutual TLS needs the whole simulator, fetched beside it.
+    assert.deepEqual(
+      { ...fetched, whole: undefined },
+      { client: false, withSim: true, lite: false, whole: undefined },
+      "in simulator mode the page fetches the client with the light simulator, nothing else",
+    );
     assert.equal(fetched.whole, method.includes("tls_client_auth"), `the whole simulator module fetched for ${method}: ${fetched.whole}`);
 
     const revealed = await page.evaluate(() => window.haapiLab.trace({ reveal: true }));
@@ -77,7 +88,7 @@ for (const method of Object.keys(EVIDENCE)) {
 }
 
 // RSA and P-384 assertion keys are verified by the whole simulator module, fetched when the Lab
-// for such a configuration opens (the light one was fetched with the page).
+// for such a configuration opens (the light one came compiled into the page's module).
 for (const alg of ["RS256", "ES384"]) {
   test(`private_key_jwt with a generated ${alg} key runs against the whole simulator module`, async (t) => {
     const page = await openPage(env, t);
@@ -89,7 +100,28 @@ for (const alg of ["RS256", "ES384"]) {
     const revealed = await page.evaluate(() => window.haapiLab.trace({ reveal: true }));
     const dcr = revealed.steps.find((s) => s.name === "dcr-token");
     assert.equal(dcr.jwts.find((j) => j.at === "request.body.client_assertion")?.header.alg, alg);
-    assert.deepEqual(fetched, { lite: true, whole: true });
+    assert.deepEqual(fetched, { client: false, withSim: true, lite: false, whole: true });
     await page.checkClean();
   });
 }
+
+// Only the whole simulator reads server.simulator settings: a page whose configuration has some
+// loads it at once, and the panel checks them with it before any run.
+test("server.simulator settings are checked by the whole simulator module, then used", async (t) => {
+  const page = await openPage(env, t);
+  const fetched = simulatorModules(page);
+  await page.goto(labUrl(env.server, configFor("client_secret_basic", { server: { simulator: { colour: 1 } } })));
+  const summary = page.locator("#config-summary");
+  await summary.getByText("server.simulator.colour").waitFor();
+  assert.match(await summary.textContent(), /unknown setting "colour"/);
+  assert.equal(fetched.whole, true, "the whole simulator module is fetched for the settings");
+
+  const fixed = configFor("client_secret_basic", { server: { simulator: { dpopNonce: "off" } } });
+  const result = await page.evaluate((config) => window.haapiLab.run(config), fixed);
+  assert.equal(result.state, "succeeded", JSON.stringify(result.error));
+  assert.equal(await summary.getByText("server.simulator.colour").count(), 0, "the fixed settings show no problem");
+  const trace = await page.evaluate(() => window.haapiLab.trace());
+  assert.equal(trace.steps.find((s) => s.name === "haapi-token").retries.length, 0, "dpopNonce off: no nonce retry");
+  assert.deepEqual({ ...fetched }, { client: false, withSim: true, lite: false, whole: true });
+  await page.checkClean();
+});

@@ -1,6 +1,7 @@
 //! The simulated server and the tools, wherever they are: compiled into this module (a build
-//! with the `sim` / `tools` features, as the wasm tests use), or in their own WebAssembly modules,
-//! loaded on first use through `src/js/modules.js` (the page, a worker, Node).
+//! with the `sim` / `tools` features, as the wasm tests use; the light simulator in the page's
+//! simulator-mode module, `sim-core`), or in their own WebAssembly modules, loaded on first use
+//! through `src/js/modules.js` (the page, a worker, Node).
 
 use super::super::{coded, js_error};
 use crate::client::config::Config;
@@ -11,10 +12,10 @@ use crate::proto::http::{HttpRequest, HttpResponse};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
-#[cfg(not(all(feature = "sim-core", feature = "tools")))]
+#[cfg(not(all(feature = "sim", feature = "tools")))]
 #[wasm_bindgen(module = "/src/js/modules.js")]
 extern "C" {
-    #[cfg(not(feature = "sim-core"))]
+    #[cfg(not(feature = "sim"))]
     #[wasm_bindgen(js_name = openSim, catch)]
     async fn js_open_sim(config: &str, material: &str, seed: f64, state: Option<String>, full: bool) -> Result<JsValue, JsValue>;
     #[cfg(not(feature = "tools"))]
@@ -31,7 +32,7 @@ extern "C" {
     async fn js_issue_certificates(method: &str, client_id: &str, now_secs: f64) -> Result<JsValue, JsValue>;
 }
 
-#[cfg(not(feature = "sim-core"))]
+#[cfg(not(feature = "sim"))]
 #[wasm_bindgen]
 extern "C" {
     /// A `SimServer` of the simulator module.
@@ -48,84 +49,107 @@ extern "C" {
     fn decide_polling(this: &JsSimServer, approve: bool) -> u32;
 }
 
-/// The simulated server a `Lab` in `simulator` mode talks to.
-pub(crate) struct SimHandle {
+/// The simulated server a `Lab` in `simulator` mode talks to: compiled into this module (feature
+/// `sim-core`: the light simulator, `sim`: the whole one), or a `SimServer` of a simulator module.
+pub(crate) enum SimHandle {
     #[cfg(feature = "sim-core")]
-    sim: crate::sim::Simulator,
-    #[cfg(not(feature = "sim-core"))]
-    sim: JsSimServer,
+    Here(Box<crate::sim::Simulator>),
+    #[cfg(not(feature = "sim"))]
+    There(JsSimServer),
+}
+
+/// Whether the simulator compiled into this module serves `config`: the whole one serves every
+/// configuration, the light one those that need no more (`PublicMaterial::full_simulator_reason`),
+/// and a module without one none.
+fn compiled_in(config: &Config, material: &PublicMaterial) -> bool {
+    if cfg!(feature = "sim") {
+        true
+    } else if cfg!(feature = "sim-core") {
+        material.full_simulator_reason(config).is_none()
+    } else {
+        false
+    }
 }
 
 impl SimHandle {
     /// A server for `config` that knows `material`, seeded, with a saved client database.
     pub(crate) async fn open(config: &Config, material: &PublicMaterial, seed: u64, state: Option<&Value>) -> Result<SimHandle, JsValue> {
-        #[cfg(feature = "sim-core")]
-        {
-            let settings = crate::lab::simulator_settings(config, material).map_err(super::into_js_error)?;
-            let mut sim = crate::sim::Simulator::new(settings, seed);
-            if let Some(state) = state {
-                let _ = sim.import_state(state);
+        if compiled_in(config, material) {
+            #[cfg(feature = "sim-core")]
+            {
+                let settings = crate::lab::simulator_settings(config, material).map_err(super::into_js_error)?;
+                let mut sim = crate::sim::Simulator::new(settings, seed);
+                if let Some(state) = state {
+                    let _ = sim.import_state(state);
+                }
+                return Ok(SimHandle::Here(Box::new(sim)));
             }
-            Ok(SimHandle { sim })
         }
-        #[cfg(not(feature = "sim-core"))]
+        #[cfg(not(feature = "sim"))]
         {
             // The light simulator module unless this configuration needs the whole one.
             let full = material.full_simulator_reason(config).is_some();
             let material = material.to_json().to_string();
             // 53 bits: what a JavaScript number carries exactly.
             let sim = js_open_sim(&config.to_json().to_string(), &material, (seed & ((1 << 53) - 1)) as f64, state.map(Value::to_string), full).await?;
-            Ok(SimHandle { sim: sim.unchecked_into() })
+            Ok(SimHandle::There(sim.unchecked_into()))
         }
+        #[cfg(feature = "sim")]
+        unreachable!("the whole simulator is compiled in")
     }
 
     /// Answers one request.
     pub(crate) fn handle(&mut self, request: &HttpRequest, now: Timestamp) -> Result<HttpResponse, JsValue> {
-        #[cfg(feature = "sim-core")]
-        {
-            Ok(self.sim.handle(request, now))
-        }
-        #[cfg(not(feature = "sim-core"))]
-        {
-            let text = request.to_json().to_string();
-            let answer = self.sim.handle(&text, now.millis() as f64)?;
-            let answer: Value = crate::proto::json::parse(&answer).map_err(coded("INVALID_ARGUMENT"))?;
-            HttpResponse::from_json(&answer).map_err(coded("INVALID_ARGUMENT"))
+        match self {
+            #[cfg(feature = "sim-core")]
+            SimHandle::Here(sim) => Ok(sim.handle(request, now)),
+            #[cfg(not(feature = "sim"))]
+            SimHandle::There(sim) => {
+                let answer = sim.handle(&request.to_json().to_string(), now.millis() as f64)?;
+                let answer: Value = crate::proto::json::parse(&answer).map_err(coded("INVALID_ARGUMENT"))?;
+                HttpResponse::from_json(&answer).map_err(coded("INVALID_ARGUMENT"))
+            }
         }
     }
 
     /// The client database.
     pub(crate) fn export_state(&self) -> Value {
-        #[cfg(feature = "sim-core")]
-        {
-            self.sim.export_state()
-        }
-        #[cfg(not(feature = "sim-core"))]
-        {
-            crate::proto::json::parse(&self.sim.export_state()).unwrap_or_default()
+        match self {
+            #[cfg(feature = "sim-core")]
+            SimHandle::Here(sim) => sim.export_state(),
+            #[cfg(not(feature = "sim"))]
+            SimHandle::There(sim) => crate::proto::json::parse(&sim.export_state()).unwrap_or_default(),
         }
     }
 
     /// The registered dynamic clients (no secrets).
     pub(crate) fn dynamic_clients(&self) -> Value {
-        #[cfg(feature = "sim-core")]
-        {
-            Value::Array(self.sim.dynamic_clients().iter().map(crate::sim::DynamicClientInfo::to_json).collect())
-        }
-        #[cfg(not(feature = "sim-core"))]
-        {
-            crate::proto::json::parse(&self.sim.dynamic_clients()).unwrap_or_default()
+        match self {
+            #[cfg(feature = "sim-core")]
+            SimHandle::Here(sim) => Value::Array(sim.dynamic_clients().iter().map(crate::sim::DynamicClientInfo::to_json).collect()),
+            #[cfg(not(feature = "sim"))]
+            SimHandle::There(sim) => crate::proto::json::parse(&sim.dynamic_clients()).unwrap_or_default(),
         }
     }
 
     /// Forgets every dynamic client.
     pub(crate) fn reset_database(&mut self) {
-        self.sim.reset_database();
+        match self {
+            #[cfg(feature = "sim-core")]
+            SimHandle::Here(sim) => sim.reset_database(),
+            #[cfg(not(feature = "sim"))]
+            SimHandle::There(sim) => sim.reset_database(),
+        }
     }
 
     /// The other device approves (or denies) every polling login that waits.
     pub(crate) fn decide_polling(&mut self, approve: bool) -> u32 {
-        self.sim.decide_polling(approve) as u32
+        match self {
+            #[cfg(feature = "sim-core")]
+            SimHandle::Here(sim) => sim.decide_polling(approve) as u32,
+            #[cfg(not(feature = "sim"))]
+            SimHandle::There(sim) => sim.decide_polling(approve),
+        }
     }
 }
 
