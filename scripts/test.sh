@@ -238,7 +238,7 @@ else
   skip_step "wasm tests (headless Firefox)" "no tests/*.rs with run_in_browser"
 fi
 
-# 6. The three modules and the bindings the page imports.
+# 6. The five modules and the bindings the page imports.
 run_step "pkg/ release build" bash scripts/build-pkg.sh
 
 # 8. The module in Node.js (no browser): needs pkg/.

@@ -45,3 +45,23 @@ test("discovery that names another issuer is refused, with the field to fix", as
   assert.match(text, /set server\.issuer to exactly the issuer the server names/);
   await page.checkClean({ allowForeign: ["https://curity.invalid/"] });
 });
+
+// A page opened in http mode loads the client alone, no simulator code; switched to simulator
+// mode, its client module loads the light simulator module by itself.
+test("http mode loads the client alone; a switch to simulator mode loads the light simulator", async (t) => {
+  const page = await openPage(env, t);
+  const fetched = [];
+  page.on("request", (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.endsWith(".wasm")) fetched.push(path);
+  });
+  await page.route("https://curity.invalid/**", (route) => route.abort("connectionrefused"));
+  await page.goto(labUrl(env.server, httpConfig(), { run: true }));
+  assert.equal(await waitForFlowState(page), "failed");
+  assert.deepEqual(fetched, ["/pkg/haapi_lab_bg.wasm"]);
+
+  const result = await page.evaluate((c) => window.haapiLab.run(c), configFor("client_secret_basic"));
+  assert.equal(result.state, "succeeded", JSON.stringify(result.error));
+  assert.deepEqual(fetched, ["/pkg/haapi_lab_bg.wasm", "/pkg/sim-lite/haapi_lab_sim_lite_bg.wasm"]);
+  await page.checkClean({ allowConsole: [/ERR_CONNECTION_REFUSED|Failed to load resource/], allowForeign: ["https://curity.invalid/"] });
+});
