@@ -27,9 +27,21 @@
 // included) and open /tests/bench/pages/bench.html at the origin it prints.
 //
 // The client module is imported from /pkg/; Lab.create with the simulator loads the simulator
-// module itself (src/js/modules.js), as the lab page does.
+// module itself (src/js/modules.js), as a worker or a page opened in http mode does. The module
+// the lab page loads in simulator mode, the client with the light simulator compiled in
+// (/pkg/haapi_lab_with_sim.js, its crypto crates at opt-level 3), is measured beside it: its
+// "wasm" key store and its runs to tokens (contenders "... with-sim"), when it is built.
 
 import init, { DpopProver, Lab, defaultConfig } from "/pkg/haapi_lab.js";
+
+/** The client module with the light simulator, or null when this build has none (an old one). */
+const withSimReady = import("/pkg/haapi_lab_with_sim.js").then(
+  async (m) => {
+    await m.default();
+    return m;
+  },
+  () => null,
+);
 
 const HTM = "POST";
 const HTU = "https://localhost:8443/oauth/v2/oauth-token";
@@ -133,8 +145,13 @@ async function proofContenders() {
   // A signing input of a proof's length, for raw signatures.
   const sample = await directProof(raw.privateKey, raw.jwk, HTM, HTU);
   const rawInput = encoder.encode(sample.slice(0, sample.lastIndexOf(".")));
+  const withSim = await withSimReady;
+  const withSimProver = withSim ? await withSim.DpopProver.create("wasm") : null;
   return [
     { id: "proof-wasm", label: 'DpopProver "wasm" key store', jwk: wasmProver.publicJwk(), op: () => wasmProver.proof(HTM, HTU) },
+    ...(withSimProver
+      ? [{ id: "proof-wasm-with-sim", label: 'DpopProver "wasm" key store, client + light simulator module', jwk: withSimProver.publicJwk(), op: () => withSimProver.proof(HTM, HTU) }]
+      : []),
     { id: "proof-webcrypto", label: 'DpopProver "webcrypto" key store', jwk: webcryptoProver.publicJwk(), op: () => webcryptoProver.proof(HTM, HTU) },
     { id: "proof-direct", label: "direct WebCrypto (hand-written JS)", jwk: direct.jwk, op: () => directProof(direct.privateKey, direct.jwk, HTM, HTU) },
     {
@@ -241,23 +258,32 @@ function checkLogin(lab, result) {
   if (!thumbprint || claims.cnf?.jkt !== thumbprint) throw new Error(`the access token's cnf.jkt ${claims.cnf?.jkt} is not the device key's thumbprint ${thumbprint}`);
 }
 
-function runContenders() {
+async function runContenders() {
   const out = [];
   for (const to of ["authorize", "tokens"]) {
-    for (const keyStore of ["wasm", "webcrypto"]) out.push(...runPair(keyStore, to));
+    for (const keyStore of ["wasm", "webcrypto"]) out.push(...runPair(keyStore, to, Lab));
+  }
+  // The page's module in simulator mode: the simulator in the same module, no JSON between two.
+  const withSim = await withSimReady;
+  if (withSim) {
+    for (const keyStore of ["wasm", "webcrypto"]) out.push(...runPair(keyStore, "tokens", withSim.Lab, "-with-sim"));
   }
   return out;
 }
 
-/** A new device (Lab.create + run) and a stored client reused (a second run), to `to`. */
-function runPair(keyStore, to) {
+/**
+ * A new device (Lab.create + run) and a stored client reused (a second run), to `to`, with the
+ * `Lab` of one module (`suffix` names it in the ids and labels).
+ */
+function runPair(keyStore, to, Lab, suffix = "") {
   const config = labConfig(keyStore, to);
   const kind = to === "authorize" ? "run" : "login";
   const what = to === "authorize" ? { fresh: "F1-F4 + authorize", reused: "F4 + authorize" } : { fresh: "F1-F4 + login to tokens", reused: "F4 + login to tokens" };
+  const module = suffix ? ", client + light simulator module" : "";
   const fresh = {
-    id: `${kind}-new-${keyStore}`,
+    id: `${kind}-new-${keyStore}${suffix}`,
     to,
-    label: `new Lab: create + run (${what.fresh}), ${keyStore}`,
+    label: `new Lab: create + run (${what.fresh}), ${keyStore}${module}`,
     // parts: Lab.create (keys, simulator, device) and lab.run (discovery .. authorize or tokens).
     op: async (_ctx, parts, check = false) => {
       const t0 = performance.now();
@@ -275,9 +301,9 @@ function runPair(keyStore, to) {
     },
   };
   const reused = {
-    id: `${kind}-reuse-${keyStore}`,
+    id: `${kind}-reuse-${keyStore}${suffix}`,
     to,
-    label: `same Lab, stored client reused (${what.reused}), ${keyStore}`,
+    label: `same Lab, stored client reused (${what.reused}), ${keyStore}${module}`,
     // One Lab per batch; its first run (which registers) is not timed.
     prepare: async () => {
       const lab = await Lab.create(config, { storage: "memory" });
@@ -402,12 +428,12 @@ async function run(options = {}) {
   // The wasm key store signs in Rust (p256): the stub would not touch it. The raw signer becomes
   // the cost of one call that returns a resolved promise.
   const stubbed = (await proofContenders())
-    .filter((c) => c.id !== "proof-wasm")
+    .filter((c) => !c.id.startsWith("proof-wasm"))
     .map((c) => ({ ...c, id: `stubbed-${c.id}`, label: `${c.label}, sign stubbed`, prepare: async () => stubSign(), finish: async (restore) => restore() }));
 
   out.groups.proofs = await measureGroup("proofs", [...proofs, ...stubbed], settings, progress);
 
-  const runs = runContenders();
+  const runs = await runContenders();
   for (const c of runs) {
     // Checked once each before timing (checkRun throws on anything but success).
     const ctx = c.prepare ? await c.prepare() : undefined;
