@@ -86,3 +86,26 @@ for f in "$out_dir/haapi_lab_bg.wasm" "$out_dir/haapi_lab_with_sim_bg.wasm" "$ou
   gz=$(gzip_bytes "$f")
   note "$(printf '%-40s %9s bytes  gzip -9 %8s bytes (%s)' "$f" "$raw" "$gz" "$(kib "$gz")")"
 done
+
+# The targets of the structure-and-size issue, from the files themselves: the client module, and
+# what the page fetches on its first load (www/: the page and its whole static module graph; the
+# client module the page picks, its bindings and their snippets), each file gzip -9 on its own.
+# `bash scripts/bench.sh --browser` measures the same loads in Chromium (every response).
+if [ "$out_dir" = pkg ]; then
+  # first_load MODULE: gzip -9 bytes of the page's first load with pkg/MODULE.js as its module.
+  first_load() {
+    local total=0 f
+    for f in www/index.html www/*.css www/*.js "pkg/$1.js" "pkg/$1_bg.wasm" pkg/snippets/*/src/js/*.js; do
+      total=$((total + $(gzip_bytes "$f")))
+    done
+    echo "$total"
+  }
+  verdict() { if [ "$1" -le "$2" ]; then echo "met"; else echo "NOT met"; fi; }
+  client=$(gzip_bytes pkg/haapi_lab_bg.wasm)
+  sim_mode=$(first_load haapi_lab_with_sim)
+  http_mode=$(first_load haapi_lab)
+  say "Size targets (gzip -9)"
+  note "$(printf '%-40s %9s bytes (target <= 102,400: %s)' "client module (.wasm)" "$client" "$(verdict "$client" 102400)")"
+  note "$(printf '%-40s %9s bytes (target <= 307,200: %s)' "first load, simulator mode" "$sim_mode" "$(verdict "$sim_mode" 307200)")"
+  note "$(printf '%-40s %9s bytes' "first load, http mode" "$http_mode")"
+fi

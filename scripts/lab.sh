@@ -31,7 +31,7 @@ bash scripts/setup.sh
 bash scripts/build-pkg.sh
 
 printf '\n'
-say "The lab's WebAssembly modules are built (pkg/; sizes above)"
+say "The lab's WebAssembly modules are built (pkg/; their sizes and the size targets above)"
 note "client:    pkg/haapi_lab.js, always loaded first"
 note "simulator: pkg/sim-lite/haapi_lab_sim_lite.js, loaded for server.mode \"simulator\" (pkg/sim/haapi_lab_sim.js instead for RSA, P-384 or mutual TLS)"
 note "tools:     pkg/tools/haapi_lab_tools.js, loaded for RSA/P-384 keys and certificates"
