@@ -32,8 +32,8 @@ bash scripts/build-pkg.sh
 
 printf '\n'
 say "The lab's WebAssembly modules are built (pkg/; their sizes and the size targets above)"
-note "client:    pkg/haapi_lab.js, always loaded first"
-note "simulator: pkg/sim-lite/haapi_lab_sim_lite.js, loaded for server.mode \"simulator\" (pkg/sim/haapi_lab_sim.js instead for RSA, P-384 or mutual TLS)"
+note "client:    pkg/haapi_lab_with_sim.js (with the light simulator) when the page opens in server.mode \"simulator\", pkg/haapi_lab.js otherwise"
+note "simulator: pkg/sim/haapi_lab_sim.js for RSA, P-384, mutual TLS or server.simulator settings (pkg/sim-lite/ for workers, Node, a switch to simulator mode)"
 note "tools:     pkg/tools/haapi_lab_tools.js, loaded for RSA/P-384 keys and certificates"
 printf '\n'
 
