@@ -67,7 +67,8 @@ async function openFirefox(t, name) {
     const errors = driver.log().slice(logFrom).split("\n").filter((l) => l.startsWith(`JavaScript error: ${server.origin}/`));
     assert.deepEqual(errors, [], "the page had uncaught errors");
     const names = await session.execute("return performance.getEntriesByType('resource').map((e) => e.name)");
-    assert.ok(names.some((n) => n.endsWith("/pkg/haapi_lab_bg.wasm")), `the module was loaded: ${JSON.stringify(names)}`);
+    // In simulator mode the page loads the client with the light simulator compiled in.
+    assert.ok(names.some((n) => n.endsWith("/pkg/haapi_lab_with_sim_bg.wasm")), `the module was loaded: ${JSON.stringify(names)}`);
     const foreign = names.filter((n) => !n.startsWith(`${server.origin}/`) && !n.startsWith("data:") && !n.startsWith("blob:"));
     assert.deepEqual(foreign, [], "requests to other origins");
   };
