@@ -76,7 +76,7 @@ browser_bench() {
     say "Installing the npm packages of package-lock.json (npm ci)"
     npm ci --no-audit --no-fund || return
   fi
-  if [ ! -f pkg/haapi_lab_bg.wasm ] || [ ! -f pkg/sim/haapi_lab_sim_bg.wasm ] || [ ! -f pkg/sim-lite/haapi_lab_sim_lite_bg.wasm ] || [ ! -f pkg/tools/haapi_lab_tools_bg.wasm ] \
+  if [ ! -f pkg/haapi_lab_bg.wasm ] || [ ! -f pkg/haapi_lab_with_sim_bg.wasm ] || [ ! -f pkg/sim/haapi_lab_sim_bg.wasm ] || [ ! -f pkg/sim-lite/haapi_lab_sim_lite_bg.wasm ] || [ ! -f pkg/tools/haapi_lab_tools_bg.wasm ] \
     || ! grep -q 'class DpopProver' pkg/haapi_lab.d.ts 2>/dev/null \
     || [ -n "$(find src Cargo.toml Cargo.lock -newer pkg/haapi_lab_bg.wasm -print -quit 2>/dev/null)" ]; then
     bash scripts/build-pkg.sh || return
@@ -110,7 +110,7 @@ run_own_group cargo test --release --target "$WASM_TARGET" --features wasm-clien
 say "Module sizes"
 bash scripts/build-pkg.sh
 sizes=""
-for m in pkg/haapi_lab_bg.wasm pkg/sim-lite/haapi_lab_sim_lite_bg.wasm pkg/sim/haapi_lab_sim_bg.wasm pkg/tools/haapi_lab_tools_bg.wasm; do
+for m in pkg/haapi_lab_bg.wasm pkg/haapi_lab_with_sim_bg.wasm pkg/sim-lite/haapi_lab_sim_lite_bg.wasm pkg/sim/haapi_lab_sim_bg.wasm pkg/tools/haapi_lab_tools_bg.wasm; do
   sizes+=$(printf '%-40s %14s %12s' "$m" "$(file_bytes "$m")" "$(gzip_bytes "$m")")$'\n'
 done
 

@@ -290,9 +290,9 @@ for i in "${!step_names[@]}"; do
   [ "$secs" = - ] || secs="${secs}s"
   printf '    %-34s %6s  %s\n' "${step_names[$i]}" "$secs" "${step_results[$i]}"
 done
-if [ -f pkg/haapi_lab_bg.wasm ]; then
-  note "pkg/haapi_lab_bg.wasm: $(file_bytes pkg/haapi_lab_bg.wasm) bytes, gzip -9 $(gzip_bytes pkg/haapi_lab_bg.wasm) bytes"
-fi
+for m in pkg/haapi_lab_bg.wasm pkg/haapi_lab_with_sim_bg.wasm; do
+  [ ! -f "$m" ] || note "$m: $(file_bytes "$m") bytes, gzip -9 $(gzip_bytes "$m") bytes"
+done
 if [ "$failed_steps" -gt 0 ]; then
   warn "$failed_steps step(s) failed"
 fi

@@ -30,7 +30,7 @@ const MAX_CALLS = 200; // lab.step calls in one advance: the fallback, the login
 const EMPTY_TRACE = Object.freeze({ steps: [], redacted: true });
 
 const state = {
-  mod: null, // the loaded module (pkg/haapi_lab.js)
+  mod: null, // the loaded client module (pkg/haapi_lab_with_sim.js or pkg/haapi_lab.js)
   moduleError: null,
   config: null, // the current document
   problems: [],

@@ -1,5 +1,6 @@
-// Loads the two other WebAssembly modules of haapi-lab on first use (imported by the client
-// module, src/wasm/client/modules.rs):
+// Loads the other WebAssembly modules of haapi-lab on first use (imported by the client
+// module, src/wasm/client/modules.rs; the one with the light simulator compiled in uses only the
+// whole simulator and the tools from here):
 //   pkg/sim-lite/haapi_lab_sim_lite.js  the simulated Curity, for server.mode "simulator"
 //                                       (HS* and ES256, no X.509: most configurations);
 //   pkg/sim/haapi_lab_sim.js      the whole simulated Curity (RSA, P-384, mutual TLS), when the
