@@ -163,14 +163,7 @@ mod overrides {
 
     /// Every override key must be a setting, and of the setting's JSON type.
     fn check_shape(base: &Value, over: &Value, path: &str) -> Result<(), ConfigProblem> {
-        let kind = |v: &Value| match v {
-            Value::Null => "null",
-            Value::Bool(_) => "a boolean",
-            Value::Number(_) => "a number",
-            Value::String(_) => "a string",
-            Value::Array(_) => "an array",
-            Value::Object(_) => "an object",
-        };
+        use crate::proto::json::kind_of as kind;
         match (base, over) {
             (Value::Object(b), Value::Object(o)) if !is_tagged(base) => {
                 for (k, v) in o {

@@ -8,6 +8,7 @@
 
 use crate::proto::jose::keytext::read_private_key;
 use crate::proto::jose::Alg;
+use crate::proto::json::kind_of as kind;
 use crate::proto::step::Step;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -406,17 +407,6 @@ impl Problems {
         } else {
             Err(self.0)
         }
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -29,6 +29,18 @@ impl fmt::Display for JsonError {
 
 impl std::error::Error for JsonError {}
 
+/// What kind of JSON value `v` is, as an error message says it: "a string", "an object", ….
+pub fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// A map built by inserting the pairs one at a time. `collect()` into a `BTreeMap` (or a
 /// `serde_json::Map`, one underneath) sorts the pairs first with a stable sort compiled once per
 /// pair type, about 3 KB of WebAssembly each; inserting needs nothing the map does not already

@@ -6,6 +6,7 @@
 
 use super::{DynamicClient, DynamicClientInfo, Simulator};
 use crate::proto::jose::{b64url, b64url_decode};
+use crate::proto::json::kind_of;
 use serde_json::{json, Map, Value};
 
 /// One client as [`Simulator::export_state`] lists it. Written and read by hand, not by serde:
@@ -27,11 +28,13 @@ fn field<'a>(object: &'a Map<String, Value>, name: &str, of: &str) -> Result<&'a
 }
 
 fn text(object: &Map<String, Value>, name: &str, of: &str) -> Result<String, String> {
-    field(object, name, of)?.as_str().map(str::to_owned).ok_or_else(|| format!("not a simulator database: {of}.{name} must be a string"))
+    let v = field(object, name, of)?;
+    v.as_str().map(str::to_owned).ok_or_else(|| format!("not a simulator database: {of}.{name} must be a string, not {}", kind_of(v)))
 }
 
 fn whole(object: &Map<String, Value>, name: &str, of: &str) -> Result<u64, String> {
-    field(object, name, of)?.as_u64().ok_or_else(|| format!("not a simulator database: {of}.{name} must be a whole number >= 0"))
+    let v = field(object, name, of)?;
+    v.as_u64().ok_or_else(|| format!("not a simulator database: {of}.{name} must be a whole number >= 0, not {}", kind_of(v)))
 }
 
 impl Simulator {
@@ -109,7 +112,8 @@ mod tests {
     fn a_malformed_database_changes_nothing_and_says_what_is_wrong() {
         let mut sim = Simulator::new(SimSettings::default(), 1);
         sim.import_state(&one_client()).unwrap();
-        let cases: [(&str, Box<dyn Fn(&mut Value)>, &str); 6] = [
+        type Change = Box<dyn Fn(&mut Value)>;
+        let cases: [(&str, Change, &str); 6] = [
             ("not an object", Box::new(|v| *v = json!([1])), "not a JSON object"),
             ("no version", Box::new(|v| drop(v.as_object_mut().unwrap().remove("version"))), "has no \"version\""),
             ("version 2", Box::new(|v| v["version"] = json!(2)), "version 2 is not supported"),
