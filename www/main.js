@@ -606,16 +606,35 @@ installAutomation({
 const inSimulatorMode = (doc) => (doc?.server?.mode ?? "simulator") === "simulator";
 
 /**
- * The client module: in simulator mode the one with the light simulator compiled in
- * (pkg/haapi_lab_with_sim.js: one download instead of the client and the light simulator, which
- * share most of their code), otherwise the client alone (pkg/haapi_lab.js), which loads a
- * simulator module itself if the configuration later switches to simulator mode. Both have the
- * same API.
+ * Whether `doc` will run on the whole simulator (pkg/sim/): `server.simulator` settings, a
+ * mutual-TLS method, an assertion algorithm other than ES256 and HS*, a DPoP algorithm other than
+ * ES256. Only a hint for what to download, from the configuration alone: the client module
+ * decides with the keys too (PublicMaterial::full_simulator_reason, src/client/material.rs) and
+ * loads what its Lab needs whatever was guessed here.
+ */
+function needsWholeSimulator(doc) {
+  const method = doc?.credential?.method ?? "";
+  const alg = doc?.credential?.alg;
+  return (
+    doc?.server?.simulator != null ||
+    method.endsWith("tls_client_auth") ||
+    (["private_key_jwt", "client_secret_jwt"].includes(method) && alg != null && !["ES256", "HS256", "HS384", "HS512"].includes(alg)) ||
+    (doc?.dpop?.alg ?? "ES256") !== "ES256"
+  );
+}
+
+/**
+ * The client module. In simulator mode, when the light simulator serves the configuration, the
+ * one with the light simulator compiled in (pkg/haapi_lab_with_sim.js: one download instead of
+ * the client and the light simulator, which share most of their code); otherwise the client
+ * alone (pkg/haapi_lab.js), which loads a simulator module itself when a Lab needs one (the
+ * whole one is fetched at once beside it, `loadSimModule`). Both have the same API.
  */
 async function loadModule(doc) {
   setStatus(TEXT.loadingModule, { busy: true });
   try {
-    const mod = await import(inSimulatorMode(doc) ? "../pkg/haapi_lab_with_sim.js" : "../pkg/haapi_lab.js");
+    const withSim = inSimulatorMode(doc) && !needsWholeSimulator(doc);
+    const mod = await import(withSim ? "../pkg/haapi_lab_with_sim.js" : "../pkg/haapi_lab.js");
     await mod.default();
     return mod;
   } catch (e) {
@@ -625,15 +644,14 @@ async function loadModule(doc) {
 }
 
 /**
- * The whole simulated server (pkg/sim/), loaded at once for a configuration with
- * `server.simulator` settings (only the whole one reads them): the panel checks them with it, and
- * the client module's Lab finds it loaded (an ES module is loaded once). Configurations that need
- * RSA, P-384 or mutual TLS make the client module load it when their Lab opens. Resolves to null
- * when it cannot load: the Lab then says why.
+ * The whole simulated server (pkg/sim/), fetched at once, beside the client module, for a
+ * configuration that will run on it (`needsWholeSimulator`): the client module's Lab finds it
+ * loaded (an ES module is loaded once), and the panel checks `server.simulator` settings with it
+ * (only the whole one reads them). Resolves to null when it cannot load: the Lab then says why.
  */
 let wholeSimModule = null;
 function loadSimModule(doc) {
-  if (!inSimulatorMode(doc) || doc?.server?.simulator == null) return null;
+  if (!inSimulatorMode(doc) || !needsWholeSimulator(doc)) return null;
   wholeSimModule ??= import("../pkg/sim/haapi_lab_sim.js")
     .then(async (m) => {
       await m.default();
