@@ -1060,9 +1060,24 @@ fn upstream_options_that_cannot_work_are_refused_at_start() {
     assert!(refused(&["--upstream", "http://127.0.0.1:9", "--sim-settings", "x.json"])
         .contains("--sim-settings configures the simulator, which --upstream replaces"));
     assert!(refused(&["--upstream", "http://127.0.0.1:9", "--mtls-port", "0"]).contains("--upstream-client-cert"));
+    // The upstream hop's client certificate serves whoever reaches the proxy: loopback only,
+    // unless shared on purpose.
+    let cert = ["--upstream", "https://127.0.0.1:9", "--upstream-client-cert", "c.pem", "--upstream-client-key", "k.pem"];
+    for host in ["0.0.0.0", "192.0.2.1", "::"] {
+        let err = refused(&[&cert[..], &["--host", host]].concat());
+        assert!(err.contains("--share-upstream-client-cert") && err.contains(host), "{host}: {err}");
+    }
+    assert!(refused(&["--share-upstream-client-cert"]).contains("--share-upstream-client-cert needs --upstream URL"));
     let help = Command::new(env!("CARGO_BIN_EXE_haapi-lab-server")).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
-    for option in ["--upstream URL", "--upstream-ca FILE", "--upstream-insecure", "--upstream-client-cert FILE", "--upstream-timeout SECS"] {
+    for option in [
+        "--upstream URL",
+        "--upstream-ca FILE",
+        "--upstream-insecure",
+        "--upstream-client-cert FILE",
+        "--share-upstream-client-cert",
+        "--upstream-timeout SECS",
+    ] {
         assert!(help.contains(option), "--help does not mention {option}");
     }
 }

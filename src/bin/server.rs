@@ -117,7 +117,12 @@ A same-origin proxy to a real Curity, instead of the simulator:
                          Warned about at start and in the log line of every proxied request
   --upstream-client-cert FILE, --upstream-client-key FILE
                          present this client certificate chain (PEM, leaf first) and key (PEM)
-                         to the upstream: mutual TLS on the upstream hop
+                         to the upstream: mutual TLS on the upstream hop. Every request proxied
+                         carries it, whoever sent it: with a --host other than loopback the
+                         server refuses to start unless --share-upstream-client-cert is given
+  --share-upstream-client-cert
+                         let anyone who reaches this server on its --host use that certificate
+                         at the upstream (a shared lab machine, on purpose)
   --upstream-timeout SECS
                          most a request to the upstream may take, connecting to the last byte
                          of the answer (default 30)
@@ -198,6 +203,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
             "--upstream" => o.upstream.url = Some(value("--upstream")?),
             "--upstream-ca" => o.upstream.ca_files.push(PathBuf::from(value("--upstream-ca")?)),
             "--upstream-insecure" => o.upstream.insecure = true,
+            "--share-upstream-client-cert" => o.upstream.share_client_cert = true,
             "--upstream-client-cert" => o.upstream.client_cert = Some(PathBuf::from(value("--upstream-client-cert")?)),
             "--upstream-client-key" => o.upstream.client_key = Some(PathBuf::from(value("--upstream-client-key")?)),
             "--upstream-timeout" => o.upstream.timeout_secs = value("--upstream-timeout")?.parse().map_err(|e| format!("--upstream-timeout: {e}"))?,
@@ -224,11 +230,18 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
         if o.mtls_port.is_some() {
             return Err("--mtls-port with --upstream: a certificate presented to this server cannot be passed on to the upstream's TLS; --upstream-client-cert and --upstream-client-key give the upstream hop its own".into());
         }
+        if o.upstream.client_cert.is_some() && !is_loopback_host(&o.host) && !o.upstream.share_client_cert {
+            return Err(format!(
+                "--upstream-client-cert with --host {}: anyone who reaches this server there would authenticate with that certificate at the upstream; listen on 127.0.0.1, or add --share-upstream-client-cert if that is the intent",
+                o.host
+            ));
+        }
     } else {
         let upstream_only = [
             (!o.upstream.ca_files.is_empty(), "--upstream-ca"),
             (o.upstream.insecure, "--upstream-insecure"),
             (o.upstream.client_cert.is_some() || o.upstream.client_key.is_some(), "--upstream-client-cert/--upstream-client-key"),
+            (o.upstream.share_client_cert, "--share-upstream-client-cert"),
             (o.upstream.timeout_secs != upstream::DEFAULT_TIMEOUT_SECS, "--upstream-timeout"),
         ];
         if let Some((_, name)) = upstream_only.iter().find(|(given, _)| *given) {
@@ -236,6 +249,11 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
         }
     }
     Ok(o)
+}
+
+/// Whether `--host` is a loopback address (or `localhost`): only this machine reaches it.
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost") || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn now() -> Timestamp {
@@ -899,6 +917,16 @@ fn fail(message: &str) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_hosts_are_this_machine_only() {
+        for host in ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "LOCALHOST"] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in ["0.0.0.0", "::", "192.0.2.1", "lab.example", "localhost.example"] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
 
     #[test]
     fn origins_match_exactly_or_by_any_port() {

@@ -47,6 +47,9 @@ pub struct UpstreamOptions {
     pub client_cert: Option<PathBuf>,
     /// `--upstream-client-key`: its private key (PEM).
     pub client_key: Option<PathBuf>,
+    /// `--share-upstream-client-cert`: the client certificate may serve a `--host` other than
+    /// loopback (whoever reaches this server then authenticates with it at the upstream).
+    pub share_client_cert: bool,
     /// `--upstream-timeout`: from sending a request to the upstream's last byte.
     pub timeout_secs: u64,
 }
