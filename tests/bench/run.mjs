@@ -307,7 +307,8 @@ async function httpModeFragment(browser, server) {
   const context = await browser.newContext();
   try {
     const page = await context.newPage();
-    await page.goto(new URL(`${PAGES}/bench.html`, server.identity).href);
+    // Only the default document is read here: the client module alone is enough.
+    await page.goto(new URL(`${PAGES}/bench.html?withSim=0`, server.identity).href);
     await page.waitForFunction(() => window.haapiBench, null, { timeout: HANG_GUARD_MS });
     const config = await page.evaluate(() => window.haapiBench.defaultConfig());
     if (config?.server?.mode !== "simulator") throw new Error(`the default configuration is not in simulator mode: ${JSON.stringify(config?.server)}`);
@@ -577,7 +578,9 @@ async function throughput(browser, server, opts) {
       if (m.text().startsWith("bench: ")) log(m.text().slice(7));
       else if (m.type() === "error") errors.push(m.text());
     });
-    await page.goto(new URL(`${PAGES}/bench.html`, server.identity).href);
+    // An older build (--lab-root) may have no client module with the light simulator: the page
+    // then measures the client alone (and requests nothing that would answer 404).
+    await page.goto(new URL(`${PAGES}/bench.html${opts.withSim ? "" : "?withSim=0"}`, server.identity).href);
     await page.waitForFunction(() => window.haapiBench, null, { timeout: HANG_GUARD_MS });
     const settings = { batches: opts.batches, batchMs: opts.batchMs, warmUpMs: opts.warmUpMs };
     const result = await page.evaluate((s) => window.haapiBench.run(s), settings);
@@ -907,7 +910,8 @@ async function main() {
       cold.push(await coldLoads(browser, server, list, condition, condition.network ? opts.slowLoads : opts.loads));
     }
     log("DPoP proofs and full runs");
-    const page = await throughput(browser, server, opts);
+    const withSim = sizes.some((m) => m.id === "with-sim" && m.built);
+    const page = await throughput(browser, server, { ...opts, withSim });
     const result = {
       date: new Date().toISOString().replace(/:\d\d\.\d+Z$/, "Z"),
       git: gitRev(REPO_ROOT),

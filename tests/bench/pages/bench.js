@@ -34,14 +34,17 @@
 
 import init, { DpopProver, Lab, defaultConfig } from "/pkg/haapi_lab.js";
 
-/** The client module with the light simulator, or null when this build has none (an old one). */
-const withSimReady = import("/pkg/haapi_lab_with_sim.js").then(
-  async (m) => {
-    await m.default();
-    return m;
-  },
-  () => null,
-);
+/**
+ * The client module with the light simulator, or null when this build has none (an older one:
+ * the runner then opens this page with `?withSim=0`).
+ */
+const withSimReady =
+  new URLSearchParams(location.search).get("withSim") === "0"
+    ? Promise.resolve(null)
+    : import("/pkg/haapi_lab_with_sim.js").then(async (m) => {
+        await m.default();
+        return m;
+      });
 
 const HTM = "POST";
 const HTU = "https://localhost:8443/oauth/v2/oauth-token";
