@@ -13,9 +13,8 @@
 
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { delimiter, join } from "node:path";
-import { REPO_ROOT } from "../e2e/server.mjs";
+import { freePort, REPO_ROOT } from "../e2e/server.mjs";
 
 /** The Firefox the tests drive (Debian's firefox-esr unless FIREFOX_PATH says otherwise). */
 export const FIREFOX = process.env.FIREFOX_PATH ?? "/usr/bin/firefox-esr";
@@ -47,17 +46,6 @@ export function firefoxCapabilities() {
   options.prefs = { ...options.prefs, "devtools.console.stdout.content": true };
   caps["moz:firefoxOptions"] = options;
   return caps;
-}
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once("error", fail);
-    s.listen(0, "127.0.0.1", () => {
-      const port = s.address().port;
-      s.close(() => ok(port));
-    });
-  });
 }
 
 /** An Error for a WebDriver error answer ({ value: { error, message, stacktrace } }). */

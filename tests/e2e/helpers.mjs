@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { REPO_ROOT, startServer } from "./server.mjs";
+import { freePort, REPO_ROOT, startServer } from "./server.mjs";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const ARTIFACTS = join(REPO_ROOT, "test-results", "e2e");
@@ -184,18 +184,7 @@ export async function loginInPage(page, { authenticator = "Username and password
   return waitForFlowState(page);
 }
 
-/** A TCP port on 127.0.0.1 that nothing listens on (free when asked; tests use it at once). */
-export async function freePort() {
-  const { createServer } = await import("node:net");
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once("error", fail);
-    s.listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => ok(p));
-    });
-  });
-}
+export { freePort };
 
 /**
  * Starts the lab's own server binary (the simulated Curity over HTTP, with CORS) on a free port:

@@ -3,6 +3,7 @@
 // Only GET and HEAD, no directory listings, nothing outside the root.
 
 import { createServer } from "node:http";
+import { createServer as createTcpServer } from "node:net";
 import { readFile, stat } from "node:fs/promises";
 import { extname, join, normalize, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,6 +26,21 @@ const MIME = {
 };
 
 /** Starts the server; resolves to `{ origin, url(path), close() }`. */
+/**
+ * A TCP port on 127.0.0.1 that nothing listens on (free when asked; tests use it at once). Here,
+ * with no browser driver imported, so the Firefox tests share it.
+ */
+export function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createTcpServer();
+    s.once("error", fail);
+    s.listen(0, "127.0.0.1", () => {
+      const port = s.address().port;
+      s.close(() => ok(port));
+    });
+  });
+}
+
 export async function startServer({ root = REPO_ROOT, port = 0 } = {}) {
   const server = createServer(async (req, res) => {
     const send = (status, body, type = "text/plain; charset=utf-8") => {
