@@ -70,7 +70,7 @@ impl Simulator {
                 })?)
             }
             Some((scheme, credentials)) => {
-                let what = if super::dcr_key(&credentials).is_some_and(|key| self.store.dcr_tokens.lock().contains_key(&key)) {
+                let what = if self.is_dcr_token(&credentials) {
                     "; this is the one-time dcr token, which is valid only as Bearer at the registration endpoint"
                 } else {
                     ""

@@ -100,9 +100,8 @@ pub enum ClientChange {
     Cleared,
 }
 
-/// The random bytes of a dcr token: the store's key. Fixed-size keys sit inside the map's nodes,
-/// so finding one among hundreds of thousands compares bytes in place rather than following a
-/// pointer to each token's text (the local server's benchmark issues 40,000 a second).
+/// The random bytes of a dcr token: the store's key (32 bytes rather than its 43 characters of
+/// text; text that no dcr token has is known without a lookup, [`dcr_key`]).
 type DcrKey = [u8; DCR_TOKEN_BYTES];
 
 /// Random bytes in a dcr token (its text: their base64url, 43 characters).
@@ -259,6 +258,12 @@ impl Simulator {
             token_signer: self.token_signer.clone(),
             store: Arc::clone(&self.store),
         }
+    }
+
+    /// Whether `text` is a dcr token this server holds (for errors that say so when one is
+    /// presented where it is not valid).
+    fn is_dcr_token(&self, text: &str) -> bool {
+        dcr_key(text).is_some_and(|key| self.store.dcr_tokens.lock().contains_key(&key))
     }
 
     /// Signs a JWT this server issues (ES256, `kid` of the signing key, the given `typ`), with

@@ -18,6 +18,7 @@
 //! were the largest part of its code).
 
 use std::cmp::Reverse;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::marker::PhantomData;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -192,11 +193,15 @@ impl<K: StoreKey + KeyRef, V> Expiring<K, V> {
 
     /// Inserts or replaces.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        self.insert_bytes(key.key_bytes().into_boxed_slice(), value)
+    }
+
+    /// Inserts or replaces under the key's bytes: one search of the index.
+    fn insert_bytes(&mut self, bytes: Bytes, value: V) -> Option<V> {
         let at = (self.forget_at)(&value);
-        let bytes: Bytes = key.key_bytes().into_boxed_slice();
-        let old = match self.index.get(&bytes) {
-            Some(&i) => self.slots[i].replace(value),
-            None => {
+        let old = match self.index.entry(bytes.clone()) {
+            Entry::Occupied(e) => self.slots[*e.get()].replace(value),
+            Entry::Vacant(e) => {
                 let i = match self.free.pop() {
                     Some(i) => {
                         self.slots[i] = Some(value);
@@ -207,7 +212,7 @@ impl<K: StoreKey + KeyRef, V> Expiring<K, V> {
                         self.slots.len() - 1
                     }
                 };
-                self.index.insert(bytes.clone(), i);
+                e.insert(i);
                 None
             }
         };
@@ -219,10 +224,11 @@ impl<K: StoreKey + KeyRef, V> Expiring<K, V> {
     /// Inserts only if `key` is absent; `false` (and nothing changes) if it is there. One lock
     /// covers the check and the insert, so two requests cannot both insert the same key.
     pub fn insert_new(&mut self, key: K, value: V) -> bool {
-        if self.contains_key(&key) {
+        let bytes = key.key_bytes().into_boxed_slice();
+        if self.index.contains_key(&bytes) {
             return false;
         }
-        self.insert(key, value);
+        self.insert_bytes(bytes, value);
         true
     }
 

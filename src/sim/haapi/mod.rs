@@ -175,11 +175,7 @@ impl Simulator {
                 return Err(self.dpop_error(401, "invalid_token", "the DPoP credentials are empty: send Authorization: DPoP <HAAPI access token>"))
             }
             Some((scheme, token)) => {
-                let extra = if super::dcr_key(&token).is_some_and(|key| self.store.dcr_tokens.lock().contains_key(&key)) {
-                    " This is the one-time dcr token: it is valid only at the registration endpoint."
-                } else {
-                    ""
-                };
+                let extra = if self.is_dcr_token(&token) { " This is the one-time dcr token: it is valid only at the registration endpoint." } else { "" };
                 return Err(self.dpop_error(
                     401,
                     "invalid_token",
@@ -386,7 +382,7 @@ impl Simulator {
     /// the HAAPI scope, bound with `cnf.jkt`, for a client that still exists.
     fn check_haapi_token(&self, token: &str, now: Timestamp, endpoints: &ExternalUrls) -> Result<HaapiToken, SimError> {
         let invalid = |why: String| self.dpop_error(401, "invalid_token", why);
-        if super::dcr_key(token).is_some_and(|key| self.store.dcr_tokens.lock().contains_key(&key)) {
+        if self.is_dcr_token(token) {
             return Err(invalid(
                 "this is the one-time dcr token; it is valid only at the registration endpoint. Get a HAAPI token (scope urn:se:curity:scopes:haapi) with the dynamic client".into(),
             ));
