@@ -3,7 +3,6 @@
 // document is the source of truth: the form edits it, the JSON text shows all of it, and fields
 // the form does not know survive a round trip.
 
-import { certificateFromLocalCa, downloadPkcs12 } from "./certificates.js";
 import * as dom from "./dom.js";
 import { h, replace } from "./render.js";
 import { CONFIG, STEPS, TEXT } from "./strings.js";
@@ -413,6 +412,7 @@ export function createConfigPanel({ onChange }) {
     dom.credentialStatus.textContent = TEXT.certAsking;
     try {
       if (!origin) throw Object.assign(new Error(TEXT.localCaUnavailable("server.issuer", "not a URL")), { code: "LOCAL_CA_UNAVAILABLE" });
+      const { certificateFromLocalCa } = await dom.pageModule("certificates.js");
       const issued = await certificateFromLocalCa(origin, cn);
       setPath(doc, "credential.certificate", issued.certificate);
       setPath(doc, "credential.privateKey", issued.privateKey);
@@ -428,6 +428,7 @@ export function createConfigPanel({ onChange }) {
     dom.p12Button.setAttribute("aria-disabled", "true");
     await nextFrame();
     try {
+      const { downloadPkcs12 } = await dom.pageModule("certificates.js");
       const made = await downloadPkcs12({
         certificate: getPath(doc, "credential.certificate"),
         privateKey: getPath(doc, "credential.privateKey"),

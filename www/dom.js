@@ -9,6 +9,17 @@ const byId = (id) => {
 
 export const root = document.documentElement;
 
+/**
+ * One of the page's own modules (this folder) that only an action needs, loaded on first use so
+ * that the first load carries only what the page shows (an ES module loads once per URL). A
+ * failed load is a MODULE_UNAVAILABLE error, like a missing WebAssembly module.
+ */
+export function pageModule(name) {
+  return import(`./${name}`).catch((e) => {
+    throw Object.assign(new Error(`the page's module ${name} could not be loaded: ${e?.message ?? e} (reload the page)`), { code: "MODULE_UNAVAILABLE" });
+  });
+}
+
 export const themeToggle = byId("theme-toggle");
 export const presenterToggle = byId("presenter-toggle");
 export const loadError = byId("load-error");

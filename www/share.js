@@ -2,7 +2,6 @@
 // a file (redacted), a step's request as a curl command. Nothing here runs the flow.
 
 import { writeFragment } from "./automation.js";
-import { toCurl } from "./curl.js";
 import * as dom from "./dom.js";
 import { h, replace } from "./render.js";
 import { INSPECTOR, TEXT } from "./strings.js";
@@ -51,7 +50,14 @@ export function installSharing(page) {
   });
 
   return {
-    copyCurl(step, button) {
+    async copyCurl(step, button) {
+      let toCurl;
+      try {
+        ({ toCurl } = await dom.pageModule("curl.js"));
+      } catch (e) {
+        page.status(`${e.code}: ${e.message}`);
+        return;
+      }
       const command = toCurl(step.request, { redacted: !page.reveal(), simulated: page.config()?.server?.mode === "simulator" });
       const note = h("p", { class: "hint", role: "status" });
       const block = h("div", { class: "curl", dataset: { curl: "true" } }, h("h5", {}, INSPECTOR.curlHeading), h("pre", { class: "code", tabindex: "0" }, command), note);

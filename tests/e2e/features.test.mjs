@@ -82,18 +82,48 @@ test("Export trace downloads the redacted trace; Reveal secrets shows everything
   await page.checkClean();
 });
 
+/** Page modules (www/*.js) the page requested, by file name, with how often. */
+function pageModuleFetches(page) {
+  const counts = {};
+  page.on("request", (r) => {
+    const m = /\/www\/([\w.-]+\.js)$/.exec(new URL(r.url()).pathname);
+    if (m) counts[m[1]] = (counts[m[1]] ?? 0) + 1;
+  });
+  return counts;
+}
+
 test("Copy as curl quotes for the shell and notes mutual TLS", async (t) => {
   const page = await openPage(env, t);
+  const fetched = pageModuleFetches(page);
   await page.goto(labUrl(env.server, configFor("tls_client_auth"), { run: true }));
   assert.equal(await waitForFlowState(page), "succeeded");
+  // What only an action needs is not part of the first load (scripts/build-pkg.sh counts the same).
+  assert.ok(fetched["main.js"] === 1 && fetched["share.js"] === 1, JSON.stringify(fetched));
+  assert.equal(fetched["curl.js"], undefined, "curl.js is loaded on first use");
+  assert.equal(fetched["certificates.js"], undefined, "certificates.js is loaded on first use");
   await page.locator("#step-list button", { hasText: "dcr-token" }).click();
   await page.getByRole("button", { name: "Copy as curl" }).click();
   const curl = await page.locator("[data-curl] pre").textContent();
+  await page.getByRole("button", { name: "Copy as curl" }).click();
+  assert.equal(fetched["curl.js"], 1, "loaded once");
   assert.match(curl, /^curl --silent --show-error --include/m);
   assert.match(curl, /--cert client\.pem \\\n  --key client\.key/);
   assert.match(curl, /# Mutual TLS/);
   assert.match(curl, /--data-raw 'grant_type=client_credentials&scope=dcr/);
   await page.checkClean();
+});
+
+test("a page module that cannot load when an action needs it is explained, not thrown", async (t) => {
+  const page = await openPage(env, t);
+  await page.route("**/www/curl.js", (route) => route.fulfill({ status: 404, body: "not found" }));
+  await page.goto(labUrl(env.server, configFor("client_secret_basic"), { run: true }));
+  assert.equal(await waitForFlowState(page), "succeeded");
+  await page.locator("#step-list button", { hasText: "dcr-token" }).click();
+  await page.getByRole("button", { name: "Copy as curl" }).click();
+  await page.locator("#status-text", { hasText: "MODULE_UNAVAILABLE" }).waitFor();
+  assert.match(await page.locator("#status-text").textContent(), /curl\.js could not be loaded/);
+  assert.equal(await page.locator("[data-curl]").count(), 0);
+  await page.checkClean({ allowConsole: [/404|Failed to load|curl\.js/] });
 });
 
 test("window.haapiLab.run(config) resolves to the result and the page follows", async (t) => {
