@@ -8,6 +8,7 @@
 //! [`keys`] (feature `tools`); verification of every algorithm lives in [`verify`] (feature
 //! `sim`), so the client module carries neither.
 
+mod fixed_base;
 pub mod keytext;
 pub mod p256;
 

@@ -6,7 +6,7 @@ use super::{b64url, b64url_decode, KeyFamily};
 use crate::proto::der;
 use crate::proto::pem;
 use crate::proto::secret::Secret;
-use p256::ecdsa::signature::{Signer as _, Verifier as _};
+use p256::ecdsa::signature::Verifier as _;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use serde_json::{json, Value};
 use std::fmt;
@@ -118,8 +118,8 @@ impl P256Key {
     /// An ES256 signature (the 64-byte `r || s` of RFC 7518 §3.4) over `input`; deterministic
     /// (RFC 6979).
     pub fn sign(&self, input: &[u8]) -> Vec<u8> {
-        let sig: Signature = self.signing.sign(input);
-        sig.to_bytes().to_vec()
+        // The same bytes as `self.signing.sign(input)`, several times faster (super::fixed_base).
+        super::fixed_base::sign(self.signing.as_nonzero_scalar().as_ref(), input).to_vec()
     }
 
     /// PKCS#8 DER (RFC 5958), with the public key in the inner `ECPrivateKey` (RFC 5915), as
