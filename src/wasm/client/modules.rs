@@ -58,23 +58,18 @@ pub(crate) enum SimHandle {
     There(JsSimServer),
 }
 
-/// Whether the simulator compiled into this module serves `config`: the whole one serves every
-/// configuration, the light one those that need no more (`PublicMaterial::full_simulator_reason`),
-/// and a module without one none.
-fn compiled_in(config: &Config, material: &PublicMaterial) -> bool {
-    if cfg!(feature = "sim") {
-        true
-    } else if cfg!(feature = "sim-core") {
-        material.full_simulator_reason(config).is_none()
-    } else {
-        false
-    }
+/// Whether the simulator compiled into this module serves a configuration that `needs_whole`
+/// simulator (`PublicMaterial::full_simulator_reason`): the whole one serves every configuration,
+/// the light one those that need no more, and a module without one none.
+fn compiled_in(needs_whole: bool) -> bool {
+    cfg!(feature = "sim") || (cfg!(feature = "sim-core") && !needs_whole)
 }
 
 impl SimHandle {
     /// A server for `config` that knows `material`, seeded, with a saved client database.
     pub(crate) async fn open(config: &Config, material: &PublicMaterial, seed: u64, state: Option<&Value>) -> Result<SimHandle, JsValue> {
-        if compiled_in(config, material) {
+        let needs_whole = material.full_simulator_reason(config).is_some();
+        if compiled_in(needs_whole) {
             #[cfg(feature = "sim-core")]
             {
                 let settings = crate::lab::simulator_settings(config, material).map_err(super::into_js_error)?;
@@ -88,10 +83,9 @@ impl SimHandle {
         #[cfg(not(feature = "sim"))]
         {
             // The light simulator module unless this configuration needs the whole one.
-            let full = material.full_simulator_reason(config).is_some();
             let material = material.to_json().to_string();
             // 53 bits: what a JavaScript number carries exactly.
-            let sim = js_open_sim(&config.to_json().to_string(), &material, (seed & ((1 << 53) - 1)) as f64, state.map(Value::to_string), full).await?;
+            let sim = js_open_sim(&config.to_json().to_string(), &material, (seed & ((1 << 53) - 1)) as f64, state.map(Value::to_string), needs_whole).await?;
             Ok(SimHandle::There(sim.unchecked_into()))
         }
         #[cfg(feature = "sim")]
