@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
-import { configFor, encodeConfig, FIRST_RUN, labUrl, loginInPage, openPage, screenshot, setup, traceSummary, waitForFlowState, waitForReady } from "./helpers.mjs";
+import { configFor, encodeConfig, FIRST_RUN, labUrl, loginInPage, openPage, requestLog, screenshot, setup, traceSummary, waitForFlowState, waitForReady } from "./helpers.mjs";
 
 let env;
 before(async () => {
@@ -82,30 +82,20 @@ test("Export trace downloads the redacted trace; Reveal secrets shows everything
   await page.checkClean();
 });
 
-/** Page modules (www/*.js) the page requested, by file name, with how often. */
-function pageModuleFetches(page) {
-  const counts = {};
-  page.on("request", (r) => {
-    const m = /\/www\/([\w.-]+\.js)$/.exec(new URL(r.url()).pathname);
-    if (m) counts[m[1]] = (counts[m[1]] ?? 0) + 1;
-  });
-  return counts;
-}
-
 test("Copy as curl quotes for the shell and notes mutual TLS", async (t) => {
   const page = await openPage(env, t);
-  const fetched = pageModuleFetches(page);
+  const { count, paths } = requestLog(page);
   await page.goto(labUrl(env.server, configFor("tls_client_auth"), { run: true }));
   assert.equal(await waitForFlowState(page), "succeeded");
   // What only an action needs is not part of the first load (scripts/build-pkg.sh counts the same).
-  assert.ok(fetched["main.js"] === 1 && fetched["share.js"] === 1, JSON.stringify(fetched));
-  assert.equal(fetched["curl.js"], undefined, "curl.js is loaded on first use");
-  assert.equal(fetched["certificates.js"], undefined, "certificates.js is loaded on first use");
+  assert.ok(count("/www/main.js") === 1 && count("/www/share.js") === 1, JSON.stringify(paths));
+  assert.equal(count("/www/curl.js"), 0, "curl.js is loaded on first use");
+  assert.equal(count("/www/certificates.js"), 0, "certificates.js is loaded on first use");
   await page.locator("#step-list button", { hasText: "dcr-token" }).click();
   await page.getByRole("button", { name: "Copy as curl" }).click();
   const curl = await page.locator("[data-curl] pre").textContent();
   await page.getByRole("button", { name: "Copy as curl" }).click();
-  assert.equal(fetched["curl.js"], 1, "loaded once");
+  assert.equal(count("/www/curl.js"), 1, "loaded once");
   assert.match(curl, /^curl --silent --show-error --include/m);
   assert.match(curl, /--cert client\.pem \\\n  --key client\.key/);
   assert.match(curl, /# Mutual TLS/);

@@ -117,6 +117,16 @@ export async function openPage(env, t, { viewport = { width: 1440, height: 1000 
   return page;
 }
 
+/**
+ * Records the path of every request `page` makes from now on: `paths` in order, and
+ * `count(suffix)`, how many of them end with `suffix`.
+ */
+export function requestLog(page) {
+  const paths = [];
+  page.on("request", (r) => paths.push(new URL(r.url()).pathname));
+  return { paths, count: (suffix) => paths.filter((p) => p.endsWith(suffix)).length };
+}
+
 /** Waits until dataset.flowState is one of `states` (and no request is in flight). */
 export async function waitForFlowState(page, states = ["succeeded", "failed"], timeout = 30_000) {
   const wanted = Array.isArray(states) ? states : [states];

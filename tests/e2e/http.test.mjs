@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { configFor, labUrl, openPage, screenshot, setup, traceSummary, waitForFlowState } from "./helpers.mjs";
+import { configFor, labUrl, openPage, requestLog, screenshot, setup, traceSummary, waitForFlowState } from "./helpers.mjs";
 
 let env;
 before(async () => {
@@ -50,18 +50,15 @@ test("discovery that names another issuer is refused, with the field to fix", as
 // mode, its client module loads the light simulator module by itself.
 test("http mode loads the client alone; a switch to simulator mode loads the light simulator", async (t) => {
   const page = await openPage(env, t);
-  const fetched = [];
-  page.on("request", (r) => {
-    const path = new URL(r.url()).pathname;
-    if (path.endsWith(".wasm")) fetched.push(path);
-  });
+  const requests = requestLog(page);
+  const fetched = () => requests.paths.filter((p) => p.endsWith(".wasm"));
   await page.route("https://curity.invalid/**", (route) => route.abort("connectionrefused"));
   await page.goto(labUrl(env.server, httpConfig(), { run: true }));
   assert.equal(await waitForFlowState(page), "failed");
-  assert.deepEqual(fetched, ["/pkg/haapi_lab_bg.wasm"]);
+  assert.deepEqual(fetched(), ["/pkg/haapi_lab_bg.wasm"]);
 
   const result = await page.evaluate((c) => window.haapiLab.run(c), configFor("client_secret_basic"));
   assert.equal(result.state, "succeeded", JSON.stringify(result.error));
-  assert.deepEqual(fetched, ["/pkg/haapi_lab_bg.wasm", "/pkg/sim-lite/haapi_lab_sim_lite_bg.wasm"]);
+  assert.deepEqual(fetched(), ["/pkg/haapi_lab_bg.wasm", "/pkg/sim-lite/haapi_lab_sim_lite_bg.wasm"]);
   await page.checkClean({ allowConsole: [/ERR_CONNECTION_REFUSED|Failed to load resource/], allowForeign: ["https://curity.invalid/"] });
 });

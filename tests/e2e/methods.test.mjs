@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { configFor, FIRST_RUN, labUrl, openPage, screenshot, setup, traceSummary, waitForFlowState } from "./helpers.mjs";
+import { configFor, FIRST_RUN, labUrl, openPage, requestLog, screenshot, setup, traceSummary, waitForFlowState } from "./helpers.mjs";
 
 let env;
 before(async () => {
@@ -33,20 +33,18 @@ const EVIDENCE = {
 };
 
 /**
- * The WebAssembly modules a page fetched: the client alone (pkg/haapi_lab_bg.wasm), the client
- * with the light simulator (pkg/haapi_lab_with_sim_bg.wasm), the light simulator alone
- * (pkg/sim-lite/), the whole one (pkg/sim/).
+ * The WebAssembly modules a page fetched, counted when the returned function is called: the client
+ * alone (pkg/haapi_lab_bg.wasm), the client with the light simulator (pkg/haapi_lab_with_sim_bg.wasm),
+ * the light simulator alone (pkg/sim-lite/), the whole one (pkg/sim/).
  */
 function simulatorModules(page) {
-  const fetched = { client: 0, withSim: 0, lite: 0, whole: 0 };
-  page.on("request", (r) => {
-    const path = new URL(r.url()).pathname;
-    if (path.endsWith("/pkg/haapi_lab_bg.wasm")) fetched.client++;
-    if (path.endsWith("/pkg/haapi_lab_with_sim_bg.wasm")) fetched.withSim++;
-    if (path.endsWith("/pkg/sim-lite/haapi_lab_sim_lite_bg.wasm")) fetched.lite++;
-    if (path.endsWith("/pkg/sim/haapi_lab_sim_bg.wasm")) fetched.whole++;
+  const { count } = requestLog(page);
+  return () => ({
+    client: count("/pkg/haapi_lab_bg.wasm"),
+    withSim: count("/pkg/haapi_lab_with_sim_bg.wasm"),
+    lite: count("/pkg/sim-lite/haapi_lab_sim_lite_bg.wasm"),
+    whole: count("/pkg/sim/haapi_lab_sim_bg.wasm"),
   });
-  return fetched;
 }
 
 /** What a page running on the whole simulator fetches: the client alone and the whole simulator, once each. */
@@ -63,7 +61,7 @@ for (const method of Object.keys(EVIDENCE)) {
     // In simulator mode the page fetches one module, the client with the light simulator, which
     // serves secrets, HMAC and ES256; for mutual TLS the client alone and the whole simulator.
     const expected = method.includes("tls_client_auth") ? WHOLE : { client: 0, withSim: 1, lite: 0, whole: 0 };
-    assert.deepEqual({ ...fetched }, expected, `the modules fetched for ${method}`);
+    assert.deepEqual(fetched(), expected, `the modules fetched for ${method}`);
 
     const revealed = await page.evaluate(() => window.haapiLab.trace({ reveal: true }));
     assert.equal(revealed.redacted, false);
@@ -99,7 +97,7 @@ for (const alg of ["RS256", "ES384"]) {
     const revealed = await page.evaluate(() => window.haapiLab.trace({ reveal: true }));
     const dcr = revealed.steps.find((s) => s.name === "dcr-token");
     assert.equal(dcr.jwts.find((j) => j.at === "request.body.client_assertion")?.header.alg, alg);
-    assert.deepEqual({ ...fetched }, WHOLE);
+    assert.deepEqual(fetched(), WHOLE);
     await page.checkClean();
   });
 }
@@ -113,7 +111,7 @@ test("server.simulator settings are checked by the whole simulator module, then 
   const summary = page.locator("#config-summary");
   await summary.getByText("server.simulator.colour").waitFor();
   assert.match(await summary.textContent(), /unknown setting "colour"/);
-  assert.deepEqual({ ...fetched }, WHOLE, "the whole simulator module is fetched for the settings");
+  assert.deepEqual(fetched(), WHOLE, "the whole simulator module is fetched for the settings");
 
   const fixed = configFor("client_secret_basic", { server: { simulator: { dpopNonce: "off" } } });
   const result = await page.evaluate((config) => window.haapiLab.run(config), fixed);
@@ -121,6 +119,6 @@ test("server.simulator settings are checked by the whole simulator module, then 
   assert.equal(await summary.getByText("server.simulator.colour").count(), 0, "the fixed settings show no problem");
   const trace = await page.evaluate(() => window.haapiLab.trace());
   assert.equal(trace.steps.find((s) => s.name === "haapi-token").retries.length, 0, "dpopNonce off: no nonce retry");
-  assert.deepEqual({ ...fetched }, WHOLE);
+  assert.deepEqual(fetched(), WHOLE);
   await page.checkClean();
 });
